@@ -1,0 +1,146 @@
+# msb - build, test, install.  `make help` lists the targets.
+
+VERSION    := 0.1.0
+SOVERSION  := 0
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+LIBEXECDIR ?= $(PREFIX)/libexec
+BINDIR     ?= $(PREFIX)/bin
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR    ?=
+
+B          ?= build
+CC         ?= cc
+SAN        ?=
+OPT        ?= -O2 -g
+WARN       := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CPPFLAGS   += -D_GNU_SOURCE -Iinclude -Icommon
+CFLAGS     ?=
+CFLAGS     += -std=gnu11 $(OPT) $(WARN) -fno-strict-aliasing $(SAN)
+LDFLAGS    += $(SAN)
+
+LIB_SRC    := $(wildcard libmsb/*.c) common/proto.c
+AGENT_SRC  := $(wildcard guest/*.c) common/proto.c
+CLI_SRC    := cli/msb.c
+TEST_SRC   := $(wildcard tests/*.c)
+LIB_HDR    := include/msb.h $(wildcard libmsb/*.h) common/proto.h
+AGENT_HDR  := include/msb.h $(wildcard guest/*.h) common/proto.h
+
+LIB_OBJ    := $(LIB_SRC:%.c=$(B)/obj/lib/%.o)
+AGENT_OBJ  := $(AGENT_SRC:%.c=$(B)/obj/agent/%.o)
+
+SONAME     := libmsb.so.$(SOVERSION)
+SHLIB      := $(B)/lib/libmsb.so.$(VERSION)
+STLIB      := $(B)/lib/libmsb.a
+AGENT      := $(B)/libexec/msb/msb-agent
+CLI        := $(B)/bin/msb
+TESTS      := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+BENCH      := $(B)/bench/msb-bench
+LIBS       := -ljansson -lpthread
+AGENT_LIBS := -lseccomp -ljansson
+
+.PHONY: all test test-c test-asan bench fuzz install uninstall clean help check-header
+all: $(SHLIB) $(STLIB) $(AGENT) $(CLI) $(B)/lib/msb.pc
+
+help:
+	@echo "make            build libmsb (shared + static), msb-agent, msb"
+	@echo "make test       run the whole test suite (C tests as root and unprivileged, ASan/UBSan)"
+	@echo "make test-c     run the C tests once"
+	@echo "make bench      run the benchmarks (side by side with bubblewrap and fork+exec)"
+	@echo "make fuzz       build and run the frame decoder fuzzer for a while"
+	@echo "make install    install to \$$DESTDIR\$$PREFIX"
+
+$(B)/obj/lib/%.o: %.c $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -DMSB_BUILDING_LIBRARY -DMSB_LIBEXECDIR='"$(LIBEXECDIR)"' \
+		$(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+# The agent is static and never built with sanitizers (they cannot link
+# statically); SAN applies to the library, the CLI and the tests.
+$(B)/obj/agent/%.o: %.c $(AGENT_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Iguest -std=gnu11 $(OPT) $(WARN) -fno-strict-aliasing -c $< -o $@
+
+$(SHLIB): $(LIB_OBJ) libmsb/libmsb.map
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=libmsb/libmsb.map \
+		-Wl,-z,defs $(LDFLAGS) -o $@ $(LIB_OBJ) $(LIBS)
+	ln -sf libmsb.so.$(VERSION) $(B)/lib/$(SONAME)
+	ln -sf $(SONAME) $(B)/lib/libmsb.so
+
+$(STLIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $(LIB_OBJ)
+
+$(AGENT): $(AGENT_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -static -o $@ $(AGENT_OBJ) $(AGENT_LIBS)
+
+$(CLI): $(CLI_SRC) $(STLIB) include/msb.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_SRC) $(STLIB) $(LIBS)
+
+$(B)/lib/msb.pc: msb.pc.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# Tests link the shared library from the build tree.
+$(B)/tests/%: tests/%.c tests/tap.h $(SHLIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(B)/lib -lmsb \
+		-Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
+
+$(B)/tests/probe: tests/probe/probe.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -std=gnu11 $(OPT) $(WARN) -o $@ $<
+
+$(BENCH): bench/bench.c $(SHLIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(B)/lib -lmsb \
+		-Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
+
+check-header:
+	@mkdir -p $(B)/tmp
+	printf '#include "msb.h"\nint main(void){return msb_version()==0;}\n' > $(B)/tmp/h.c
+	$(CC) -std=c99 -pedantic -Wall -Wextra -Werror -Iinclude -c $(B)/tmp/h.c -o $(B)/tmp/h.o
+	printf '#include "msb.h"\nint main(){return msb_version()==nullptr;}\n' > $(B)/tmp/h.cc
+	c++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -c $(B)/tmp/h.cc -o $(B)/tmp/hcc.o
+
+test-c: all $(TESTS) $(B)/tests/probe
+	B=$(B) tests/run-c-tests.sh
+
+test: all
+	tests/run-all.sh
+
+test-asan:
+	$(MAKE) B=build-asan OPT='-O1 -g' SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' test-c
+
+bench: all $(BENCH)
+	$(BENCH)
+
+fuzz:
+	@mkdir -p $(B)/fuzz
+	clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $(B)/fuzz/fuzz_frame \
+		tests/fuzz/fuzz_frame.c common/proto.c -ljansson
+	$(B)/fuzz/fuzz_frame -max_total_time=$${FUZZ_SECONDS:-60} tests/fuzz/corpus
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/msb
+	install -m 644 include/msb.h $(DESTDIR)$(INCLUDEDIR)/msb.h
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf libmsb.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libmsb.so
+	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(B)/lib/msb.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 755 $(AGENT) $(DESTDIR)$(LIBEXECDIR)/msb/msb-agent
+	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/msb
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/msb.h $(DESTDIR)$(LIBDIR)/libmsb.* \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/msb.pc $(DESTDIR)$(BINDIR)/msb
+	rm -rf $(DESTDIR)$(LIBEXECDIR)/msb
+
+clean:
+	rm -rf build build-asan

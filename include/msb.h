@@ -1,0 +1,342 @@
+/*
+ * msb.h - the public C API of libmsb, a library that runs untrusted code in
+ * sandboxes.
+ *
+ * Conventions (see docs/API.md for the full policy):
+ *  - Fallible functions return 0 or a negative MSB_E* code; results come back
+ *    through an out-parameter that is always the first argument.
+ *  - After a failure, msb_error_last() describes it (message, hint, errno).
+ *    It is thread-local: read it on the thread that made the failing call.
+ *  - Options structs start with `unsigned int version`; initialise them with
+ *    the matching *_INIT macro or *_init() function. Fields are only appended.
+ *  - What comes back through `**out` belongs to the caller and is released
+ *    by the matching NULL-safe *_free() function.
+ *
+ * This header compiles on its own as C99 and as C++.
+ */
+#ifndef MSB_H
+#define MSB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(MSB_BUILDING_LIBRARY) && defined(__GNUC__)
+#define MSB_EXTERN __attribute__((visibility("default")))
+#else
+#define MSB_EXTERN
+#endif
+
+/* ---------------------------------------------------------------------------
+ * Versions
+ */
+#define MSB_VERSION_MAJOR 0
+#define MSB_VERSION_MINOR 1
+#define MSB_VERSION_PATCH 0
+#define MSB_VERSION "0.1.0"
+
+/* The library's version at run time, e.g. "0.1.0". Never NULL. */
+MSB_EXTERN const char *msb_version(void);
+
+/* ---------------------------------------------------------------------------
+ * Errors
+ *
+ * The codes are append-only; their values never change.
+ */
+typedef enum msb_error_code {
+	MSB_OK = 0,
+	MSB_ERROR = -1,        /* generic failure, see msb_error_last() */
+	MSB_EINVAL = -2,       /* an argument or option is invalid */
+	MSB_ENOMEM = -3,       /* out of memory */
+	MSB_EVERSION = -4,     /* unknown options struct version */
+	MSB_ESTATE = -5,       /* the sandbox is not in a state that allows this */
+	MSB_EUNSUPPORTED = -6, /* this host or backend cannot do this */
+	MSB_ESPAWN = -7,       /* the sandbox could not be started */
+	MSB_EPROTO = -8,       /* the agent spoke out of protocol */
+	MSB_ESANDBOX = -9,     /* the sandbox died or was killed */
+	MSB_ETIMEDOUT = -10,   /* an operation did not finish in time */
+	MSB_ENOTFOUND = -11,   /* a command, file or sandbox was not found */
+	MSB_EPERM = -12,       /* the host refused (privileges, policy) */
+	MSB_EIO = -13,         /* an I/O error talking to the sandbox */
+	MSB_ECANCELED = -14    /* the caller's callback asked to stop */
+} msb_error_code;
+
+typedef struct msb_error {
+	int code;            /* an msb_error_code, MSB_OK when nothing failed */
+	const char *message; /* what went wrong; never NULL */
+	const char *hint;    /* one sentence on what to do about it; never NULL,
+	                        may be "" */
+	int os_errno;        /* the OS errno behind it, or 0 */
+} msb_error;
+
+/* A static description of an error code. Never NULL. */
+MSB_EXTERN const char *msb_strerror(int code);
+
+/*
+ * The last error raised on the calling thread. Never NULL. Valid until the
+ * next libmsb call on this thread.
+ */
+MSB_EXTERN const msb_error *msb_error_last(void);
+
+/* Reset the calling thread's last error to MSB_OK. */
+MSB_EXTERN void msb_error_clear(void);
+
+/* ---------------------------------------------------------------------------
+ * Buffers returned by the library
+ */
+typedef struct msb_buf {
+	uint8_t *ptr; /* NUL-terminated for convenience; may hold NULs */
+	size_t len;   /* length without the terminating NUL */
+} msb_buf;
+
+/* ---------------------------------------------------------------------------
+ * Sandboxes
+ *
+ * An msb_sandbox may be used from any thread, and from several threads at
+ * once (commands run concurrently). msb_sandbox_free() must not race with
+ * other calls on the same handle.
+ */
+typedef struct msb_sandbox msb_sandbox;
+
+typedef enum msb_backend {
+	MSB_BACKEND_AUTO = 0, /* the best this host offers */
+	MSB_BACKEND_OS = 1,   /* namespaces + seccomp + cgroups */
+	MSB_BACKEND_VM = 2    /* a KVM microVM (not yet available) */
+} msb_backend;
+
+typedef enum msb_network {
+	MSB_NETWORK_NONE = 0 /* loopback only */
+} msb_network;
+
+typedef struct msb_volume {
+	const char *host_path;    /* an existing host directory or file */
+	const char *sandbox_path; /* absolute path inside the sandbox */
+	int read_only;            /* non-zero: mounted read-only */
+} msb_volume;
+
+#define MSB_SANDBOX_OPTIONS_VERSION 1
+
+typedef struct msb_sandbox_options {
+	unsigned int version;  /* MSB_SANDBOX_OPTIONS_VERSION */
+	msb_backend backend;   /* default MSB_BACKEND_AUTO */
+	const char *name;      /* NULL: generated ("msb-" + 8 hex digits) */
+	int64_t memory_bytes;  /* 0: 512 MiB */
+	double cpus;           /* 0: 1 CPU; fractions allowed */
+	int64_t pids;          /* max processes; 0: 512 */
+	int64_t disk_bytes;    /* writable area (/tmp, /workspace, /root);
+	                          0: 512 MiB */
+	int64_t timeout_ms;    /* sandbox wall-time limit; 0: none */
+	const char *const *env; /* NULL-terminated "KEY=VALUE" list, or NULL */
+	const char *workdir;   /* NULL: "/workspace" */
+	msb_network network;   /* default MSB_NETWORK_NONE */
+	const char *rootfs;    /* NULL: the host's system directories,
+	                          read-only; else a host directory holding a
+	                          root filesystem (usr, bin, lib, etc) */
+	const msb_volume *volumes; /* array of volumes_len volumes, or NULL */
+	size_t volumes_len;
+} msb_sandbox_options;
+
+#define MSB_SANDBOX_OPTIONS_INIT                                        \
+	{ MSB_SANDBOX_OPTIONS_VERSION, MSB_BACKEND_AUTO, NULL, 0, 0.0, 0, 0, \
+	  0, NULL, NULL, MSB_NETWORK_NONE, NULL, NULL, 0 }
+
+/* Same as MSB_SANDBOX_OPTIONS_INIT, for languages without C macros. */
+MSB_EXTERN int msb_sandbox_options_init(msb_sandbox_options *opts,
+					unsigned int version);
+
+/*
+ * Create a sandbox handle from options (NULL: defaults). The options are
+ * validated and copied; nothing is started yet.
+ */
+MSB_EXTERN int msb_sandbox_create(msb_sandbox **out,
+				  const msb_sandbox_options *opts);
+
+/* Start the sandbox: returns once the agent inside is ready. */
+MSB_EXTERN int msb_sandbox_start(msb_sandbox *sb);
+
+/*
+ * Stop the sandbox: ask every process inside to terminate, wait up to
+ * grace_ms (negative: 2000), then kill what is left. Idempotent.
+ */
+MSB_EXTERN int msb_sandbox_stop(msb_sandbox *sb, int64_t grace_ms);
+
+/* Stop (if needed) and release the handle. NULL-safe. */
+MSB_EXTERN void msb_sandbox_free(msb_sandbox *sb);
+
+typedef enum msb_status {
+	MSB_STATUS_CREATED = 0, /* created, not started */
+	MSB_STATUS_RUNNING = 1,
+	MSB_STATUS_STOPPED = 2, /* stopped by the caller */
+	MSB_STATUS_EXITED = 3   /* ended on its own: wall-time limit, killed,
+	                           or the agent died */
+} msb_status;
+
+/* The sandbox's status; MSB_STATUS_STOPPED for NULL. */
+MSB_EXTERN msb_status msb_sandbox_status(const msb_sandbox *sb);
+
+/* A static name for a status: "created", "running", ... */
+MSB_EXTERN const char *msb_status_name(msb_status status);
+
+/* The sandbox's name; borrowed, lives as long as the handle. */
+MSB_EXTERN const char *msb_sandbox_name(const msb_sandbox *sb);
+
+/* The backend the sandbox runs on (AUTO is resolved at start). */
+MSB_EXTERN msb_backend msb_sandbox_backend(const msb_sandbox *sb);
+
+/* A static name for a backend: "auto", "os", "vm". */
+MSB_EXTERN const char *msb_backend_name(msb_backend backend);
+
+/*
+ * Why the sandbox exited on its own (MSB_STATUS_EXITED): a static string
+ * such as "wall-time limit reached"; "" otherwise.
+ */
+MSB_EXTERN const char *msb_sandbox_exit_reason(const msb_sandbox *sb);
+
+/* ---------------------------------------------------------------------------
+ * Limits and how they are enforced
+ *
+ * Without a usable cgroup (an unprivileged caller on a host without a
+ * delegated cgroup), limits fall back to rlimits, which are weaker: memory
+ * becomes a per-process address-space limit, pids a per-user process
+ * count, and cpus cannot be enforced at all. Callers can see this here.
+ */
+typedef enum msb_limit {
+	MSB_LIMIT_MEMORY = 0,
+	MSB_LIMIT_CPU = 1,
+	MSB_LIMIT_PIDS = 2,
+	MSB_LIMIT_DISK = 3,
+	MSB_LIMIT_TIME = 4
+} msb_limit;
+
+typedef enum msb_enforcement {
+	MSB_ENFORCE_NONE = 0,   /* not enforced */
+	MSB_ENFORCE_RLIMIT = 1, /* per-process rlimits (weaker) */
+	MSB_ENFORCE_CGROUP = 2, /* a cgroup for the whole sandbox */
+	MSB_ENFORCE_KERNEL = 3  /* enforced by the sandbox's own kernel
+	                           objects (tmpfs size, the agent's clock) */
+} msb_enforcement;
+
+/* How a limit is enforced in a running sandbox; NONE before start. */
+MSB_EXTERN msb_enforcement msb_sandbox_enforcement(const msb_sandbox *sb,
+						   msb_limit limit);
+
+/* A static name: "none", "rlimit", "cgroup", "kernel". */
+MSB_EXTERN const char *msb_enforcement_name(msb_enforcement enforcement);
+
+/* ---------------------------------------------------------------------------
+ * Commands
+ */
+#define MSB_COMMAND_OPTIONS_VERSION 1
+
+typedef struct msb_command_options {
+	unsigned int version;     /* MSB_COMMAND_OPTIONS_VERSION */
+	const char *const *argv;  /* NULL-terminated; argv[0] is looked up
+	                             in PATH; no shell is involved */
+	const char *const *env;   /* NULL-terminated "KEY=VALUE" added to the
+	                             sandbox's environment, or NULL */
+	const char *cwd;          /* NULL: the sandbox's workdir */
+	const void *stdin_data;   /* bytes fed to stdin, then EOF; NULL:
+	                             stdin is /dev/null */
+	size_t stdin_len;
+	int64_t timeout_ms;       /* 0: none; on expiry the command's process
+	                             group is killed */
+	int64_t output_cap;       /* max bytes kept per stream; 0: 16 MiB */
+} msb_command_options;
+
+#define MSB_COMMAND_OPTIONS_INIT \
+	{ MSB_COMMAND_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, 0, 0 }
+
+MSB_EXTERN int msb_command_options_init(msb_command_options *opts,
+					unsigned int version);
+
+typedef struct msb_command_result {
+	int exit_code;        /* exit status, or -1 when killed by a signal */
+	int signal;           /* the killing signal, or 0 */
+	int timed_out;        /* non-zero when the timeout killed it */
+	int out_truncated;    /* non-zero when stdout exceeded output_cap */
+	int err_truncated;    /* same for stderr */
+	uint64_t elapsed_us;  /* wall time from start to exit */
+	msb_buf out;          /* stdout bytes (empty when streamed) */
+	msb_buf err;          /* stderr bytes (empty when streamed) */
+} msb_command_result;
+
+/*
+ * Run a command in the sandbox and wait for it. A command that runs and
+ * fails is not an error: look at the result. Errors are for commands that
+ * could not start (MSB_ENOTFOUND for an unknown program, MSB_EINVAL for a
+ * bad cwd) and for sandboxes that fail.
+ */
+MSB_EXTERN int msb_command_run(msb_command_result **out, msb_sandbox *sb,
+			       const msb_command_options *opts);
+
+#define MSB_STREAM_STDOUT 1
+#define MSB_STREAM_STDERR 2
+
+/*
+ * Called with output as it is produced, on the thread that called
+ * msb_command_run_stream(). Return 0 to go on, non-zero to kill the
+ * command (the run then fails with MSB_ECANCELED).
+ */
+typedef int (*msb_output_cb)(int stream, const uint8_t *data, size_t len,
+			     void *payload);
+
+/* As msb_command_run(), delivering output to cb instead of buffering it. */
+MSB_EXTERN int msb_command_run_stream(msb_command_result **out,
+				      msb_sandbox *sb,
+				      const msb_command_options *opts,
+				      msb_output_cb cb, void *payload);
+
+MSB_EXTERN void msb_command_result_free(msb_command_result *result);
+
+/* ---------------------------------------------------------------------------
+ * Metrics
+ */
+#define MSB_METRICS_VERSION 1
+
+typedef struct msb_metrics {
+	unsigned int version;  /* set to MSB_METRICS_VERSION by the caller */
+	int running;           /* non-zero while the sandbox runs */
+	double cpu_percent;    /* since the previous call (or the start);
+	                          100 = one CPU fully busy */
+	uint64_t memory_bytes; /* resident memory of all its processes */
+	uint64_t disk_bytes;   /* bytes used in the writable areas */
+	uint32_t pids;         /* processes inside, the agent included */
+	uint64_t uptime_ms;    /* since start */
+} msb_metrics;
+
+#define MSB_METRICS_INIT { MSB_METRICS_VERSION, 0, 0.0, 0, 0, 0, 0 }
+
+/* Fill *out (whose version the caller set). A stopped sandbox gives
+ * running = 0 and zeros, not an error. */
+MSB_EXTERN int msb_sandbox_metrics(msb_metrics *out, msb_sandbox *sb);
+
+/* ---------------------------------------------------------------------------
+ * What this host offers
+ */
+#define MSB_HOST_INFO_VERSION 1
+
+typedef struct msb_host_info {
+	unsigned int version;      /* set to MSB_HOST_INFO_VERSION */
+	int user_namespaces;       /* usable by this process */
+	int cgroup_version;        /* 0 none, 1 v1, 2 pure v2 */
+	int cgroup_hybrid;         /* v1 controllers + a v2 tree */
+	int cgroup_writable;       /* this process can create sandbox cgroups
+	                              (root, or a delegated subtree) */
+	int seccomp;               /* seccomp filters available */
+	int kvm;                   /* /dev/kvm opens */
+	int kvm_standard_guest;    /* KVM can boot a standard guest (hardware
+	                              virtualization, not PVM) */
+	msb_backend auto_backend;  /* what MSB_BACKEND_AUTO would pick */
+	char kvm_detail[128];      /* why KVM can or cannot run a guest */
+} msb_host_info;
+
+MSB_EXTERN int msb_host_probe(msb_host_info *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MSB_H */

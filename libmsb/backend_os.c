@@ -1,0 +1,342 @@
+/*
+ * backend_os.c - the os backend: spawn msb-agent, which isolates itself in
+ * fresh namespaces, and shake hands with it.
+ *
+ * libmsb lives in other people's (multi-threaded) processes, so it never
+ * forks and runs code in the child: it posix_spawn()s the static agent.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "internal.h"
+
+#ifndef MSB_LIBEXECDIR
+#define MSB_LIBEXECDIR "/usr/local/libexec"
+#endif
+
+#define HANDSHAKE_TIMEOUT_MS 30000
+
+static int is_executable(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0;
+}
+
+/* <dir of file>/../libexec/msb/msb-agent */
+static int agent_near(const char *file, char *out, size_t outsz)
+{
+	char real[PATH_MAX];
+	char *slash;
+
+	if (!file || !realpath(file, real))
+		return 0;
+	slash = strrchr(real, '/');
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	if (snprintf(out, outsz, "%s/../libexec/msb/msb-agent", real) <
+		    (int)outsz && is_executable(out))
+		return 1;
+	return snprintf(out, outsz, "%s/msb-agent", real) < (int)outsz &&
+	       is_executable(out);
+}
+
+static int find_agent(char *out, size_t outsz)
+{
+	const char *env = getenv("MSB_AGENT_PATH");
+	Dl_info info;
+
+	if (env && env[0]) {
+		snprintf(out, outsz, "%s", env);
+		if (is_executable(out))
+			return 0;
+		return msb_fail(MSB_ESPAWN, 0, "fix or unset MSB_AGENT_PATH",
+				"MSB_AGENT_PATH=%s is not an executable file",
+				env);
+	}
+	if (dladdr((void *)msb_version, &info) &&
+	    agent_near(info.dli_fname, out, outsz))
+		return 0;
+	if (agent_near("/proc/self/exe", out, outsz))
+		return 0;
+	snprintf(out, outsz, "%s/msb/msb-agent", MSB_LIBEXECDIR);
+	if (is_executable(out))
+		return 0;
+	return msb_fail(MSB_ESPAWN, 0,
+			"install msb (make install) or set MSB_AGENT_PATH to "
+			"the msb-agent binary",
+			"msb-agent not found next to libmsb nor in %s/msb",
+			MSB_LIBEXECDIR);
+}
+
+static json_t *config_json(const msb_sandbox *sb)
+{
+	json_t *env = json_array(), *vols = json_array(), *cfg;
+
+	for (char **e = sb->env; e && *e; e++)
+		json_array_append_new(env, json_string(*e));
+	for (size_t i = 0; i < sb->volumes_len; i++)
+		json_array_append_new(vols, json_pack("{s:s,s:s,s:b}",
+			"host", sb->volumes[i].host_path,
+			"sandbox", sb->volumes[i].sandbox_path,
+			"ro", sb->volumes[i].read_only));
+	cfg = json_pack("{s:s,s:I,s:f,s:I,s:I,s:I,s:o,s:s,s:s,s:o}",
+			"name", sb->name,
+			"memory", (json_int_t)sb->memory_bytes,
+			"cpus", sb->cpus,
+			"pids", (json_int_t)sb->pids,
+			"disk", (json_int_t)sb->disk_bytes,
+			"timeout_ms", (json_int_t)sb->timeout_ms,
+			"env", env,
+			"workdir", sb->workdir,
+			"rootfs", sb->rootfs,
+			"volumes", vols);
+	return json_pack("{s:i,s:o}", "proto", MSB_PROTO_VERSION, "config", cfg);
+}
+
+static int spawn_agent(msb_sandbox *sb, const char *path, int child_fd)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	char *argv[] = { "msb-agent", "--fd", "3", NULL };
+	char *envp[] = { NULL };
+	int rc;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawn_file_actions_adddup2(&fa, child_fd, 3);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+				 POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+	/* The caller's environment stays out of the sandbox. */
+	rc = posix_spawn(&sb->agent_pid, path, &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (rc) {
+		sb->agent_pid = -1;
+		return msb_fail(MSB_ESPAWN, rc, "check that msb-agent is "
+				"executable", "cannot run %s", path);
+	}
+	sb->agent_reaped = 0;
+	return 0;
+}
+
+static msb_enforcement enforcement_of(const json_t *enf, const char *key)
+{
+	const char *s = json_string_value(json_object_get(enf, key));
+
+	if (!s)
+		return MSB_ENFORCE_NONE;
+	if (!strcmp(s, "cgroup"))
+		return MSB_ENFORCE_CGROUP;
+	if (!strcmp(s, "rlimit"))
+		return MSB_ENFORCE_RLIMIT;
+	if (!strcmp(s, "kernel"))
+		return MSB_ENFORCE_KERNEL;
+	return MSB_ENFORCE_NONE;
+}
+
+/* Read the agent's HELLO, with a deadline. */
+static int read_hello(msb_sandbox *sb, json_t **out)
+{
+	struct msb_decoder dec;
+	struct msb_frame f;
+	const char *why = "the agent closed the connection during setup";
+	uint64_t deadline = msb_now_ns() + HANDSHAKE_TIMEOUT_MS * 1000000ull;
+	int rc = 0;
+
+	msb_decoder_init(&dec);
+	for (;;) {
+		struct pollfd pfd = { .fd = sb->conn.fd, .events = POLLIN };
+		uint64_t now = msb_now_ns();
+		uint8_t *p;
+		ssize_t n;
+
+		rc = msb_decoder_next(&dec, &f, &why);
+		if (rc == 1)
+			break;
+		if (rc < 0)
+			goto out;
+		if (now >= deadline) {
+			rc = msb_fail(MSB_ETIMEDOUT, 0, "the host may be "
+				      "overloaded; try again",
+				      "the sandbox did not become ready in "
+				      "%d ms", HANDSHAKE_TIMEOUT_MS);
+			goto done;
+		}
+		rc = poll(&pfd, 1, (int)((deadline - now) / 1000000ull) + 1);
+		if (rc < 0 && errno != EINTR) {
+			rc = msb_fail(MSB_EIO, errno, NULL, "poll");
+			goto done;
+		}
+		if (rc <= 0)
+			continue;
+		p = msb_decoder_space(&dec, 4096);
+		if (!p) {
+			rc = msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+			goto done;
+		}
+		n = read(sb->conn.fd, p, 4096);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = -1;
+			goto out;
+		}
+		msb_decoder_commit(&dec, (size_t)n);
+	}
+	if (f.type != MSB_FRAME_HELLO) {
+		why = "the agent's first frame is not HELLO";
+		rc = -1;
+		goto out;
+	}
+	*out = msb_frame_json(&f, &why);
+	rc = *out ? 0 : -1;
+out:
+	if (rc < 0)
+		rc = msb_fail(MSB_ESPAWN, 0, "run `msb info` to see what this "
+			      "host supports", "sandbox setup failed: %s", why);
+done:
+	msb_decoder_release(&dec);
+	return rc;
+}
+
+int msb_os_start(msb_sandbox *sb)
+{
+	char path[PATH_MAX];
+	int sv[2], rc;
+	json_t *hello, *reply = NULL, *err, *enf;
+
+	if ((rc = find_agent(path, sizeof(path))))
+		return rc;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return msb_fail(MSB_ESPAWN, errno, NULL, "socketpair");
+	/* dup2(3, 3) would keep O_CLOEXEC: move the child's end out of the way. */
+	if (sv[1] == 3) {
+		int fd = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
+
+		close(sv[1]);
+		if (fd < 0) {
+			close(sv[0]);
+			return msb_fail(MSB_ESPAWN, errno, NULL, "fcntl");
+		}
+		sv[1] = fd;
+	}
+	rc = spawn_agent(sb, path, sv[1]);
+	close(sv[1]);
+	if (rc) {
+		close(sv[0]);
+		return rc;
+	}
+	sb->conn.fd = sv[0];
+
+	hello = config_json(sb);
+	if (!hello) {
+		rc = msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+		goto fail;
+	}
+	rc = msb_frame_write_json(sb->conn.fd, MSB_FRAME_HELLO, 0, hello);
+	json_decref(hello);
+	if (rc < 0) {
+		rc = msb_fail(MSB_ESPAWN, -rc, "run `msb info` to see what this "
+			      "host supports", "msb-agent exited at once");
+		goto fail;
+	}
+	if ((rc = read_hello(sb, &reply)))
+		goto fail;
+	err = json_object_get(reply, "error");
+	if (err || !json_is_true(json_object_get(reply, "ok"))) {
+		rc = msb_fail_json(err, "sandbox setup failed");
+		if (rc == MSB_ERROR)
+			rc = MSB_ESPAWN;
+		json_decref(reply);
+		goto fail;
+	}
+	if (json_integer_value(json_object_get(reply, "proto")) !=
+	    MSB_PROTO_VERSION) {
+		json_decref(reply);
+		rc = msb_fail(MSB_EPROTO, 0, "install msb-agent and libmsb from "
+			      "the same release", "msb-agent speaks another "
+			      "protocol version");
+		goto fail;
+	}
+	enf = json_object_get(reply, "enforcement");
+	sb->enforcement[MSB_LIMIT_MEMORY] = enforcement_of(enf, "memory");
+	sb->enforcement[MSB_LIMIT_CPU] = enforcement_of(enf, "cpu");
+	sb->enforcement[MSB_LIMIT_PIDS] = enforcement_of(enf, "pids");
+	sb->enforcement[MSB_LIMIT_DISK] = enforcement_of(enf, "disk");
+	sb->enforcement[MSB_LIMIT_TIME] = sb->timeout_ms ?
+		enforcement_of(enf, "time") : MSB_ENFORCE_NONE;
+	json_decref(reply);
+	return 0;
+fail:
+	close(sb->conn.fd);
+	sb->conn.fd = -1;
+	msb_os_kill(sb);
+	return rc;
+}
+
+int msb_os_wait(msb_sandbox *sb, int64_t timeout_ms)
+{
+	uint64_t deadline = msb_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	int pidfd, status;
+
+	if (sb->agent_pid <= 0 || sb->agent_reaped)
+		return 1;
+	pidfd = (int)syscall(SYS_pidfd_open, sb->agent_pid, 0);
+	for (;;) {
+		pid_t r = waitpid(sb->agent_pid, &status, WNOHANG);
+		uint64_t now;
+
+		if (r == sb->agent_pid || (r < 0 && errno == ECHILD)) {
+			/* ECHILD: someone else reaped it (a SIGCHLD=SIG_IGN
+			 * host); either way it is gone. */
+			sb->agent_reaped = 1;
+			break;
+		}
+		now = msb_now_ns();
+		if (now >= deadline)
+			break;
+		if (pidfd >= 0) {
+			struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+			poll(&p, 1, (int)((deadline - now) / 1000000ull) + 1);
+		} else {
+			usleep(2000);
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	return sb->agent_reaped;
+}
+
+void msb_os_kill(msb_sandbox *sb)
+{
+	if (sb->agent_pid <= 0 || sb->agent_reaped)
+		return;
+	/* Stage 0 kills the sandbox and removes its cgroups on SIGTERM;
+	 * SIGKILL is the last resort (the sandbox still dies with it). */
+	kill(sb->agent_pid, SIGTERM);
+	if (msb_os_wait(sb, 1000))
+		return;
+	kill(sb->agent_pid, SIGKILL);
+	msb_os_wait(sb, 5000);
+}

@@ -1,0 +1,251 @@
+/*
+ * command.c - running commands in a sandbox.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define DEFAULT_OUTPUT_CAP (16ll << 20)
+
+int msb_command_options_init(msb_command_options *opts, unsigned int version)
+{
+	msb_command_options def = MSB_COMMAND_OPTIONS_INIT;
+
+	if (!opts)
+		return msb_fail(MSB_EINVAL, 0, "pass a pointer to an "
+				"msb_command_options", "opts is NULL");
+	if (version != MSB_COMMAND_OPTIONS_VERSION)
+		return msb_fail(MSB_EVERSION, 0, "pass MSB_COMMAND_OPTIONS_VERSION",
+				"unknown msb_command_options version %u",
+				version);
+	*opts = def;
+	return msb_ok();
+}
+
+void msb_command_result_free(msb_command_result *r)
+{
+	if (!r)
+		return;
+	free(r->out.ptr);
+	free(r->err.ptr);
+	free(r);
+}
+
+static int check_options(const msb_command_options *o)
+{
+	int rc;
+
+	if (!o)
+		return msb_fail(MSB_EINVAL, 0, "pass options with at least argv "
+				"set", "command options are NULL");
+	if (o->version == 0 || o->version > MSB_COMMAND_OPTIONS_VERSION)
+		return msb_fail(MSB_EVERSION, 0, "initialise options with "
+				"MSB_COMMAND_OPTIONS_INIT",
+				"unknown msb_command_options version %u",
+				o->version);
+	if (!o->argv || !o->argv[0] || !o->argv[0][0])
+		return msb_fail(MSB_EINVAL, 0, "pass a NULL-terminated argv "
+				"whose first entry names the program",
+				"no command given");
+	if (o->timeout_ms < 0)
+		return msb_fail(MSB_EINVAL, 0, "give the timeout in "
+				"milliseconds, or 0 for none",
+				"command timeout is negative (%lld)",
+				(long long)o->timeout_ms);
+	if (o->output_cap < 0)
+		return msb_fail(MSB_EINVAL, 0, "give the cap in bytes, or 0 for "
+				"the default (16 MiB)",
+				"output cap is negative (%lld)",
+				(long long)o->output_cap);
+	if (o->stdin_len && !o->stdin_data)
+		return msb_fail(MSB_EINVAL, 0, "pass stdin_data or set stdin_len "
+				"to 0", "stdin_data is NULL but stdin_len is %zu",
+				o->stdin_len);
+	if ((rc = msb_check_env(o->env, NULL, "command env")))
+		return rc;
+	return 0;
+}
+
+static json_t *exec_call(const msb_command_options *o, int64_t cap)
+{
+	json_t *argv = json_array(), *env = json_array(), *call;
+
+	for (const char *const *a = o->argv; *a; a++)
+		json_array_append_new(argv, json_string(*a));
+	for (const char *const *e = o->env; e && *e; e++)
+		json_array_append_new(env, json_string(*e));
+	call = json_pack("{s:s,s:o,s:o,s:b,s:I,s:I}", "op", "exec",
+			 "argv", argv, "env", env,
+			 "stdin", o->stdin_data != NULL,
+			 "timeout_ms", (json_int_t)o->timeout_ms,
+			 "output_cap", (json_int_t)cap);
+	if (call && o->cwd)
+		json_object_set_new(call, "cwd", json_string(o->cwd));
+	return call;
+}
+
+/* An argv string that jansson refused (not UTF-8) is caught here. */
+static int check_call(const json_t *call, const msb_command_options *o)
+{
+	size_t n = 0;
+
+	while (o->argv[n])
+		n++;
+	if (!call || json_array_size(json_object_get(call, "argv")) != n)
+		return msb_fail(MSB_EINVAL, 0, "pass argv, env and cwd as UTF-8 "
+				"strings", "argv, env or cwd is not valid UTF-8");
+	return 0;
+}
+
+static int buf_append(msb_buf *b, const uint8_t *d, size_t n, int64_t cap,
+		      int *truncated)
+{
+	size_t room = (size_t)cap > b->len ? (size_t)cap - b->len : 0;
+	uint8_t *p;
+
+	if (n > room) {
+		n = room;
+		*truncated = 1;
+	}
+	if (n == 0)
+		return 0;
+	p = realloc(b->ptr, b->len + n + 1);
+	if (!p)
+		return -1;
+	memcpy(p + b->len, d, n);
+	b->ptr = p;
+	b->len += n;
+	p[b->len] = 0;
+	return 0;
+}
+
+static int send_stdin(msb_sandbox *sb, uint32_t id, const uint8_t *d, size_t n)
+{
+	int rc;
+
+	while (n > 0) {
+		size_t k = n > MSB_DATA_CHUNK ? MSB_DATA_CHUNK : n;
+
+		if ((rc = msb_conn_send(sb, MSB_FRAME_STDIN, id, d, k)))
+			return rc;
+		d += k;
+		n -= k;
+	}
+	return msb_conn_send(sb, MSB_FRAME_STDIN, id, NULL, 0);
+}
+
+static int run(msb_command_result **out, msb_sandbox *sb,
+	       const msb_command_options *o, msb_output_cb cb, void *payload)
+{
+	msb_command_result *res;
+	struct request *req;
+	struct chunk *c;
+	json_t *call, *reply;
+	int64_t cap;
+	int rc, canceled = 0;
+
+	if (!out)
+		return msb_fail(MSB_EINVAL, 0, "pass the address of an "
+				"msb_command_result pointer", "out is NULL");
+	*out = NULL;
+	if (!sb)
+		return msb_fail(MSB_EINVAL, 0, "pass a handle from "
+				"msb_sandbox_create()", "sandbox handle is NULL");
+	if ((rc = check_options(o)))
+		return rc;
+	cap = o->output_cap ? o->output_cap : DEFAULT_OUTPUT_CAP;
+	call = exec_call(o, cap);
+	if ((rc = check_call(call, o))) {
+		json_decref(call);
+		return rc;
+	}
+	res = calloc(1, sizeof(*res));
+	if (!res) {
+		json_decref(call);
+		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+	}
+	rc = msb_request_begin(sb, &req, call);
+	json_decref(call);
+	if (rc) {
+		free(res);
+		return rc;
+	}
+	if (o->stdin_data && (rc = send_stdin(sb, req->id, o->stdin_data,
+					      o->stdin_len)))
+		goto fail;
+
+	while ((rc = msb_request_wait(sb, req, &c, 0)) == 1) {
+		int stream = c->type == MSB_FRAME_STDOUT ? MSB_STREAM_STDOUT :
+							   MSB_STREAM_STDERR;
+		int r = 0;
+
+		if (canceled) {
+			/* drain until the reply */
+		} else if (cb) {
+			if (cb(stream, c->data, c->len, payload)) {
+				canceled = 1;
+				msb_conn_send(sb, MSB_FRAME_CANCEL, req->id,
+					      "{\"signal\":9}", 12);
+			}
+		} else if (stream == MSB_STREAM_STDOUT) {
+			r = buf_append(&res->out, c->data, c->len, cap,
+				       &res->out_truncated);
+		} else {
+			r = buf_append(&res->err, c->data, c->len, cap,
+				       &res->err_truncated);
+		}
+		free(c);
+		if (r) {
+			rc = msb_fail(MSB_ENOMEM, ENOMEM, "lower output_cap",
+				      "out of memory buffering output");
+			goto fail;
+		}
+	}
+	if (rc < 0)
+		goto fail;
+
+	reply = req->reply;
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		rc = msb_fail_json(json_object_get(reply, "error"), NULL);
+		goto fail;
+	}
+	res->exit_code = (int)json_integer_value(json_object_get(reply, "exit_code"));
+	res->signal = (int)json_integer_value(json_object_get(reply, "signal"));
+	res->timed_out = json_is_true(json_object_get(reply, "timed_out"));
+	res->out_truncated |= json_is_true(json_object_get(reply, "out_truncated"));
+	res->err_truncated |= json_is_true(json_object_get(reply, "err_truncated"));
+	res->elapsed_us = (uint64_t)json_integer_value(json_object_get(reply, "elapsed_us"));
+	if (res->signal < 0 || res->signal >= 65)
+		res->signal = 0;
+	msb_request_end(sb, req);
+	if (canceled) {
+		msb_command_result_free(res);
+		return msb_fail(MSB_ECANCELED, 0, "", "the output callback "
+				"stopped the command");
+	}
+	*out = res;
+	return msb_ok();
+fail:
+	msb_request_end(sb, req);
+	msb_command_result_free(res);
+	return rc;
+}
+
+int msb_command_run(msb_command_result **out, msb_sandbox *sb,
+		    const msb_command_options *opts)
+{
+	return run(out, sb, opts, NULL, NULL);
+}
+
+int msb_command_run_stream(msb_command_result **out, msb_sandbox *sb,
+			   const msb_command_options *opts, msb_output_cb cb,
+			   void *payload)
+{
+	if (!cb)
+		return msb_fail(MSB_EINVAL, 0, "use msb_command_run() to buffer "
+				"output instead", "output callback is NULL");
+	return run(out, sb, opts, cb, payload);
+}

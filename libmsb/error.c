@@ -1,0 +1,97 @@
+/*
+ * error.c - the thread-local last error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MSG_MAX 1024
+
+static __thread char tl_message[MSG_MAX];
+static __thread char tl_hint[MSG_MAX];
+static __thread msb_error tl_error;
+
+const char *msb_strerror(int code)
+{
+	switch (code) {
+	case MSB_OK: return "no error";
+	case MSB_ERROR: return "error";
+	case MSB_EINVAL: return "invalid argument";
+	case MSB_ENOMEM: return "out of memory";
+	case MSB_EVERSION: return "unknown options version";
+	case MSB_ESTATE: return "sandbox in the wrong state";
+	case MSB_EUNSUPPORTED: return "not supported on this host or backend";
+	case MSB_ESPAWN: return "sandbox could not be started";
+	case MSB_EPROTO: return "protocol error";
+	case MSB_ESANDBOX: return "sandbox died";
+	case MSB_ETIMEDOUT: return "timed out";
+	case MSB_ENOTFOUND: return "not found";
+	case MSB_EPERM: return "permission denied";
+	case MSB_EIO: return "I/O error";
+	case MSB_ECANCELED: return "canceled";
+	default: return "unknown error code";
+	}
+}
+
+const msb_error *msb_error_last(void)
+{
+	if (!tl_error.message) {
+		tl_error.code = MSB_OK;
+		tl_error.message = "no error";
+		tl_error.hint = "";
+	}
+	return &tl_error;
+}
+
+void msb_error_clear(void)
+{
+	tl_error.code = MSB_OK;
+	tl_error.message = "no error";
+	tl_error.hint = "";
+	tl_error.os_errno = 0;
+}
+
+int msb_ok(void)
+{
+	msb_error_clear();
+	return 0;
+}
+
+int msb_fail(int code, int os_errno, const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(tl_message, sizeof(tl_message), fmt, ap);
+	va_end(ap);
+	if (os_errno) {
+		n = strlen(tl_message);
+		snprintf(tl_message + n, sizeof(tl_message) - n, ": %s",
+			 strerror(os_errno));
+	}
+	snprintf(tl_hint, sizeof(tl_hint), "%s", hint ? hint : "");
+	tl_error.code = code;
+	tl_error.message = tl_message;
+	tl_error.hint = tl_hint;
+	tl_error.os_errno = os_errno;
+	return code;
+}
+
+int msb_fail_json(const json_t *err, const char *context)
+{
+	json_int_t code = json_integer_value(json_object_get(err, "code"));
+	const char *msg = json_string_value(json_object_get(err, "message"));
+	const char *hint = json_string_value(json_object_get(err, "hint"));
+	json_int_t os_errno = json_integer_value(json_object_get(err, "errno"));
+
+	/* The agent is not trusted to pick any integer: keep known codes. */
+	if (code >= 0 || code < MSB_ECANCELED)
+		code = MSB_ERROR;
+	msb_fail((int)code, 0, hint, "%s%s%s", context ? context : "",
+		 context ? ": " : "", msg ? msg : "the sandbox reported an error");
+	tl_error.os_errno = (os_errno > 0 && os_errno < 4096) ? (int)os_errno : 0;
+	return (int)code;
+}

@@ -1,0 +1,142 @@
+/*
+ * host.c - what this host offers: user namespaces, cgroups, seccomp, KVM.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+#define KVM_GET_API_VERSION_NR 0xAE00 /* _IO(KVMIO, 0x00) */
+
+static long read_long(const char *path, long dflt)
+{
+	FILE *f = fopen(path, "re");
+	long v = dflt;
+
+	if (!f)
+		return dflt;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = dflt;
+	fclose(f);
+	return v;
+}
+
+static int exists(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0;
+}
+
+static int cpu_has_flag(const char *flag)
+{
+	FILE *f = fopen("/proc/cpuinfo", "re");
+	char line[8192];
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *p;
+
+		if (strncmp(line, "flags", 5))
+			continue;
+		for (p = strtok(strchr(line, ':') ? strchr(line, ':') + 1 : line,
+				" \t\n");
+		     p; p = strtok(NULL, " \t\n"))
+			if (!strcmp(p, flag))
+				found = 1;
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+/* v2 delegation: our own cgroup directory is writable and offers memory
+ * and pids controllers. */
+static int v2_delegated(void)
+{
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[4096], path[4200];
+	int ok = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		snprintf(path, sizeof(path), "/sys/fs/cgroup%s", line + 3);
+		ok = access(path, W_OK) == 0;
+		break;
+	}
+	fclose(f);
+	return ok;
+}
+
+int msb_host_probe(msb_host_info *out)
+{
+	int fd;
+
+	if (!out)
+		return msb_fail(MSB_EINVAL, 0, "pass an msb_host_info with "
+				"version set", "out is NULL");
+	if (out->version == 0 || out->version > MSB_HOST_INFO_VERSION)
+		return msb_fail(MSB_EVERSION, 0, "set version to "
+				"MSB_HOST_INFO_VERSION",
+				"unknown msb_host_info version %u", out->version);
+	memset((char *)out + sizeof(out->version), 0,
+	       sizeof(*out) - sizeof(out->version));
+
+	out->user_namespaces =
+		read_long("/proc/sys/user/max_user_namespaces", 1) > 0 &&
+		(geteuid() == 0 ||
+		 read_long("/proc/sys/kernel/unprivileged_userns_clone", 1) != 0);
+
+	if (exists("/sys/fs/cgroup/cgroup.controllers")) {
+		out->cgroup_version = 2;
+		out->cgroup_writable = geteuid() == 0 ?
+			access("/sys/fs/cgroup", W_OK) == 0 : v2_delegated();
+	} else if (exists("/sys/fs/cgroup/memory") ||
+		   exists("/sys/fs/cgroup/pids")) {
+		out->cgroup_version = 1;
+		out->cgroup_hybrid = exists("/sys/fs/cgroup/unified");
+		out->cgroup_writable = access("/sys/fs/cgroup/pids", W_OK) == 0 ||
+				       access("/sys/fs/cgroup/memory", W_OK) == 0;
+	}
+	out->seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 &&
+		       exists("/proc/sys/kernel/seccomp/actions_avail");
+
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		out->kvm = ioctl(fd, KVM_GET_API_VERSION_NR, 0) == 12;
+		close(fd);
+	}
+	if (!out->kvm) {
+		snprintf(out->kvm_detail, sizeof(out->kvm_detail),
+			 "/dev/kvm is missing or not usable by this user");
+	} else if (exists("/sys/module/kvm_pvm")) {
+		snprintf(out->kvm_detail, sizeof(out->kvm_detail),
+			 "KVM is the PVM hypervisor (kvm_pvm): it cannot boot "
+			 "an unmodified Linux guest");
+	} else if ((cpu_has_flag("vmx") && exists("/sys/module/kvm_intel")) ||
+		   (cpu_has_flag("svm") && exists("/sys/module/kvm_amd"))) {
+		out->kvm_standard_guest = 1;
+		snprintf(out->kvm_detail, sizeof(out->kvm_detail),
+			 "hardware virtualization (%s) is available",
+			 cpu_has_flag("vmx") ? "VT-x" : "AMD-V");
+	} else {
+		snprintf(out->kvm_detail, sizeof(out->kvm_detail),
+			 "no hardware virtualization (vmx/svm) in this CPU");
+	}
+	/* The vm backend is not built yet: auto always means os for now. */
+	out->auto_backend = MSB_BACKEND_OS;
+	return msb_ok();
+}

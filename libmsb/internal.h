@@ -1,0 +1,118 @@
+/*
+ * internal.h - libmsb's private structures and helpers.
+ */
+#ifndef MSB_INTERNAL_H
+#define MSB_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#include "msb.h"
+#include "proto.h"
+
+/* error.c ------------------------------------------------------------------ */
+
+/* Raise an error on this thread; returns `code` so callers can
+ * `return msb_fail(...)`. hint may be NULL. */
+int msb_fail(int code, int os_errno, const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Raise an error from an agent's {"code","message","hint","errno"} object. */
+int msb_fail_json(const json_t *err, const char *context);
+
+/* Return 0 after clearing the thread's error: `return msb_ok();` */
+int msb_ok(void);
+
+/* sandbox.c: check a "KEY=VALUE" list; copy it when out is not NULL. */
+int msb_check_env(const char *const *env, char ***out, const char *what);
+
+/* conn.c ------------------------------------------------------------------- */
+
+struct chunk {
+	struct chunk *next;
+	uint8_t type;  /* MSB_FRAME_STDOUT / MSB_FRAME_STDERR */
+	size_t len;
+	uint8_t data[];
+};
+
+/* One request in flight: the reader thread fills it, the caller drains it. */
+struct request {
+	struct request *next;
+	uint32_t id;
+	pthread_cond_t cond;
+	struct chunk *head, *tail;
+	json_t *reply;     /* the REPLY, once it arrived */
+	int lost;          /* the connection died before the reply */
+};
+
+struct conn {
+	int fd;
+	pthread_t reader;
+	int reader_running;
+	pthread_mutex_t wlock;  /* serialises frame writes */
+	uint32_t next_id;
+	struct request *requests; /* guarded by the sandbox lock */
+};
+
+/* The sandbox. `lock` guards status, the request list and the exit data. */
+struct msb_sandbox {
+	pthread_mutex_t lock;
+	msb_status status;
+	msb_backend backend;
+	char *name;
+
+	/* Validated, resolved options (owned copies). */
+	int64_t memory_bytes, pids, disk_bytes, timeout_ms;
+	double cpus;
+	char **env;
+	char *workdir;
+	char *rootfs;
+	msb_volume *volumes;
+	size_t volumes_len;
+
+	pid_t agent_pid;
+	int agent_reaped;
+	struct conn conn;
+	int stopping;
+	char exit_reason[128];
+	msb_enforcement enforcement[5];
+	uint64_t started_ns;
+};
+
+uint64_t msb_now_ns(void);
+
+/* Start the reader thread on sb->conn.fd (after the handshake). */
+int msb_conn_start(msb_sandbox *sb);
+/* Shut the connection down and join the reader. */
+void msb_conn_stop(msb_sandbox *sb);
+
+/* Register a request and send its CALL. On success *out is registered and
+ * must be released with msb_request_end(). */
+int msb_request_begin(msb_sandbox *sb, struct request **out, json_t *call);
+/* Wait for the next event: a chunk (returned, caller frees) or the reply.
+ * Returns 1 with *chunk set, 0 when the reply is there (req->reply) and no
+ * chunk is left, or a negative MSB_E* code when the sandbox is gone or the
+ * deadline (absolute, msb_now_ns clock, 0 = none) passes. */
+int msb_request_wait(msb_sandbox *sb, struct request *req,
+		     struct chunk **chunk, uint64_t deadline_ns);
+void msb_request_end(msb_sandbox *sb, struct request *req);
+/* Send a frame on the connection (thread-safe). Returns 0 or MSB_EIO. */
+int msb_conn_send(msb_sandbox *sb, uint8_t type, uint32_t id,
+		  const void *data, size_t len);
+/* A CALL that expects one JSON REPLY with "ok": true; returns the reply. */
+int msb_call(msb_sandbox *sb, json_t *call, json_t **reply, int64_t timeout_ms);
+
+/* backend_os.c --------------------------------------------------------------- */
+
+/* Spawn the agent, do the handshake; fills sb->agent_pid, sb->conn.fd and
+ * sb->enforcement. */
+int msb_os_start(msb_sandbox *sb);
+/* Wait for the agent process to exit, up to timeout_ms; 1 if it exited. */
+int msb_os_wait(msb_sandbox *sb, int64_t timeout_ms);
+/* Make sure the agent process is gone and reaped. */
+void msb_os_kill(msb_sandbox *sb);
+
+#endif

@@ -1,0 +1,490 @@
+/*
+ * sandbox.c - sandbox handles: options, lifecycle, status, metrics.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define DEFAULT_MEMORY (512ll << 20)
+#define DEFAULT_DISK (512ll << 20)
+#define DEFAULT_PIDS 512
+#define MIN_MEMORY (16ll << 20)
+#define MIN_DISK (1ll << 20)
+#define MIN_PIDS 8
+
+const char *msb_version(void)
+{
+	return MSB_VERSION;
+}
+
+const char *msb_status_name(msb_status status)
+{
+	switch (status) {
+	case MSB_STATUS_CREATED: return "created";
+	case MSB_STATUS_RUNNING: return "running";
+	case MSB_STATUS_STOPPED: return "stopped";
+	case MSB_STATUS_EXITED: return "exited";
+	}
+	return "unknown";
+}
+
+const char *msb_backend_name(msb_backend backend)
+{
+	switch (backend) {
+	case MSB_BACKEND_AUTO: return "auto";
+	case MSB_BACKEND_OS: return "os";
+	case MSB_BACKEND_VM: return "vm";
+	}
+	return "unknown";
+}
+
+const char *msb_enforcement_name(msb_enforcement e)
+{
+	switch (e) {
+	case MSB_ENFORCE_NONE: return "none";
+	case MSB_ENFORCE_RLIMIT: return "rlimit";
+	case MSB_ENFORCE_CGROUP: return "cgroup";
+	case MSB_ENFORCE_KERNEL: return "kernel";
+	}
+	return "unknown";
+}
+
+int msb_sandbox_options_init(msb_sandbox_options *opts, unsigned int version)
+{
+	msb_sandbox_options def = MSB_SANDBOX_OPTIONS_INIT;
+
+	if (!opts)
+		return msb_fail(MSB_EINVAL, 0, "pass a pointer to an "
+				"msb_sandbox_options", "opts is NULL");
+	if (version != MSB_SANDBOX_OPTIONS_VERSION)
+		return msb_fail(MSB_EVERSION, 0, "pass MSB_SANDBOX_OPTIONS_VERSION",
+				"unknown msb_sandbox_options version %u",
+				version);
+	*opts = def;
+	return msb_ok();
+}
+
+static void free_strv(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+/* Check a "KEY=VALUE" list; copy it when out is not NULL. */
+int msb_check_env(const char *const *env, char ***out, const char *what)
+{
+	size_t n = 0, i;
+	char **v;
+
+	if (out)
+		*out = NULL;
+	for (; env && env[n]; n++) {
+		const char *eq = strchr(env[n], '=');
+
+		if (!eq || eq == env[n])
+			return msb_fail(MSB_EINVAL, 0,
+					"write each entry as KEY=VALUE",
+					"%s entry %zu (\"%.64s\") is not KEY=VALUE",
+					what, n, env[n]);
+	}
+	if (!out)
+		return 0;
+	v = calloc(n + 1, sizeof(*v));
+	if (!v)
+		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+	for (i = 0; i < n; i++) {
+		v[i] = strdup(env[i]);
+		if (!v[i]) {
+			free_strv(v);
+			return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+		}
+	}
+	*out = v;
+	return 0;
+}
+
+static int check_sandbox_path(const char *p, const char *what)
+{
+	const char *s;
+
+	if (!p || p[0] != '/')
+		return msb_fail(MSB_EINVAL, 0, "use an absolute path such as "
+				"/data", "%s \"%s\" is not an absolute path",
+				what, p ? p : "(null)");
+	for (s = p; (s = strstr(s, "..")); s += 2)
+		if ((s == p || s[-1] == '/') && (s[2] == '/' || !s[2]))
+			return msb_fail(MSB_EINVAL, 0, "use a path without "
+					"\"..\"", "%s \"%s\" contains \"..\"",
+					what, p);
+	if (strlen(p) >= 4096)
+		return msb_fail(MSB_EINVAL, 0, NULL, "%s is too long", what);
+	return 0;
+}
+
+static int check_volume(const msb_volume *v, size_t i)
+{
+	struct stat st;
+	int rc;
+
+	if (!v->host_path || v->host_path[0] != '/')
+		return msb_fail(MSB_EINVAL, 0, "give the host path as an "
+				"absolute path", "volume %zu: host path \"%s\" is "
+				"not absolute", i,
+				v->host_path ? v->host_path : "(null)");
+	if (stat(v->host_path, &st) < 0)
+		return msb_fail(errno == ENOENT ? MSB_ENOTFOUND : MSB_EINVAL,
+				errno, "create the host directory first",
+				"volume %zu: host path %s", i, v->host_path);
+	if ((rc = check_sandbox_path(v->sandbox_path, "volume sandbox path")))
+		return rc;
+	if (!strcmp(v->sandbox_path, "/") ||
+	    !strncmp(v->sandbox_path, "/proc", 5) ||
+	    !strncmp(v->sandbox_path, "/dev", 4))
+		return msb_fail(MSB_EINVAL, 0, "mount volumes on a path of "
+				"their own such as /data",
+				"volume %zu: cannot mount over %s", i,
+				v->sandbox_path);
+	return 0;
+}
+
+static int check_limit(int64_t v, int64_t min, const char *name,
+		       const char *hint)
+{
+	if (v < 0)
+		return msb_fail(MSB_EINVAL, 0, hint,
+				"%s is negative (%lld)", name, (long long)v);
+	if (v > 0 && v < min)
+		return msb_fail(MSB_EINVAL, 0, hint,
+				"%s %lld is below the minimum %lld", name,
+				(long long)v, (long long)min);
+	return 0;
+}
+
+void msb_sandbox_free(msb_sandbox *sb);
+
+int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *user)
+{
+	msb_sandbox_options def = MSB_SANDBOX_OPTIONS_INIT;
+	const msb_sandbox_options *o = user ? user : &def;
+	msb_sandbox *sb;
+	int rc;
+
+	if (!out)
+		return msb_fail(MSB_EINVAL, 0, "pass the address of an "
+				"msb_sandbox pointer", "out is NULL");
+	*out = NULL;
+	if (o->version == 0 || o->version > MSB_SANDBOX_OPTIONS_VERSION)
+		return msb_fail(MSB_EVERSION, 0,
+				"initialise options with MSB_SANDBOX_OPTIONS_INIT "
+				"or msb_sandbox_options_init()",
+				"unknown msb_sandbox_options version %u "
+				"(this libmsb knows 1..%d)", o->version,
+				MSB_SANDBOX_OPTIONS_VERSION);
+	if (o->backend == MSB_BACKEND_VM)
+		return msb_fail(MSB_EUNSUPPORTED, 0,
+				"use the os backend (MSB_BACKEND_OS or AUTO); "
+				"the microVM backend is not built yet",
+				"the vm backend is not available in this "
+				"version of libmsb");
+	if (o->backend != MSB_BACKEND_AUTO && o->backend != MSB_BACKEND_OS)
+		return msb_fail(MSB_EINVAL, 0, "use MSB_BACKEND_AUTO, _OS or _VM",
+				"unknown backend %d", (int)o->backend);
+	if (o->network != MSB_NETWORK_NONE)
+		return msb_fail(MSB_EUNSUPPORTED, 0,
+				"use MSB_NETWORK_NONE (loopback only)",
+				"unknown network mode %d", (int)o->network);
+	if ((rc = check_limit(o->memory_bytes, MIN_MEMORY, "memory limit",
+			      "give the memory limit in bytes, at least "
+			      "16 MiB, or 0 for the default")) ||
+	    (rc = check_limit(o->pids, MIN_PIDS, "pids limit",
+			      "give at least 8 processes, or 0 for the "
+			      "default")) ||
+	    (rc = check_limit(o->disk_bytes, MIN_DISK, "disk size",
+			      "give the disk size in bytes, at least 1 MiB, "
+			      "or 0 for the default")) ||
+	    (rc = check_limit(o->timeout_ms, 1, "sandbox timeout",
+			      "give the wall-time limit in milliseconds, or "
+			      "0 for none")))
+		return rc;
+	if (isnan(o->cpus) || o->cpus < 0 || (o->cpus > 0 && o->cpus < 0.01) ||
+	    o->cpus > 4096)
+		return msb_fail(MSB_EINVAL, 0, "give a number of CPUs such as "
+				"0.5 or 2, or 0 for the default",
+				"cpu limit %g is out of range", o->cpus);
+	if (o->name && (!o->name[0] || strlen(o->name) > 128))
+		return msb_fail(MSB_EINVAL, 0, "use 1 to 128 characters, or "
+				"NULL for a generated name",
+				"sandbox name is empty or too long");
+	if (o->workdir && (rc = check_sandbox_path(o->workdir, "workdir")))
+		return rc;
+	if (o->rootfs) {
+		struct stat st;
+
+		if (o->rootfs[0] != '/')
+			return msb_fail(MSB_EINVAL, 0, "give an absolute path",
+					"rootfs \"%s\" is not absolute",
+					o->rootfs);
+		if (stat(o->rootfs, &st) < 0 || !S_ISDIR(st.st_mode))
+			return msb_fail(MSB_ENOTFOUND, errno ? errno : ENOTDIR,
+					"point rootfs at a directory holding "
+					"usr/, bin/, lib/ ...",
+					"rootfs %s", o->rootfs);
+	}
+	if ((rc = msb_check_env(o->env, NULL, "env")))
+		return rc;
+	if (o->volumes_len && !o->volumes)
+		return msb_fail(MSB_EINVAL, 0, "pass the volumes array or set "
+				"volumes_len to 0", "volumes is NULL but "
+				"volumes_len is %zu", o->volumes_len);
+	for (size_t i = 0; i < o->volumes_len; i++)
+		if ((rc = check_volume(&o->volumes[i], i)))
+			return rc;
+
+	sb = calloc(1, sizeof(*sb));
+	if (!sb)
+		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+	pthread_mutex_init(&sb->lock, NULL);
+	pthread_mutex_init(&sb->conn.wlock, NULL);
+	sb->conn.fd = -1;
+	sb->agent_pid = -1;
+	sb->status = MSB_STATUS_CREATED;
+	sb->backend = MSB_BACKEND_OS;
+	sb->memory_bytes = o->memory_bytes ? o->memory_bytes : DEFAULT_MEMORY;
+	sb->pids = o->pids ? o->pids : DEFAULT_PIDS;
+	sb->disk_bytes = o->disk_bytes ? o->disk_bytes : DEFAULT_DISK;
+	sb->timeout_ms = o->timeout_ms;
+	sb->cpus = o->cpus > 0 ? o->cpus : 1.0;
+	if (o->name) {
+		sb->name = strdup(o->name);
+	} else {
+		uint32_t r = 0;
+
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+			r = (uint32_t)msb_now_ns() ^ (uint32_t)getpid();
+		sb->name = malloc(16);
+		if (sb->name)
+			snprintf(sb->name, 16, "msb-%08x", r);
+	}
+	sb->workdir = strdup(o->workdir ? o->workdir : "/workspace");
+	sb->rootfs = strdup(o->rootfs ? o->rootfs : "/");
+	if (!sb->name || !sb->workdir || !sb->rootfs ||
+	    msb_check_env(o->env, &sb->env, "env")) {
+		msb_sandbox_free(sb);
+		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+	}
+	if (o->volumes_len) {
+		sb->volumes = calloc(o->volumes_len, sizeof(*sb->volumes));
+		if (!sb->volumes) {
+			msb_sandbox_free(sb);
+			return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+		}
+		sb->volumes_len = o->volumes_len;
+		for (size_t i = 0; i < o->volumes_len; i++) {
+			sb->volumes[i].host_path = strdup(o->volumes[i].host_path);
+			sb->volumes[i].sandbox_path =
+				strdup(o->volumes[i].sandbox_path);
+			sb->volumes[i].read_only = o->volumes[i].read_only != 0;
+			if (!sb->volumes[i].host_path ||
+			    !sb->volumes[i].sandbox_path) {
+				msb_sandbox_free(sb);
+				return msb_fail(MSB_ENOMEM, ENOMEM, NULL,
+						"out of memory");
+			}
+		}
+	}
+	*out = sb;
+	return msb_ok();
+}
+
+#define CHECK_SB(sb)                                                        \
+	do {                                                                \
+		if (!(sb))                                                  \
+			return msb_fail(MSB_EINVAL, 0, "pass a handle from "  \
+					"msb_sandbox_create()",             \
+					"sandbox handle is NULL");          \
+	} while (0)
+
+int msb_sandbox_start(msb_sandbox *sb)
+{
+	int rc;
+
+	CHECK_SB(sb);
+	pthread_mutex_lock(&sb->lock);
+	if (sb->status != MSB_STATUS_CREATED) {
+		msb_status st = sb->status;
+
+		pthread_mutex_unlock(&sb->lock);
+		return msb_fail(MSB_ESTATE, 0, "create a new sandbox to start "
+				"another one", "the sandbox is already %s",
+				msb_status_name(st));
+	}
+	pthread_mutex_unlock(&sb->lock);
+
+	rc = msb_os_start(sb);
+	if (rc)
+		return rc;
+	sb->started_ns = msb_now_ns();
+	pthread_mutex_lock(&sb->lock);
+	sb->status = MSB_STATUS_RUNNING;
+	pthread_mutex_unlock(&sb->lock);
+	rc = msb_conn_start(sb);
+	if (rc) {
+		msb_os_kill(sb);
+		pthread_mutex_lock(&sb->lock);
+		sb->status = MSB_STATUS_EXITED;
+		pthread_mutex_unlock(&sb->lock);
+		return rc;
+	}
+	return msb_ok();
+}
+
+int msb_sandbox_stop(msb_sandbox *sb, int64_t grace_ms)
+{
+	msb_status st;
+	json_t *call, *reply = NULL;
+
+	CHECK_SB(sb);
+	if (grace_ms < 0)
+		grace_ms = 2000;
+	pthread_mutex_lock(&sb->lock);
+	st = sb->status;
+	if (st == MSB_STATUS_CREATED) {
+		sb->status = MSB_STATUS_STOPPED;
+		pthread_mutex_unlock(&sb->lock);
+		return msb_ok();
+	}
+	if (sb->stopping || st == MSB_STATUS_STOPPED) {
+		pthread_mutex_unlock(&sb->lock);
+		/* Idempotent, but a concurrent stop may still be finishing. */
+		return msb_ok();
+	}
+	sb->stopping = 1;
+	pthread_mutex_unlock(&sb->lock);
+
+	if (st == MSB_STATUS_RUNNING) {
+		call = json_pack("{s:s,s:I}", "op", "shutdown", "grace_ms",
+				 (json_int_t)grace_ms);
+		/* Errors here just mean the agent is already gone. */
+		if (call && msb_call(sb, call, &reply, grace_ms + 3000) == 0)
+			json_decref(reply);
+		json_decref(call);
+	}
+	msb_conn_stop(sb);
+	if (!msb_os_wait(sb, 2000))
+		msb_os_kill(sb);
+	pthread_mutex_lock(&sb->lock);
+	if (sb->status == MSB_STATUS_RUNNING)
+		sb->status = MSB_STATUS_STOPPED;
+	pthread_mutex_unlock(&sb->lock);
+	return msb_ok();
+}
+
+void msb_sandbox_free(msb_sandbox *sb)
+{
+	if (!sb)
+		return;
+	if (sb->status == MSB_STATUS_RUNNING || sb->conn.fd >= 0 ||
+	    sb->conn.reader_running || (sb->agent_pid > 0 && !sb->agent_reaped))
+		msb_sandbox_stop(sb, 500);
+	msb_conn_stop(sb);
+	if (sb->agent_pid > 0 && !sb->agent_reaped)
+		msb_os_kill(sb);
+	free(sb->name);
+	free(sb->workdir);
+	free(sb->rootfs);
+	free_strv(sb->env);
+	for (size_t i = 0; i < sb->volumes_len; i++) {
+		free((char *)sb->volumes[i].host_path);
+		free((char *)sb->volumes[i].sandbox_path);
+	}
+	free(sb->volumes);
+	pthread_mutex_destroy(&sb->conn.wlock);
+	pthread_mutex_destroy(&sb->lock);
+	free(sb);
+}
+
+msb_status msb_sandbox_status(const msb_sandbox *sb)
+{
+	msb_status st;
+
+	if (!sb)
+		return MSB_STATUS_STOPPED;
+	pthread_mutex_lock((pthread_mutex_t *)&sb->lock);
+	st = sb->status;
+	pthread_mutex_unlock((pthread_mutex_t *)&sb->lock);
+	return st;
+}
+
+const char *msb_sandbox_name(const msb_sandbox *sb)
+{
+	return sb ? sb->name : "";
+}
+
+msb_backend msb_sandbox_backend(const msb_sandbox *sb)
+{
+	return sb ? sb->backend : MSB_BACKEND_AUTO;
+}
+
+const char *msb_sandbox_exit_reason(const msb_sandbox *sb)
+{
+	if (!sb || sb->status != MSB_STATUS_EXITED)
+		return "";
+	return sb->exit_reason;
+}
+
+msb_enforcement msb_sandbox_enforcement(const msb_sandbox *sb, msb_limit limit)
+{
+	if (!sb || (unsigned)limit > MSB_LIMIT_TIME ||
+	    sb->status == MSB_STATUS_CREATED)
+		return MSB_ENFORCE_NONE;
+	return sb->enforcement[limit];
+}
+
+int msb_sandbox_metrics(msb_metrics *out, msb_sandbox *sb)
+{
+	json_t *call, *reply = NULL;
+	int rc;
+
+	if (!out)
+		return msb_fail(MSB_EINVAL, 0, "pass an msb_metrics initialised "
+				"with MSB_METRICS_INIT", "out is NULL");
+	CHECK_SB(sb);
+	if (out->version == 0 || out->version > MSB_METRICS_VERSION)
+		return msb_fail(MSB_EVERSION, 0, "initialise with MSB_METRICS_INIT",
+				"unknown msb_metrics version %u", out->version);
+	out->running = 0;
+	out->cpu_percent = 0;
+	out->memory_bytes = out->disk_bytes = out->uptime_ms = 0;
+	out->pids = 0;
+	if (msb_sandbox_status(sb) != MSB_STATUS_RUNNING)
+		return msb_ok();
+	call = json_pack("{s:s}", "op", "metrics");
+	if (!call)
+		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+	rc = msb_call(sb, call, &reply, 10000);
+	json_decref(call);
+	if (rc) {
+		/* A sandbox that ended meanwhile is "not running", not an error. */
+		if (msb_sandbox_status(sb) != MSB_STATUS_RUNNING)
+			return msb_ok();
+		return rc;
+	}
+	out->running = 1;
+	out->cpu_percent = json_number_value(json_object_get(reply, "cpu_percent"));
+	out->memory_bytes = (uint64_t)json_integer_value(json_object_get(reply, "memory"));
+	out->disk_bytes = (uint64_t)json_integer_value(json_object_get(reply, "disk"));
+	out->pids = (uint32_t)json_integer_value(json_object_get(reply, "pids"));
+	out->uptime_ms = (msb_now_ns() - sb->started_ns) / 1000000ull;
+	json_decref(reply);
+	return msb_ok();
+}
