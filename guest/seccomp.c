@@ -1,0 +1,224 @@
+/*
+ * seccomp.c - the sandbox's seccomp filter.
+ *
+ * A deny-list after Docker's default profile: everything is allowed except
+ * the calls below, which fail with EPERM (ENOSYS for clone3). Most of them
+ * need capabilities the sandbox no longer has; the filter is the second
+ * wall, and the only one for the kernel attack surface that needs none
+ * (keyctl, bpf, userfaultfd, io_uring, perf_event_open, user namespaces).
+ *
+ * Only the native architecture is added to the filter. libseccomp's default
+ * bad-architecture action (kill) then stops 32-bit syscalls made through
+ * int 0x80 and x32 syscall numbers, which would otherwise bypass every rule.
+ */
+#include <errno.h>
+#include <linux/sched.h>
+#include <seccomp.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+
+#include "agent.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef AF_VSOCK
+#define AF_VSOCK 40
+#endif
+#ifndef TIOCLINUX
+#define TIOCLINUX 0x541C
+#endif
+
+static void ctx_release(scmp_filter_ctx *ctx)
+{
+	if (*ctx)
+		seccomp_release(*ctx);
+}
+#define _cleanup_seccomp_ __attribute__((cleanup(ctx_release)))
+
+/* Syscalls that fail with EPERM, whatever their arguments. */
+static const struct {
+	const char *name;
+	const char *why; /* kept next to the name so that every rule has one */
+} deny[] = {
+	/* Kernel keyring: not namespaced; a long history of bugs. */
+	{ "keyctl", "keyring is not namespaced" },
+	{ "add_key", "keyring is not namespaced" },
+	{ "request_key", "keyring is not namespaced" },
+	/* eBPF programs: a large kernel attack surface (verifier bugs). */
+	{ "bpf", "eBPF verifier attack surface" },
+	/* Performance counters: side channels and many kernel bugs. */
+	{ "perf_event_open", "side channels, kernel bugs" },
+	/* userfaultfd makes kernel races easy to win in exploits. */
+	{ "userfaultfd", "exploit primitive for kernel races" },
+	/* Loading kernels and modules: host kernel control. */
+	{ "kexec_load", "loads a new kernel" },
+	{ "kexec_file_load", "loads a new kernel" },
+	{ "init_module", "loads kernel modules" },
+	{ "finit_module", "loads kernel modules" },
+	{ "delete_module", "unloads kernel modules" },
+	{ "create_module", "obsolete module interface" },
+	{ "get_kernel_syms", "obsolete module interface" },
+	{ "query_module", "obsolete module interface" },
+	/* File handles bypass path-based access checks (the "shocker" escape). */
+	{ "open_by_handle_at", "opens files by handle, bypassing path checks" },
+	{ "name_to_handle_at", "companion of open_by_handle_at; leaks inode handles" },
+	/* Mounting: the sandbox's file system layout is fixed. */
+	{ "mount", "mount table is fixed" },
+	{ "umount2", "would reveal what the masks hide" },
+	{ "umount", "would reveal what the masks hide" },
+	{ "pivot_root", "mount table is fixed" },
+	/* chroot needs CAP_SYS_CHROOT, which is gone; denied anyway since nothing
+	 * inside needs it and chroot tricks are a classic escape ingredient. */
+	{ "chroot", "classic escape ingredient, no legitimate use inside" },
+	/* The new mount API: same reasons as mount. */
+	{ "fsopen", "new mount API" },
+	{ "fsconfig", "new mount API" },
+	{ "fsmount", "new mount API" },
+	{ "fspick", "new mount API" },
+	{ "move_mount", "new mount API" },
+	{ "open_tree", "new mount API (can clone mounts)" },
+	{ "mount_setattr", "new mount API (can change mount flags)" },
+	/* Namespaces: nested user namespaces give back capabilities and reach
+	 * kernel code that is otherwise root-only. */
+	{ "unshare", "new namespaces" },
+	{ "setns", "join other namespaces" },
+	/* Reading or writing other processes' memory (incl. the agent). */
+	{ "ptrace", "inspect/modify other processes, incl. PID 1" },
+	{ "process_vm_readv", "read another process's memory" },
+	{ "process_vm_writev", "write another process's memory" },
+	{ "kcmp", "compares kernel pointers of other processes; KASLR leak" },
+	{ "pidfd_getfd", "steals file descriptors from other processes" },
+	/* io_uring: a large attack surface, and its operations are not seen by
+	 * this filter (Docker and Google disable it too). */
+	{ "io_uring_setup", "io_uring bypasses seccomp, many CVEs" },
+	{ "io_uring_enter", "io_uring bypasses seccomp, many CVEs" },
+	{ "io_uring_register", "io_uring bypasses seccomp, many CVEs" },
+	/* Host administration. */
+	{ "swapon", "host swap" },
+	{ "swapoff", "host swap" },
+	{ "reboot", "host reboot" },
+	{ "acct", "process accounting on host files" },
+	{ "quotactl", "host quotas" },
+	{ "quotactl_fd", "host quotas" },
+	{ "nfsservctl", "kernel NFS server (removed)" },
+	{ "syslog", "kernel log: leaks kernel addresses" },
+	{ "vhangup", "hangs up the terminal" },
+	{ "fanotify_init", "watches file systems globally" },
+	{ "sethostname", "uts is fixed (CAP_SYS_ADMIN anyway)" },
+	{ "setdomainname", "uts is fixed (CAP_SYS_ADMIN anyway)" },
+	/* Clock: the time namespace is not used; the clock is the host's.
+	 * adjtimex and clock_adjtime stay allowed: glibc's adjtimex() and
+	 * ntp_gettime() read the clock state through clock_adjtime(modes=0),
+	 * whose modes live in memory where seccomp cannot see them; setting
+	 * the clock through them needs CAP_SYS_TIME in the initial user
+	 * namespace, which the sandbox never has (as in Docker's profile). */
+	{ "settimeofday", "host clock" },
+	{ "clock_settime", "host clock" },
+	{ "stime", "host clock (32-bit only)" },
+	/* Obsolete or arch-specific interfaces with bug histories. */
+	{ "lookup_dcookie", "profiling interface, leaks kernel data" },
+	{ "iopl", "raw I/O port access" },
+	{ "ioperm", "raw I/O port access" },
+	{ "uselib", "obsolete a.out loader" },
+	{ "ustat", "obsolete, leaks device info" },
+	{ "sysfs", "obsolete" },
+	{ "_sysctl", "obsolete sysctl interface" },
+	{ "vm86", "x86-32 virtual 8086 mode" },
+	{ "vm86old", "x86-32 virtual 8086 mode" },
+	{ "modify_ldt", "16-bit segments; a history of kernel bugs, used only by Wine/DOSEMU" },
+	/* NUMA policy of other processes and page migration: Docker requires
+	 * CAP_SYS_NICE for these. */
+	{ "move_pages", "moves pages of other processes" },
+	{ "migrate_pages", "moves pages of other processes" },
+	/* personality: not filtered. Its flags only change the caller's own
+	 * behaviour (ADDR_NO_RANDOMIZE weakens only its own ASLR) and
+	 * MMAP_PAGE_ZERO is bounded by vm.mmap_min_addr. */
+};
+
+/* The namespace flags clone() must not carry. CLONE_NEWTIME is only
+ * accepted by clone3/unshare; its bit in clone()'s flags is part of the
+ * exit signal, which is never >= 128, so the rule costs nothing. */
+static const struct {
+	uint64_t flag;
+	const char *name;
+} clone_ns[] = {
+	{ CLONE_NEWNS, "CLONE_NEWNS" },
+	{ CLONE_NEWCGROUP, "CLONE_NEWCGROUP" },
+	{ CLONE_NEWUTS, "CLONE_NEWUTS" },
+	{ CLONE_NEWIPC, "CLONE_NEWIPC" },
+	{ CLONE_NEWUSER, "CLONE_NEWUSER" },
+	{ CLONE_NEWPID, "CLONE_NEWPID" },
+	{ CLONE_NEWNET, "CLONE_NEWNET" },
+	{ CLONE_NEWTIME, "CLONE_NEWTIME" },
+};
+
+static int fail(struct agent_err *err, int rc, const char *what, const char *name)
+{
+	return agent_fail(err, MSB_ESPAWN, -rc, "the kernel needs CONFIG_SECCOMP_FILTER",
+			  "seccomp: %s%s%s failed", what, name ? " " : "", name ? name : "");
+}
+
+int seccomp_install(struct agent_err *err)
+{
+	_cleanup_seccomp_ scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	int rc, nr;
+
+	if (!ctx)
+		return agent_fail(err, MSB_ESPAWN, ENOMEM, NULL, "seccomp: seccomp_init failed");
+	/* isolate.c has set no_new_privs already; letting libseccomp set it
+	 * again is harmless and keeps this function safe on its own. */
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1)) < 0)
+		return fail(err, rc, "set attribute", "CTL_NNP");
+
+	for (size_t i = 0; i < sizeof(deny) / sizeof(deny[0]); i++) {
+		/* Names this architecture does not have are skipped. */
+		nr = seccomp_syscall_resolve_name(deny[i].name);
+		if (nr < 0)
+			continue;
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0)) < 0)
+			return fail(err, rc, "deny", deny[i].name);
+	}
+
+	/* clone() creating any namespace: one rule per flag (rules are ORed). */
+	nr = seccomp_syscall_resolve_name("clone");
+	for (size_t i = 0; nr >= 0 && i < sizeof(clone_ns) / sizeof(clone_ns[0]); i++) {
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1,
+				      SCMP_A0(SCMP_CMP_MASKED_EQ, clone_ns[i].flag, clone_ns[i].flag));
+		if (rc < 0)
+			return fail(err, rc, "clone rule", clone_ns[i].name);
+	}
+
+	/* clone3 passes its flags in memory, where seccomp cannot look: ENOSYS
+	 * makes glibc (and others) fall back to clone(), filtered above. */
+	nr = seccomp_syscall_resolve_name("clone3");
+	if (nr >= 0 && (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0)) < 0)
+		return fail(err, rc, "deny", "clone3");
+
+	/* AF_VSOCK reaches the hypervisor / other VMs on the host. */
+	nr = seccomp_syscall_resolve_name("socket");
+	if (nr >= 0 && (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1,
+					      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)AF_VSOCK))) < 0)
+		return fail(err, rc, "socket rule", "AF_VSOCK");
+
+	/* TIOCSTI fakes terminal input (types commands into a shell owning
+	 * the tty); TIOCLINUX can do the same on virtual consoles. The request
+	 * is an unsigned int for the kernel: compare the low 32 bits only. */
+	nr = seccomp_syscall_resolve_name("ioctl");
+	static const struct { scmp_datum_t req; const char *name; } ioctls[] = {
+		{ TIOCSTI, "TIOCSTI" },
+		{ TIOCLINUX, "TIOCLINUX" },
+	};
+	for (size_t i = 0; nr >= 0 && i < sizeof(ioctls) / sizeof(ioctls[0]); i++) {
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1,
+				      SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, ioctls[i].req));
+		if (rc < 0)
+			return fail(err, rc, "ioctl rule", ioctls[i].name);
+	}
+
+	if ((rc = seccomp_load(ctx)) < 0)
+		return fail(err, rc, "load the filter", NULL);
+	return 0;
+}
