@@ -86,7 +86,7 @@ $(B)/lib/msb.pc: msb.pc.in Makefile
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 # Tests link the shared library from the build tree.
-$(B)/tests/%: tests/%.c tests/tap.h $(SHLIB)
+$(B)/tests/%: tests/%.c tests/tap.h tests/msbt.h $(SHLIB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(B)/lib -lmsb \
 		-Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)

@@ -44,6 +44,11 @@
 #include "agent.h"
 #include "cgroup.h"
 
+/* Volumes prepared by stage 0 as detached, idmapped mount trees (one fd per
+ * volume, -1 for a plain bind). Stage 1 inherits the array with its copy of
+ * the address space. */
+static int *volume_trees;
+
 /* ---- small helpers ------------------------------------------------------ */
 
 static void closep(int *fd)
@@ -471,7 +476,7 @@ static int volume_path_ok(const char *p)
 	return 1;
 }
 
-static int setup_volume(const struct agent_volume *v, struct agent_err *err)
+static int setup_volume(const struct agent_volume *v, int tree, struct agent_err *err)
 {
 	char src[PATH_MAX], dst[PATH_MAX];
 	struct stat sst, st;
@@ -539,6 +544,13 @@ static int setup_volume(const struct agent_volume *v, struct agent_err *err)
 		*slash = '/';
 		p = slash + 1;
 	}
+	if (tree >= 0) {
+		/* Already read-only, nosuid and nodev as asked (stage 0). */
+		if (move_mount(tree, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return agent_fail(err, MSB_ESPAWN, errno, NULL, "attach volume %s at %s failed",
+					  v->host_path, v->sandbox_path);
+		return 0;
+	}
 	return bind_tree(src, dst, (v->read_only ? MS_RDONLY : 0) | MS_NOSUID | MS_NODEV, err);
 }
 
@@ -598,7 +610,7 @@ static int setup_fs(const struct agent_config *cfg, const char *hostname, struct
 	if (setup_dev(err) < 0 || setup_proc(err) < 0)
 		return -1;
 	for (size_t i = 0; i < cfg->volumes_len; i++)
-		if (setup_volume(&cfg->volumes[i], err) < 0)
+		if (setup_volume(&cfg->volumes[i], volume_trees ? volume_trees[i] : -1, err) < 0)
 			return -1;
 
 	/* Writes to /, /etc, ... now fail with EROFS. */
@@ -935,6 +947,94 @@ static int stage0(int sock, pid_t pid, int go_fd, struct cg_sandbox *cg,
 	_exit(status);
 }
 
+/* A user namespace that maps host uid/gid `owner` to `id`, for an idmapped
+ * mount: a child is cloned into it, its maps written, the namespace kept
+ * open by fd, and the child let go. Returns the fd or -1. */
+static int idmap_userns(uid_t owner, gid_t gowner, unsigned long id)
+{
+	char path[64], map[64];
+	int p[2], fd = -1;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid == 0) {
+		char c;
+		close(p[1]);
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(p[0]);
+	if (pid > 0) {
+		snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+		snprintf(map, sizeof(map), "%lu %lu 1\n", (unsigned long)owner, id);
+		if (write_proc(path, map) == 0) {
+			snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+			snprintf(map, sizeof(map), "%lu %lu 1\n", (unsigned long)gowner, id);
+			if (write_proc(path, map) == 0) {
+				snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+				fd = open(path, O_RDONLY | O_CLOEXEC);
+			}
+		}
+	}
+	close(p[1]);
+	if (pid > 0)
+		(void)wait_child(pid);
+	return fd;
+}
+
+/*
+ * A root caller's sandbox root is an unprivileged host uid, which could not
+ * write (or even read) a volume owned by someone else. Each volume is
+ * therefore mounted idmapped: the volume's owner appears as the sandbox's
+ * root, and what the sandbox creates there belongs to that owner on the
+ * host. (The seccomp filter forbids setuid/setgid bits, so that ownership
+ * cannot be turned into a privilege on the host.) Filesystems without
+ * idmap support, and kernels before 5.12, get a plain bind instead.
+ */
+static void prepare_volumes(const struct agent_config *cfg, unsigned long id)
+{
+	volume_trees = calloc(cfg->volumes_len ? cfg->volumes_len : 1, sizeof(int));
+	if (!volume_trees)
+		return;
+	for (size_t i = 0; i < cfg->volumes_len; i++) {
+		const struct agent_volume *v = &cfg->volumes[i];
+		struct stat st;
+		int ns, tree = -1;
+
+		volume_trees[i] = -1;
+		if (!v->host_path || v->host_path[0] != '/' || stat(v->host_path, &st) < 0)
+			continue; /* stage 1 reports it */
+		if ((ns = idmap_userns(st.st_uid, st.st_gid, id)) < 0)
+			continue;
+		tree = (int)open_tree(AT_FDCWD, v->host_path,
+				      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		if (tree >= 0) {
+			struct mount_attr attr = {
+				.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+					    (v->read_only ? MOUNT_ATTR_RDONLY : 0),
+				.userns_fd = (uint64_t)ns,
+			};
+			if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
+				close(tree);
+				tree = -1;
+			}
+		}
+		close(ns);
+		volume_trees[i] = tree;
+	}
+}
+
+static void release_volumes(const struct agent_config *cfg)
+{
+	for (size_t i = 0; volume_trees && i < cfg->volumes_len; i++)
+		if (volume_trees[i] >= 0)
+			close(volume_trees[i]);
+	free(volume_trees);
+	volume_trees = NULL;
+}
+
 int isolate_enter(const struct agent_config *cfg, int sock,
 		  struct agent_enforcement *enf, struct agent_err *err)
 {
@@ -946,6 +1046,10 @@ int isolate_enter(const struct agent_config *cfg, int sock,
 		return agent_fail(err, MSB_ESPAWN, EBADF, NULL, "the protocol socket is fd %d; it must be 3 or above", sock);
 
 	cg_create(&cg, cfg);
+	unsigned long id = 1000000ul + (unsigned long)getpid();
+	if (cfg->volumes_len && geteuid() == 0 && id_mapped("/proc/self/uid_map", id) &&
+	    id_mapped("/proc/self/gid_map", id))
+		prepare_volumes(cfg, id);
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		int e = errno;
 		cg_destroy(&cg);
@@ -960,6 +1064,7 @@ int isolate_enter(const struct agent_config *cfg, int sock,
 		int e = errno;
 		close(p[0]);
 		close(p[1]);
+		release_volumes(cfg);
 		cg_destroy(&cg);
 		if (e == EPERM || e == EINVAL || e == ENOSPC || e == EUSERS)
 			return agent_fail(err, MSB_EUNSUPPORTED, e,
@@ -972,5 +1077,6 @@ int isolate_enter(const struct agent_config *cfg, int sock,
 		return stage1(cfg, sock, p[0], enf, err);
 	}
 	close(p[0]);
+	release_volumes(cfg); /* stage 1 has its own copies */
 	return stage0(sock, pid, p[1], &cg, enf, err);
 }

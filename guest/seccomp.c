@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "agent.h"
 
@@ -217,6 +218,36 @@ int seccomp_install(struct agent_err *err)
 		if (rc < 0)
 			return fail(err, rc, "ioctl rule", ioctls[i].name);
 	}
+
+	/* No setuid or setgid files: with no_new_privs they are useless inside,
+	 * but a volume is shared with the host, where such a file (owned by
+	 * the volume's owner, perhaps root) would grant that owner's rights to
+	 * whoever runs it. Each rule names the syscall's mode argument. */
+	static const struct { const char *name; unsigned arg; } modes[] = {
+		{ "chmod", 1 }, { "fchmod", 1 }, { "fchmodat", 2 },
+		{ "open", 2 }, { "openat", 3 }, { "creat", 1 },
+		{ "mknod", 1 }, { "mknodat", 2 },
+	};
+	static const scmp_datum_t bits[] = { S_ISUID, S_ISGID };
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		nr = seccomp_syscall_resolve_name(modes[i].name);
+		for (size_t b = 0; nr >= 0 && b < 2; b++) {
+			struct scmp_arg_cmp cmp = {
+				.arg = modes[i].arg, .op = SCMP_CMP_MASKED_EQ,
+				.datum_a = bits[b], .datum_b = bits[b],
+			};
+			rc = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1, &cmp);
+			if (rc < 0)
+				return fail(err, rc, "setuid rule", modes[i].name);
+		}
+	}
+	/* openat2 and fchmodat2 carry the mode where the rules above cannot
+	 * see it (a struct; a syscall newer than this libseccomp): ENOSYS
+	 * makes libc fall back to openat and fchmodat. */
+	static const int hidden_mode[] = { 437 /* openat2 */, 452 /* fchmodat2 */ };
+	for (size_t i = 0; i < sizeof(hidden_mode) / sizeof(hidden_mode[0]); i++)
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), hidden_mode[i], 0)) < 0)
+			return fail(err, rc, "deny", "openat2/fchmodat2");
 
 	if ((rc = seccomp_load(ctx)) < 0)
 		return fail(err, rc, "load the filter", NULL);

@@ -1,0 +1,256 @@
+/*
+ * lifecycle.c - versions, names, status transitions, stop/free semantics,
+ * host probing.
+ */
+#include <ctype.h>
+#include <pthread.h>
+
+#include "tap.h"
+#include "msbt.h"
+
+static int is_generated_name(const char *n)
+{
+	if (!n || strncmp(n, "msb-", 4) != 0 || strlen(n) != 12)
+		return 0;
+	for (int i = 4; i < 12; i++)
+		if (!isxdigit((unsigned char)n[i]))
+			return 0;
+	return 1;
+}
+
+static void test_static_api(void)
+{
+	is_str(msb_version(), MSB_VERSION, "msb_version() matches MSB_VERSION");
+
+	int codes_ok = 1;
+	for (int c = MSB_OK; c >= MSB_ECANCELED; c--) {
+		const char *s = msb_strerror(c);
+		if (!s || !s[0]) {
+			diag("msb_strerror(%d) is empty", c);
+			codes_ok = 0;
+		}
+	}
+	ok(codes_ok, "msb_strerror() describes every error code");
+	ok(msb_strerror(-9999) != NULL, "msb_strerror() of an unknown code is not NULL");
+	ok(strcmp(msb_strerror(MSB_EINVAL), msb_strerror(MSB_ESTATE)) != 0,
+	   "msb_strerror() tells codes apart");
+
+	msb_error_clear();
+	const msb_error *e = msb_error_last();
+	ok(e && e->code == MSB_OK && e->message && e->hint,
+	   "msb_error_last() after msb_error_clear(): MSB_OK, message and hint not NULL");
+
+	is_str(msb_status_name(MSB_STATUS_CREATED), "created", "status name created");
+	is_str(msb_status_name(MSB_STATUS_RUNNING), "running", "status name running");
+	is_str(msb_status_name(MSB_STATUS_STOPPED), "stopped", "status name stopped");
+	is_str(msb_status_name(MSB_STATUS_EXITED), "exited", "status name exited");
+	is_str(msb_backend_name(MSB_BACKEND_AUTO), "auto", "backend name auto");
+	is_str(msb_backend_name(MSB_BACKEND_OS), "os", "backend name os");
+	is_str(msb_backend_name(MSB_BACKEND_VM), "vm", "backend name vm");
+	is_str(msb_enforcement_name(MSB_ENFORCE_NONE), "none", "enforcement name none");
+	is_str(msb_enforcement_name(MSB_ENFORCE_RLIMIT), "rlimit", "enforcement name rlimit");
+	is_str(msb_enforcement_name(MSB_ENFORCE_CGROUP), "cgroup", "enforcement name cgroup");
+	is_str(msb_enforcement_name(MSB_ENFORCE_KERNEL), "kernel", "enforcement name kernel");
+
+	msb_sandbox_options a = MSB_SANDBOX_OPTIONS_INIT, b;
+	memset(&b, 0xa5, sizeof b);
+	is_int(msb_sandbox_options_init(&b, MSB_SANDBOX_OPTIONS_VERSION), 0,
+	       "msb_sandbox_options_init() succeeds");
+	ok(b.version == a.version && b.backend == a.backend && b.name == a.name &&
+	   b.memory_bytes == a.memory_bytes && b.cpus == a.cpus &&
+	   b.pids == a.pids && b.disk_bytes == a.disk_bytes &&
+	   b.timeout_ms == a.timeout_ms && b.env == a.env &&
+	   b.workdir == a.workdir && b.network == a.network &&
+	   b.rootfs == a.rootfs && b.volumes == a.volumes &&
+	   b.volumes_len == a.volumes_len,
+	   "msb_sandbox_options_init() equals MSB_SANDBOX_OPTIONS_INIT");
+
+	msb_command_options ca = MSB_COMMAND_OPTIONS_INIT, cb;
+	memset(&cb, 0xa5, sizeof cb);
+	is_int(msb_command_options_init(&cb, MSB_COMMAND_OPTIONS_VERSION), 0,
+	       "msb_command_options_init() succeeds");
+	ok(cb.version == ca.version && cb.argv == ca.argv && cb.env == ca.env &&
+	   cb.cwd == ca.cwd && cb.stdin_data == ca.stdin_data &&
+	   cb.stdin_len == ca.stdin_len && cb.timeout_ms == ca.timeout_ms &&
+	   cb.output_cap == ca.output_cap,
+	   "msb_command_options_init() equals MSB_COMMAND_OPTIONS_INIT");
+
+	/* NULL-safe frees and queries */
+	msb_sandbox_free(NULL);
+	msb_command_result_free(NULL);
+	ok(1, "msb_sandbox_free(NULL) and msb_command_result_free(NULL) are no-ops");
+	is_int(msb_sandbox_status(NULL), MSB_STATUS_STOPPED,
+	       "msb_sandbox_status(NULL) is STOPPED");
+}
+
+static void test_host_probe(void)
+{
+	msb_host_info hi;
+	memset(&hi, 0xa5, sizeof hi);
+	hi.version = MSB_HOST_INFO_VERSION;
+	int rc = msb_host_probe(&hi);
+	if (!is_int(rc, 0, "msb_host_probe() succeeds"))
+		msbt_diag_error("msb_host_probe", rc);
+	diag("host: userns=%d cgroup v%d hybrid=%d writable=%d seccomp=%d kvm=%d "
+	     "kvm_standard_guest=%d auto=%s (%.128s)",
+	     hi.user_namespaces, hi.cgroup_version, hi.cgroup_hybrid,
+	     hi.cgroup_writable, hi.seccomp, hi.kvm, hi.kvm_standard_guest,
+	     msb_backend_name(hi.auto_backend), hi.kvm_detail);
+	ok(memchr(hi.kvm_detail, '\0', sizeof hi.kvm_detail) != NULL,
+	   "host info kvm_detail is NUL-terminated");
+	ok(hi.cgroup_version >= 0 && hi.cgroup_version <= 2,
+	   "host info cgroup_version is 0, 1 or 2");
+	ok(hi.auto_backend == MSB_BACKEND_OS || hi.auto_backend == MSB_BACKEND_VM,
+	   "host info auto_backend is a concrete backend");
+	ok(hi.seccomp == 1, "host info: seccomp is available (Linux with seccomp filters)");
+	if (geteuid() == 0)
+		ok(hi.cgroup_writable == (hi.cgroup_version > 0),
+		   "host info: root can create cgroups when the host has them");
+	else
+		skip(1, "cgroup_writable for root: not running as root");
+}
+
+static void *stop_thread(void *arg)
+{
+	msb_sandbox *sb = arg;
+	usleep(300 * 1000);
+	msb_sandbox_stop(sb, 200);
+	return NULL;
+}
+
+static void test_lifecycle(void)
+{
+	msb_sandbox *sb = NULL, *sb2 = NULL;
+	msb_sandbox_options o = msbt_options();
+
+	int rc = msb_sandbox_create(&sb, &o);
+	if (!is_int(rc, 0, "create with defaults")) {
+		msbt_diag_error("create", rc);
+		bail_out("cannot create a sandbox");
+	}
+	is_int(msb_sandbox_status(sb), MSB_STATUS_CREATED, "a new sandbox is CREATED");
+	ok(is_generated_name(msb_sandbox_name(sb)),
+	   "default name is \"msb-\" + 8 hex digits (%s)", msb_sandbox_name(sb));
+	is_int(msb_sandbox_enforcement(sb, MSB_LIMIT_MEMORY), MSB_ENFORCE_NONE,
+	       "enforcement before start is NONE");
+	is_str(msb_sandbox_exit_reason(sb), "", "exit reason of a created sandbox is empty");
+
+	is_int(msb_sandbox_create(&sb2, &o), 0, "create a second sandbox");
+	ok(sb2 && strcmp(msb_sandbox_name(sb), msb_sandbox_name(sb2)) != 0,
+	   "two generated names differ");
+	msb_sandbox_free(sb2); /* never started: free without stop */
+	sb2 = NULL;
+
+	uint64_t t0 = msbt_now_ms();
+	rc = msb_sandbox_start(sb);
+	if (!is_int(rc, 0, "start")) {
+		msbt_diag_error("start", rc);
+		bail_out("cannot start a sandbox");
+	}
+	diag("start took %llu ms", (unsigned long long)(msbt_now_ms() - t0));
+	is_int(msb_sandbox_status(sb), MSB_STATUS_RUNNING, "a started sandbox is RUNNING");
+	is_int(msb_sandbox_backend(sb), MSB_BACKEND_OS, "AUTO resolves to the os backend here");
+	for (int l = MSB_LIMIT_MEMORY; l <= MSB_LIMIT_DISK; l++) {
+		msb_enforcement e = msb_sandbox_enforcement(sb, (msb_limit)l);
+		diag("limit %d enforced by %s", l, msb_enforcement_name(e));
+	}
+	ok(msb_sandbox_enforcement(sb, MSB_LIMIT_MEMORY) != MSB_ENFORCE_NONE,
+	   "the memory limit is enforced somehow");
+	ok(msb_sandbox_enforcement(sb, MSB_LIMIT_PIDS) != MSB_ENFORCE_NONE,
+	   "the pids limit is enforced somehow");
+	ok(msb_sandbox_enforcement(sb, MSB_LIMIT_DISK) != MSB_ENFORCE_NONE,
+	   "the disk limit is enforced somehow");
+	is_int(msb_sandbox_start(sb), MSB_ESTATE, "starting a running sandbox is MSB_ESTATE");
+	is_int(msb_sandbox_status(sb), MSB_STATUS_RUNNING, "... and it keeps running");
+
+	int code;
+	char *out = msbt_output(sb, (const char *const[]){"echo", "alive", NULL}, &code);
+	ok(code == 0 && !strcmp(out, "alive\n"), "a command runs in the started sandbox");
+	free(out);
+
+	rc = msb_sandbox_stop(sb, -1);
+	is_int(rc, 0, "stop");
+	is_int(msb_sandbox_status(sb), MSB_STATUS_STOPPED, "a stopped sandbox is STOPPED");
+	is_int(msb_sandbox_stop(sb, -1), 0, "stop again is fine (idempotent)");
+	is_int(msb_sandbox_status(sb), MSB_STATUS_STOPPED, "... and it stays STOPPED");
+	is_str(msb_sandbox_exit_reason(sb), "", "a stopped sandbox has no exit reason");
+
+	msb_command_result *res = NULL;
+	msb_command_options co = MSB_COMMAND_OPTIONS_INIT;
+	co.argv = (const char *const[]){"true", NULL};
+	is_int(msb_command_run(&res, sb, &co), MSB_ESTATE,
+	       "a command on a stopped sandbox is MSB_ESTATE");
+	ok(res == NULL, "... and gives no result");
+	msb_command_result_free(res);
+	is_int(msb_sandbox_start(sb), MSB_ESTATE, "restarting a stopped sandbox is MSB_ESTATE");
+	msb_sandbox_free(sb);
+
+	/* stop on a never-started sandbox */
+	sb = NULL;
+	is_int(msb_sandbox_create(&sb, &o), 0, "create another");
+	is_int(msb_sandbox_stop(sb, 0), 0, "stop a created sandbox");
+	ok(msb_sandbox_status(sb) == MSB_STATUS_STOPPED,
+	   "a created-then-stopped sandbox is STOPPED");
+	is_int(msb_sandbox_start(sb), MSB_ESTATE, "a stopped sandbox cannot start");
+	msb_sandbox_free(sb);
+
+	/* a custom name; free a running sandbox without stopping it */
+	o.name = "lifecycle-test";
+	sb = msbt_start(&o);
+	ok(sb != NULL, "start a named sandbox");
+	is_str(msb_sandbox_name(sb), "lifecycle-test", "the name is the caller's");
+	msb_sandbox_free(sb);
+	ok(1, "free a running sandbox");
+
+	/* a hostile name is only a label: it must not reach paths */
+	o.name = "../../x y/z;$(id)";
+	sb = msbt_start(&o);
+	ok(sb != NULL, "a sandbox named \"%s\" starts", o.name);
+	is_str(msb_sandbox_name(sb), o.name, "... and keeps its name verbatim");
+	if (sb) {
+		out = msbt_output(sb, (const char *const[]){"echo", "ok", NULL}, &code);
+		is_str(out, "ok\n", "... and runs commands");
+		free(out);
+	} else {
+		skip(1, "no sandbox");
+	}
+	msb_sandbox_free(sb);
+	o.name = NULL;
+
+	/* stop while a command runs on another thread: the command returns */
+	sb = msbt_start(&o);
+	if (!sb) {
+		skip(3, "could not start a sandbox");
+		return;
+	}
+	pthread_t th;
+	pthread_create(&th, NULL, stop_thread, sb);
+	res = NULL;
+	co.argv = (const char *const[]){"sleep", "30", NULL};
+	t0 = msbt_now_ms();
+	rc = msb_command_run(&res, sb, &co);
+	uint64_t took = msbt_now_ms() - t0;
+	pthread_join(th, NULL);
+	ok(took < 10000, "a command returns when the sandbox is stopped under it (%llu ms)",
+	   (unsigned long long)took);
+	ok(rc != 0 || (res && (res->signal != 0 || res->exit_code != 0)),
+	   "... and does not report success (rc %d)", rc);
+	if (rc == 0 && res)
+		diag("result: exit %d signal %d", res->exit_code, res->signal);
+	is_int(msb_sandbox_status(sb), MSB_STATUS_STOPPED, "... and the sandbox is STOPPED");
+	msb_command_result_free(res);
+	msb_sandbox_free(sb);
+}
+
+int main(void)
+{
+	msbt_watchdog(60);
+	test_static_api();
+	test_host_probe();
+	const char *why = msbt_sandbox_unavailable();
+	if (why)
+		skip(1, "%s", why);
+	else
+		test_lifecycle();
+	return done_testing();
+}

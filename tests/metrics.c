@@ -1,0 +1,121 @@
+/*
+ * metrics.c - msb_sandbox_metrics(): running, pids, memory, uptime, disk,
+ * cpu, and what a stopped sandbox reports.
+ */
+#include <pthread.h>
+
+#include "tap.h"
+#include "msbt.h"
+
+#define ARGV(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static int get(msb_metrics *m, msb_sandbox *sb)
+{
+	msb_metrics init = MSB_METRICS_INIT;
+	*m = init;
+	int rc = msb_sandbox_metrics(m, sb);
+	if (rc)
+		msbt_diag_error("msb_sandbox_metrics", rc);
+	else
+		diag("metrics: running %d cpu %.1f%% mem %llu disk %llu pids %u uptime %llu ms",
+		     m->running, m->cpu_percent, (unsigned long long)m->memory_bytes,
+		     (unsigned long long)m->disk_bytes, m->pids,
+		     (unsigned long long)m->uptime_ms);
+	return rc;
+}
+
+static void *sleeper(void *arg)
+{
+	msb_command_result *res = NULL;
+	msbt_run(&res, arg, ARGV("sleep", "1.5"));
+	msb_command_result_free(res);
+	return NULL;
+}
+
+static void *spinner(void *arg)
+{
+	msb_command_result *res = NULL;
+	msbt_run(&res, arg, ARGV(MSBT_PROBE, "spin", "1000"));
+	msb_command_result_free(res);
+	return NULL;
+}
+
+int main(void)
+{
+	msbt_watchdog(60);
+	msbt_require_sandboxes();
+
+	msb_metrics m;
+	msb_sandbox *sb = NULL;
+	msb_sandbox_options o = msbt_options();
+
+	is_int(msb_sandbox_create(&sb, &o), 0, "create");
+	is_int(get(&m, sb), 0, "metrics of a created sandbox is not an error");
+	is_int(m.running, 0, "... and says not running");
+
+	m.version = 999;
+	is_int(msb_sandbox_metrics(&m, sb), MSB_EVERSION, "metrics version 999 is MSB_EVERSION");
+	m.version = 0;
+	is_int(msb_sandbox_metrics(&m, sb), MSB_EVERSION, "metrics version 0 is MSB_EVERSION");
+
+	if (msb_sandbox_start(sb)) {
+		msbt_diag_error("start", -1);
+		bail_out("cannot start a sandbox");
+	}
+
+	if (is_int(get(&m, sb), 0, "metrics of a running sandbox")) {
+		ok(m.running, "running is set");
+		ok(m.pids >= 1, "pids >= 1 (the agent counts) (%u)", m.pids);
+		ok(m.memory_bytes > 0, "memory > 0");
+		ok(m.cpu_percent >= 0, "cpu_percent >= 0");
+	} else {
+		skip(4, "no metrics");
+	}
+	uint64_t up1 = m.uptime_ms;
+	uint32_t pids1 = m.pids;
+	uint64_t disk1 = m.disk_bytes;
+
+	usleep(300 * 1000);
+	get(&m, sb);
+	ok(m.uptime_ms >= up1 + 250, "uptime grows (%llu -> %llu ms)",
+	   (unsigned long long)up1, (unsigned long long)m.uptime_ms);
+
+	/* pids counts processes while a command runs */
+	pthread_t th;
+	pthread_create(&th, NULL, sleeper, sb);
+	usleep(500 * 1000);
+	get(&m, sb);
+	ok(m.pids > pids1, "pids grows while a command runs (%u -> %u)", pids1, m.pids);
+	pthread_join(th, NULL);
+
+	/* disk: write 4 MiB into /tmp */
+	msb_command_result *res = NULL;
+	int rc = msbt_run(&res, sb, ARGV("sh", "-c",
+		"head -c 4194304 /dev/zero > /tmp/metrics-fill && echo done"));
+	ok(!rc && res && res->exit_code == 0, "write a 4 MiB file to /tmp");
+	msb_command_result_free(res);
+	get(&m, sb);
+	ok(m.disk_bytes >= disk1 + (3u << 20), "disk grows by ~4 MiB (%llu -> %llu)",
+	   (unsigned long long)disk1, (unsigned long long)m.disk_bytes);
+
+	/* cpu: measured while the probe spins for a second */
+	pthread_create(&th, NULL, spinner, sb);
+	usleep(250 * 1000);
+	get(&m, sb); /* start a fresh cpu window */
+	usleep(500 * 1000);
+	get(&m, sb);
+	pthread_join(th, NULL);
+	ok(m.cpu_percent > 30.0, "cpu_percent shows a busy process (%.1f%%)", m.cpu_percent);
+	ok(m.cpu_percent <= 100.0 * 2 + 10, "cpu_percent is at most 100 per CPU (%.1f%%)",
+	   m.cpu_percent);
+
+	is_int(msb_sandbox_stop(sb, -1), 0, "stop");
+	m.running = 1;
+	m.pids = 7;
+	is_int(get(&m, sb), 0, "metrics of a stopped sandbox is not an error");
+	ok(m.running == 0 && m.pids == 0 && m.memory_bytes == 0,
+	   "a stopped sandbox has running 0 and zeros");
+
+	msb_sandbox_free(sb);
+	return done_testing();
+}

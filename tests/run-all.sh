@@ -1,0 +1,48 @@
+#!/bin/sh
+# run-all.sh - the whole test suite; what `make test` runs.
+#
+#   1. the public header compiles alone as C99 and as C++  (make check-header)
+#   2. the C tests, as root and unprivileged                (make test-c)
+#   3. the same C tests under ASan + UBSan in build-asan    (make test-asan)
+#   4. the bindings' tests                                  (see below)
+#
+# Every step runs even when an earlier one failed; the summary at the end
+# lists the failures and the exit status is non-zero if there was any.
+set -u
+
+cd "$(dirname "$0")/.." || exit 2
+MAKE=${MAKE:-make}
+failed=""
+
+step() { # name command...
+	name=$1
+	shift
+	echo
+	echo "##### $name"
+	if "$@"; then
+		echo "##### $name: ok"
+	else
+		echo "##### $name: FAILED"
+		failed="$failed
+  - $name"
+	fi
+}
+
+step "header compiles as C99 and C++" $MAKE check-header
+step "C tests" $MAKE test-c
+step "C tests under ASan+UBSan" $MAKE test-asan
+
+# ---------------------------------------------------------------------------
+# BINDINGS TESTS GO HERE.
+# Each binding adds one step, run against the library built above, e.g.:
+#   step "Go bindings"   sh -c 'cd bindings/go && go test ./...'
+#   step "Rust bindings" sh -c 'cd bindings/rust && cargo test'
+#   step "Node bindings" sh -c 'cd bindings/node && npm test'
+# ---------------------------------------------------------------------------
+
+echo
+if [ -n "$failed" ]; then
+	echo "run-all: FAILED:$failed"
+	exit 1
+fi
+echo "run-all: everything passed"
