@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <signal.h>
 
 #include "tap.h"
 #include "msbt.h"
@@ -198,6 +200,49 @@ static void test_no_survivors(void)
 	msb_sandbox_free(sb);
 }
 
+/* The owner of a sandbox dies without freeing it (SIGKILL): everything in
+ * the sandbox must die with it. */
+static void test_owner_death(void)
+{
+	char marker[64], script[128];
+	int ready[2];
+
+	snprintf(marker, sizeof marker, "1002.%d", (int)getpid());
+	snprintf(script, sizeof script,
+		 "setsid sleep %s >/dev/null 2>&1 </dev/null & echo started", marker);
+	if (pipe(ready) < 0)
+		bail_out("pipe: %s", strerror(errno));
+	pid_t owner = fork();
+	if (owner < 0)
+		bail_out("fork: %s", strerror(errno));
+	if (owner == 0) {
+		msb_sandbox *sb = msbt_start(NULL);
+		int code = -1;
+		if (sb)
+			free(msbt_output(sb, ARGV("sh", "-c", script), &code));
+		if (write(ready[1], code == 0 ? "y" : "n", 1) != 1)
+			_exit(1);
+		pause(); /* until the parent kills us, sandbox still running */
+		_exit(0);
+	}
+	close(ready[1]);
+	char c = 'n';
+	if (read(ready[0], &c, 1) != 1)
+		c = 'n';
+	close(ready[0]);
+	usleep(100 * 1000);
+	ok(c == 'y' && host_has_sleep(marker),
+	   "the owner's sandbox runs a background sleep in its own session");
+	kill(owner, SIGKILL);
+	waitpid(owner, NULL, 0);
+	int alive = host_has_sleep(marker);
+	for (int i = 0; i < 30 && alive; i++) {
+		usleep(100 * 1000);
+		alive = host_has_sleep(marker);
+	}
+	ok(!alive, "when the owning process is killed, every process in its sandbox dies");
+}
+
 struct bg {
 	msb_sandbox *sb;
 	const char *marker;
@@ -368,6 +413,7 @@ int main(void)
 	msb_sandbox_free(sb);
 	test_fd_leaks();
 	test_no_survivors();
+	test_owner_death();
 	test_two_sandboxes();
 	test_env();
 	return done_testing();
