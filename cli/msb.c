@@ -339,7 +339,7 @@ static int cmd_run(int argc, char **argv)
 	}
 
 	if ((rc = msb_sandbox_create(&sb, &so))) {
-		print_error("invalid sandbox options");
+		print_error("cannot create the sandbox");
 		status = rc == MSB_EINVAL || rc == MSB_EVERSION ? EXIT_USAGE :
 								   EXIT_SANDBOX;
 		goto out;
