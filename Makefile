@@ -120,10 +120,11 @@ bench: all $(BENCH)
 	$(BENCH)
 
 fuzz:
-	@mkdir -p $(B)/fuzz
+	@mkdir -p $(B)/fuzz/corpus
 	clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $(B)/fuzz/fuzz_frame \
 		tests/fuzz/fuzz_frame.c common/proto.c -ljansson
-	$(B)/fuzz/fuzz_frame -max_total_time=$${FUZZ_SECONDS:-60} tests/fuzz/corpus
+	$(B)/fuzz/fuzz_frame -max_total_time=$${FUZZ_SECONDS:-60} -artifact_prefix=$(B)/fuzz/ \
+		$(B)/fuzz/corpus tests/fuzz/corpus
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \

@@ -4,7 +4,8 @@
 #   1. the public header compiles alone as C99 and as C++  (make check-header)
 #   2. the C tests, as root and unprivileged                (make test-c)
 #   3. the same C tests under ASan + UBSan in build-asan    (make test-asan)
-#   4. the bindings' tests                                  (see below)
+#   4. the frame decoder fuzzed for a short while           (make fuzz)
+#   5. the bindings' tests                                  (see below)
 #
 # Every step runs even when an earlier one failed; the summary at the end
 # lists the failures and the exit status is non-zero if there was any.
@@ -31,6 +32,7 @@ step() { # name command...
 step "header compiles as C99 and C++" $MAKE check-header
 step "C tests" $MAKE test-c
 step "C tests under ASan+UBSan" $MAKE test-asan
+step "frame decoder fuzzing (${FUZZ_SECONDS:=20} s)" $MAKE fuzz FUZZ_SECONDS=$FUZZ_SECONDS
 
 # ---------------------------------------------------------------------------
 # BINDINGS TESTS GO HERE.
