@@ -196,6 +196,12 @@ static char *read_all_stdin(size_t *len)
 	return buf;
 }
 
+static void freep(void *p)
+{
+	free(*(void **)p);
+}
+#define _cleanup_free_ __attribute__((cleanup(freep)))
+
 static int cmd_run(int argc, char **argv)
 {
 	enum { O_BACKEND = 256, O_MEMORY, O_CPUS, O_PIDS, O_DISK, O_TIMEOUT,
@@ -221,8 +227,8 @@ static int cmd_run(int argc, char **argv)
 	msb_command_options co = MSB_COMMAND_OPTIONS_INIT;
 	msb_command_result *res = NULL;
 	msb_sandbox *sb = NULL;
-	const char **env = calloc((size_t)argc + 1, sizeof(char *));
-	msb_volume *vols = calloc((size_t)argc + 1, sizeof(msb_volume));
+	_cleanup_free_ const char **env = calloc((size_t)argc + 1, sizeof(char *));
+	_cleanup_free_ msb_volume *vols = calloc((size_t)argc + 1, sizeof(msb_volume));
 	size_t nenv = 0, nvol = 0, in_len = 0;
 	char *in_data = NULL;
 	int json = 0, interactive = 0, c, rc, status;
@@ -392,8 +398,6 @@ out:
 	msb_command_result_free(res);
 	msb_sandbox_free(sb);
 	free(in_data);
-	free(env);
-	free(vols);
 	return status;
 }
 
