@@ -71,9 +71,11 @@ struct agent_enforcement {
 int isolate_enter(const struct agent_config *cfg, int sock,
 		  struct agent_enforcement *enf, struct agent_err *err);
 
-/* seccomp.c: install the sandbox's seccomp filter (no_new_privs must be
- * set). Returns 0 or -1 with *err. */
-int seccomp_install(struct agent_err *err);
+/* seccomp.c: build the sandbox's seccomp filter with libseccomp and write
+ * it to fd as a BPF program (stage 0); read such a program from fd and
+ * install it (stage 1, no_new_privs set). Both return 0 or -1 with *err. */
+int seccomp_export(int fd, struct agent_err *err);
+int seccomp_load_fd(int fd, struct agent_err *err);
 
 /* serve.c: serve the protocol on `sock` until the host goes away or asks
  * to shut down. Returns the agent's exit status. */

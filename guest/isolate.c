@@ -770,24 +770,25 @@ static int drop_caps(struct agent_err *err)
 }
 
 /* What stage 0 sends stage 1 once the cgroup and id maps are in place. */
-struct go_msg {
-	struct agent_enforcement enf;
+/* Stage 0 tells stage 1 to go on in two steps: once the id maps are
+ * written (go_ids), and once the cgroups are in place (go_limits), which
+ * stage 0 sets up while stage 1 builds its mounts. The seccomp filter,
+ * compiled by stage 0 meanwhile, follows on a pipe of its own. */
+struct go_ids {
 	int clear_groups; /* setgroups is allowed: drop supplementary groups */
 };
 
-static int stage1(const struct agent_config *cfg, int sock, int go_fd,
-		  struct agent_enforcement *enf, struct agent_err *err)
+struct go_limits {
+	struct agent_enforcement enf;
+};
+
+/* Read exactly len bytes from stage 0; EOF means stage 0 is gone. */
+static int read_go(int fd, void *buf, size_t len, struct agent_err *err)
 {
-	struct go_msg go;
 	size_t got = 0;
 
-	/* If stage 0 dies, so do we, and with us the whole pid namespace. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "prctl(PR_SET_PDEATHSIG) failed");
-	/* getppid() is 0 across a pid namespace, so parent death is seen as
-	 * EOF here instead: stage 0 keeps the write end open until it exits. */
-	while (got < sizeof(go)) {
-		ssize_t n = read(go_fd, (char *)&go + got, sizeof(go) - got);
+	while (got < len) {
+		ssize_t n = read(fd, (char *)buf + got, len - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -795,11 +796,26 @@ static int stage1(const struct agent_config *cfg, int sock, int go_fd,
 					  "stage 0 went away before the sandbox was set up");
 		got += (size_t)n;
 	}
-	*enf = go.enf;
+	return 0;
+}
+
+static int stage1(const struct agent_config *cfg, int sock, int go_fd, int bpf_fd,
+		  struct agent_enforcement *enf, struct agent_err *err)
+{
+	struct go_ids ids;
+	struct go_limits lim;
+
+	/* If stage 0 dies, so do we, and with us the whole pid namespace. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return agent_fail(err, MSB_ESPAWN, errno, NULL, "prctl(PR_SET_PDEATHSIG) failed");
+	/* getppid() is 0 across a pid namespace, so parent death is seen as
+	 * EOF here instead: stage 0 keeps the write end open until it exits. */
+	if (read_go(go_fd, &ids, sizeof(ids), err) < 0)
+		return -1;
 
 	if (setresgid(0, 0, 0) < 0)
 		return agent_fail(err, MSB_ESPAWN, errno, NULL, "setresgid(0) in the user namespace failed");
-	if (go.clear_groups && setgroups(0, NULL) < 0)
+	if (ids.clear_groups && setgroups(0, NULL) < 0)
 		return agent_fail(err, MSB_ESPAWN, errno, NULL, "setgroups(0) in the user namespace failed");
 	if (setresuid(0, 0, 0) < 0)
 		return agent_fail(err, MSB_ESPAWN, errno, NULL, "setresuid(0) in the user namespace failed");
@@ -808,13 +824,8 @@ static int stage1(const struct agent_config *cfg, int sock, int go_fd,
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		return agent_fail(err, MSB_ESPAWN, errno, NULL, "prctl(PR_SET_PDEATHSIG) failed");
 	struct pollfd pfd = { .fd = go_fd, .events = POLLIN };
-	if (poll(&pfd, 1, 0) != 0)
+	if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
 		return agent_fail(err, MSB_ESPAWN, 0, NULL, "stage 0 went away during setup");
-	close(go_fd);
-
-	if (unshare(CLONE_NEWCGROUP) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, "the kernel needs cgroup namespaces (CONFIG_CGROUPS, Linux 4.6+)",
-				  "unshare(CLONE_NEWCGROUP) failed");
 
 	char hostname[64];
 	const char *name = cfg->name && cfg->name[0] ? cfg->name : "msb";
@@ -825,14 +836,26 @@ static int stage1(const struct agent_config *cfg, int sock, int go_fd,
 	umask(022);
 	if (setup_fs(cfg, hostname, err) < 0 || enter_workdir(cfg->workdir, err) < 0)
 		return -1;
-	if (loopback_up(err) < 0 || set_rlimits(cfg, enf, err) < 0)
+	if (loopback_up(err) < 0)
+		return -1;
+
+	/* Now in our cgroup: make it the root of a cgroup namespace. */
+	if (read_go(go_fd, &lim, sizeof(lim), err) < 0)
+		return -1;
+	close(go_fd);
+	*enf = lim.enf;
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		return agent_fail(err, MSB_ESPAWN, errno, "the kernel needs cgroup namespaces (CONFIG_CGROUPS, Linux 4.6+)",
+				  "unshare(CLONE_NEWCGROUP) failed");
+	if (set_rlimits(cfg, enf, err) < 0)
 		return -1;
 	/* Our own session: TIOCSTI and job control cannot reach the caller's tty. */
 	if (setsid() < 0)
 		return agent_fail(err, MSB_ESPAWN, errno, NULL, "setsid failed");
-	if (close_other_fds(sock, err) < 0 || drop_caps(err) < 0)
+	if (drop_caps(err) < 0 || seccomp_load_fd(bpf_fd, err) < 0)
 		return -1;
-	return seccomp_install(err);
+	close(bpf_fd);
+	return close_other_fds(sock, err);
 }
 
 /* ---- stage 0 ------------------------------------------------------------- */
@@ -902,10 +925,12 @@ static int wait_child(pid_t pid)
 	return 255;
 }
 
-static int stage0(int sock, pid_t pid, int go_fd, struct cg_sandbox *cg,
-		  struct agent_enforcement *enf, struct agent_err *err)
+static int stage0(const struct agent_config *cfg, int sock, pid_t pid, int go_fd,
+		  int bpf_fd, struct agent_enforcement *enf, struct agent_err *err)
 {
-	struct go_msg go;
+	struct cg_sandbox cg;
+	struct go_ids ids = { 0 };
+	struct go_limits lim;
 	/* Sandbox root is never host root: a caller's own uid, or for a root
 	 * caller an otherwise unused uid unique among live sandboxes. */
 	unsigned long id = 1000000ul + (unsigned long)getpid();
@@ -914,23 +939,37 @@ static int stage0(int sock, pid_t pid, int go_fd, struct cg_sandbox *cg,
 	uid_t uid = privileged ? (uid_t)id : geteuid();
 	gid_t gid = privileged ? (gid_t)id : getegid();
 
-	cg_attach(cg, pid); /* before stage 1 can fork anything */
-	memset(&go, 0, sizeof(go));
-	cg_enforcement(cg, &go.enf);
-	go.enf.disk = MSB_ENFORCE_KERNEL;
-	go.enf.time = MSB_ENFORCE_KERNEL;
-	go.clear_groups = privileged;
-	*enf = go.enf;
-
+	ids.clear_groups = privileged;
 	if (write_id_maps(pid, privileged, uid, gid, err) < 0 ||
-	    (write_all(go_fd, &go, sizeof(go)) < 0 &&
+	    (write_all(go_fd, &ids, sizeof(ids)) < 0 &&
 	     agent_fail(err, MSB_ESPAWN, errno, NULL, "signal stage 1 failed") < 0)) {
 		kill(pid, SIGKILL);
 		(void)wait_child(pid);
-		cg_destroy(cg);
 		close(go_fd);
+		close(bpf_fd);
 		return -1;
 	}
+
+	/* While stage 1 builds its mounts: the cgroups, and the filter. Stage 1
+	 * forks nothing before it hears from us, so nothing escapes the move. */
+	cg_create(&cg, cfg);
+	cg_attach(&cg, pid);
+	memset(&lim, 0, sizeof(lim));
+	cg_enforcement(&cg, &lim.enf);
+	lim.enf.disk = MSB_ENFORCE_KERNEL;
+	lim.enf.time = MSB_ENFORCE_KERNEL;
+	*enf = lim.enf;
+	if ((write_all(go_fd, &lim, sizeof(lim)) < 0 &&
+	     agent_fail(err, MSB_ESPAWN, errno, NULL, "signal stage 1 failed") < 0) ||
+	    seccomp_export(bpf_fd, err) < 0) {
+		kill(pid, SIGKILL);
+		(void)wait_child(pid);
+		cg_destroy(&cg);
+		close(go_fd);
+		close(bpf_fd);
+		return -1;
+	}
+	close(bpf_fd);
 
 	/* Only stage 1 talks to the host: its EOF must be the sandbox's. */
 	close(sock);
@@ -943,7 +982,7 @@ static int stage0(int sock, pid_t pid, int go_fd, struct cg_sandbox *cg,
 	signal(SIGPIPE, SIG_IGN);
 	int status = wait_child(pid);
 	/* Stage 1 was PID 1: its exit killed the rest of the namespace. */
-	cg_destroy(cg);
+	cg_destroy(&cg);
 	_exit(status);
 }
 
@@ -1038,21 +1077,26 @@ static void release_volumes(const struct agent_config *cfg)
 int isolate_enter(const struct agent_config *cfg, int sock,
 		  struct agent_enforcement *enf, struct agent_err *err)
 {
-	struct cg_sandbox cg;
-	int p[2];
+	int p[2], b[2];
 
 	memset(enf, 0, sizeof(*enf));
 	if (sock < 3)
 		return agent_fail(err, MSB_ESPAWN, EBADF, NULL, "the protocol socket is fd %d; it must be 3 or above", sock);
 
-	cg_create(&cg, cfg);
 	unsigned long id = 1000000ul + (unsigned long)getpid();
 	if (cfg->volumes_len && geteuid() == 0 && id_mapped("/proc/self/uid_map", id) &&
 	    id_mapped("/proc/self/gid_map", id))
 		prepare_volumes(cfg, id);
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		int e = errno;
-		cg_destroy(&cg);
+		release_volumes(cfg);
+		return agent_fail(err, MSB_ESPAWN, e, NULL, "pipe2 failed");
+	}
+	if (pipe2(b, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		release_volumes(cfg);
 		return agent_fail(err, MSB_ESPAWN, e, NULL, "pipe2 failed");
 	}
 	/* A raw clone returns in the child like fork(), so that stage 1 can
@@ -1064,8 +1108,9 @@ int isolate_enter(const struct agent_config *cfg, int sock,
 		int e = errno;
 		close(p[0]);
 		close(p[1]);
+		close(b[0]);
+		close(b[1]);
 		release_volumes(cfg);
-		cg_destroy(&cg);
 		if (e == EPERM || e == EINVAL || e == ENOSPC || e == EUSERS)
 			return agent_fail(err, MSB_EUNSUPPORTED, e,
 					  "enable unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1 (Debian/Ubuntu), user.max_user_namespaces > 0, and on Ubuntu 24.04+ kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor profile",
@@ -1074,9 +1119,11 @@ int isolate_enter(const struct agent_config *cfg, int sock,
 	}
 	if (pid == 0) {
 		close(p[1]);
-		return stage1(cfg, sock, p[0], enf, err);
+		close(b[1]);
+		return stage1(cfg, sock, p[0], b[0], enf, err);
 	}
 	close(p[0]);
+	close(b[0]);
 	release_volumes(cfg); /* stage 1 has its own copies */
-	return stage0(sock, pid, p[1], &cg, enf, err);
+	return stage0(cfg, sock, pid, p[1], b[1], enf, err);
 }

@@ -19,6 +19,9 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <unistd.h>
 
 #include "agent.h"
 
@@ -162,17 +165,14 @@ static int fail(struct agent_err *err, int rc, const char *what, const char *nam
 			  "seccomp: %s%s%s failed", what, name ? " " : "", name ? name : "");
 }
 
-int seccomp_install(struct agent_err *err)
+/* Build the filter and write it, as a BPF program, to fd. */
+int seccomp_export(int fd, struct agent_err *err)
 {
 	_cleanup_seccomp_ scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	int rc, nr;
 
 	if (!ctx)
 		return agent_fail(err, MSB_ESPAWN, ENOMEM, NULL, "seccomp: seccomp_init failed");
-	/* isolate.c has set no_new_privs already; letting libseccomp set it
-	 * again is harmless and keeps this function safe on its own. */
-	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1)) < 0)
-		return fail(err, rc, "set attribute", "CTL_NNP");
 
 	for (size_t i = 0; i < sizeof(deny) / sizeof(deny[0]); i++) {
 		/* Names this architecture does not have are skipped. */
@@ -249,7 +249,35 @@ int seccomp_install(struct agent_err *err)
 		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), hidden_mode[i], 0)) < 0)
 			return fail(err, rc, "deny", "openat2/fchmodat2");
 
-	if ((rc = seccomp_load(ctx)) < 0)
-		return fail(err, rc, "load the filter", NULL);
+	if ((rc = seccomp_export_bpf(ctx, fd)) < 0)
+		return fail(err, rc, "export the filter", NULL);
+	return 0;
+}
+
+int seccomp_load_fd(int fd, struct agent_err *err)
+{
+	static struct sock_filter insns[BPF_MAXINSNS];
+	size_t got = 0;
+
+	for (;;) {
+		ssize_t n = read(fd, (char *)insns + got, sizeof(insns) - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return agent_fail(err, MSB_ESPAWN, errno, NULL, "seccomp: reading the filter failed");
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got == sizeof(insns))
+			return agent_fail(err, MSB_ESPAWN, E2BIG, NULL, "seccomp: the filter is too long");
+	}
+	if (got == 0 || got % sizeof(insns[0]))
+		return agent_fail(err, MSB_ESPAWN, EINVAL, NULL, "seccomp: no filter came from stage 0");
+	struct sock_fprog prog = { .len = (unsigned short)(got / sizeof(insns[0])), .filter = insns };
+	/* no_new_privs is set (drop_caps), as the kernel requires without
+	 * CAP_SYS_ADMIN. */
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
+		return agent_fail(err, MSB_ESPAWN, errno, "the kernel needs CONFIG_SECCOMP_FILTER",
+				  "seccomp: loading the filter failed");
 	return 0;
 }
