@@ -82,6 +82,10 @@ int seccomp_load_fd(int fd, struct agent_err *err);
 int agent_serve(const struct agent_config *cfg, int sock,
 		const struct agent_enforcement *enf);
 
+/* isolate.c: undo /proc/self/mountinfo's octal escapes (\040 for a space,
+ * ...) in place; cgroup.c uses it too. */
+void mountinfo_unescape(char *s);
+
 /* The writable area (a tmpfs of disk_bytes) is visible at these paths
  * inside the sandbox; metrics use the first to measure disk use. */
 #define AGENT_RW_TMP "/tmp"

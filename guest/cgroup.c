@@ -91,21 +91,6 @@ static int has_word(const char *list, const char *word, const char *seps)
 	return 0;
 }
 
-/* Undo mountinfo's octal escapes (\040 for a space, ...) in place. */
-static void unescape(char *s)
-{
-	char *w = s;
-	for (char *r = s; *r;) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' &&
-		    r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
-			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-			r += 4;
-		} else {
-			*w++ = *r++;
-		}
-	}
-	*w = '\0';
-}
 
 /* Our own cgroup path for a v1 controller (or the v2 entry if ctrl is NULL),
  * from /proc/self/cgroup. */
@@ -168,8 +153,8 @@ static int v1_mount(const char *ctrl, char *mnt, size_t msize, char *root, size_
 		}
 		if (i < 5)
 			continue;
-		unescape(fields[3]);
-		unescape(fields[4]);
+		mountinfo_unescape(fields[3]);
+		mountinfo_unescape(fields[4]);
 		if (snprintf(root, rsize, "%s", fields[3]) >= (int)rsize ||
 		    snprintf(mnt, msize, "%s", fields[4]) >= (int)msize)
 			return -1;

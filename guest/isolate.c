@@ -148,7 +148,7 @@ static int mkdir_p(const char *path, mode_t mode)
 #define NEWROOT "/newroot"
 
 /* Undo mountinfo's octal escapes (\040 for a space, ...) in place. */
-static void unescape(char *s)
+void mountinfo_unescape(char *s)
 {
 	char *w = s;
 	for (char *r = s; *r;) {
@@ -208,7 +208,7 @@ static int remount_tree(const char *path, unsigned long flags, struct agent_err 
 				break;
 		if (!mp)
 			continue;
-		unescape(mp);
+		mountinfo_unescape(mp);
 		if (strncmp(mp, path, plen) != 0 || mp[plen] != '/')
 			continue;
 		if (remount_one(mp, flags) < 0) {

@@ -124,29 +124,7 @@ static void test_fd_leaks(void)
 /* Is any host process's cmdline exactly "sleep <marker>"? */
 static int host_has_sleep(const char *marker)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	int found = 0;
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		char path[300], buf[256];
-		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		ssize_t n = read(fd, buf, sizeof buf - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		/* "sleep\0<marker>\0" */
-		if (!strcmp(buf, "sleep") && (size_t)n > 6 && !strcmp(buf + 6, marker))
-			found = 1;
-	}
-	if (d)
-		closedir(d);
-	return found;
+	return msbt_host_has_cmdline("sleep", marker);
 }
 
 static void test_no_survivors(void)

@@ -14,7 +14,9 @@
 #ifndef MSBT_H
 #define MSBT_H
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdint.h>
@@ -240,6 +242,34 @@ static TAP_UNUSED int msbt_count_lines(const char *text)
 	if (*text && text[strlen(text) - 1] != '\n')
 		n++;
 	return n;
+}
+
+/* Is any host process's command line exactly "a0 a1"? */
+static TAP_UNUSED int msbt_host_has_cmdline(const char *a0, const char *a1)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int found = 0;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		char path[300], buf[256];
+		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		size_t l0 = strlen(buf);
+		if (!strcmp(buf, a0) && (size_t)n > l0 + 1 && !strcmp(buf + l0 + 1, a1))
+			found = 1;
+	}
+	if (d)
+		closedir(d);
+	return found;
 }
 
 #endif

@@ -269,32 +269,6 @@ static int kill_children(void)
 	return n;
 }
 
-static int host_has_cmdline(const char *a0, const char *a1)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	int found = 0;
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		char path[300], buf[256];
-		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		ssize_t n = read(fd, buf, sizeof buf - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		size_t l0 = strlen(buf);
-		if (!strcmp(buf, a0) && (size_t)n > l0 + 1 && !strcmp(buf + l0 + 1, a1))
-			found = 1;
-	}
-	if (d)
-		closedir(d);
-	return found;
-}
 
 static void test_agent_death(void)
 {
@@ -309,7 +283,7 @@ static void test_agent_death(void)
 	char *out = msbt_output(s, ARGV("sh", "-c", script), NULL);
 	free(out);
 	usleep(100 * 1000);
-	ok(host_has_cmdline("sleep", marker), "a background sleep runs inside");
+	ok(msbt_host_has_cmdline("sleep", marker), "a background sleep runs inside");
 
 	int killed = kill_children();
 	ok(killed >= 1, "SIGKILLed the agent's host process (%d children of the test)", killed);
@@ -327,10 +301,10 @@ static void test_agent_death(void)
 	is_int(msb_sandbox_status(s), MSB_STATUS_EXITED, "the sandbox's status becomes EXITED");
 	ok(msb_sandbox_exit_reason(s)[0] != '\0', "with a reason (\"%s\")",
 	   msb_sandbox_exit_reason(s));
-	int alive = host_has_cmdline("sleep", marker);
+	int alive = msbt_host_has_cmdline("sleep", marker);
 	for (int i = 0; i < 20 && alive; i++) {
 		usleep(100 * 1000);
-		alive = host_has_cmdline("sleep", marker);
+		alive = msbt_host_has_cmdline("sleep", marker);
 	}
 	ok(!alive, "no process inside outlives its killed agent");
 	msb_sandbox_free(s);
