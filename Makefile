@@ -27,7 +27,11 @@ LIB_HDR    := include/msb.h $(wildcard libmsb/*.h) common/proto.h
 AGENT_HDR  := include/msb.h $(wildcard guest/*.h) common/proto.h
 
 LIB_OBJ    := $(LIB_SRC:%.c=$(B)/obj/lib/%.o)
-AGENT_OBJ  := $(AGENT_SRC:%.c=$(B)/obj/agent/%.o)
+AGENT_OBJ  := $(AGENT_SRC:%.c=$(B)/obj/agent/%.o) $(B)/obj/agent/gen/repl_drivers.o
+# The REPL drivers, kept as real scripts, compiled into the agent.
+REPL_DRIVERS := repl_driver_python=guest/repl/driver.py \
+		repl_driver_node=guest/repl/driver.js \
+		repl_driver_shell=guest/repl/driver.sh
 
 SONAME     := libmsb.so.$(SOVERSION)
 SHLIB      := $(B)/lib/libmsb.so.$(VERSION)
@@ -60,6 +64,14 @@ $(B)/obj/lib/%.o: %.c $(LIB_HDR)
 $(B)/obj/agent/%.o: %.c $(AGENT_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Iguest -std=gnu11 $(OPT) $(WARN) -fno-strict-aliasing -c $< -o $@
+
+$(B)/gen/repl_drivers.c: $(wildcard guest/repl/*) scripts/embed.sh
+	@mkdir -p $(@D)
+	scripts/embed.sh $@ $(REPL_DRIVERS)
+
+$(B)/obj/agent/gen/repl_drivers.o: $(B)/gen/repl_drivers.c
+	@mkdir -p $(@D)
+	$(CC) -c $< -o $@
 
 $(SHLIB): $(LIB_OBJ) libmsb/libmsb.map
 	@mkdir -p $(@D)

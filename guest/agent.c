@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include "agent.h"
 #include "proto.h"
@@ -94,6 +97,9 @@ static int parse_config(const json_t *c, struct agent_config *cfg,
 			dup_str(json_object_get(v, "sandbox"), "");
 		cfg->volumes[i].read_only = json_is_true(json_object_get(v, "ro"));
 	}
+	cfg->listen_fd = -1;
+	if (json_string_value(json_object_get(c, "socket")))
+		cfg->socket_path = dup_str(json_object_get(c, "socket"), "");
 	if (cfg->memory_bytes <= 0 || cfg->pids <= 0 || cfg->disk_bytes <= 0 ||
 	    cfg->timeout_ms < 0 || !(cfg->cpus > 0))
 		return agent_fail(err, MSB_EPROTO, 0, "use matching libmsb and "
@@ -158,6 +164,52 @@ static json_t *read_config(int sock, struct agent_err *err)
 	return hello;
 }
 
+/*
+ * A detached sandbox: listen on its socket (bound here, on the host, before
+ * isolation, so that it is reachable from outside), and leave the process
+ * that libmsb spawned, so that the creator need not wait for us.
+ */
+static int detach(struct agent_config *cfg, struct agent_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t old;
+	pid_t pid;
+	int fd;
+
+	if (strlen(cfg->socket_path) >= sizeof(sa.sun_path))
+		return agent_fail(err, MSB_EINVAL, 0, "set MSB_STATE_DIR to a shorter path",
+				  "socket path %s is too long", cfg->socket_path);
+	strcpy(sa.sun_path, cfg->socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return agent_fail(err, MSB_ESPAWN, errno, NULL, "socket");
+	old = umask(0077); /* only the owner may connect */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		umask(old);
+		close(fd);
+		if (e == EADDRINUSE)
+			return agent_fail(err, MSB_EEXISTS, e, "stop it or pick another name",
+					  "a sandbox is already listening at %s", cfg->socket_path);
+		return agent_fail(err, MSB_ESPAWN, e, NULL, "bind %s", cfg->socket_path);
+	}
+	umask(old);
+	if (listen(fd, 16) < 0) {
+		close(fd);
+		return agent_fail(err, MSB_ESPAWN, errno, NULL, "listen");
+	}
+	pid = fork();
+	if (pid < 0) {
+		close(fd);
+		return agent_fail(err, MSB_ESPAWN, errno, NULL, "fork");
+	}
+	if (pid > 0)
+		_exit(0); /* libmsb reaps this one; the child carries on */
+	cfg->listen_fd = fd;
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: msb-agent --fd N\n"
@@ -190,10 +242,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	json_decref(hello);
+	if (cfg.socket_path && detach(&cfg, &err) < 0) {
+		send_error(sock, &err);
+		return 1;
+	}
+	cfg.host_pid = getpid();
 	memset(&enf, 0, sizeof(enf));
 	if (isolate_enter(&cfg, sock, &enf, &err)) {
 		send_error(sock, &err);
 		return 1;
 	}
-	return agent_serve(&cfg, sock, &enf);
+	return agent_serve(&cfg, sock, cfg.listen_fd, &enf);
 }

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "msb.h"
 
 /* An error inside the agent: becomes the HELLO error or a REPLY error. */
@@ -50,6 +52,9 @@ struct agent_config {
 	char *rootfs;         /* "/" for the host's system directories */
 	struct agent_volume *volumes;
 	size_t volumes_len;
+	char *socket_path;    /* detached: where to listen, else NULL */
+	int listen_fd;        /* detached: the listening socket, else -1 */
+	pid_t host_pid;       /* stage 0's pid on the host */
 };
 
 /* How each limit ended up enforced (msb_enforcement values). */
@@ -77,10 +82,94 @@ int isolate_enter(const struct agent_config *cfg, int sock,
 int seccomp_export(int fd, struct agent_err *err);
 int seccomp_load_fd(int fd, struct agent_err *err);
 
-/* serve.c: serve the protocol on `sock` until the host goes away or asks
- * to shut down. Returns the agent's exit status. */
-int agent_serve(const struct agent_config *cfg, int sock,
+/* metrics.c: note the time the sandbox started (for cpu %). */
+void metrics_start(void);
+
+/* loop.c: serve the protocol on `sock` (and, for a detached sandbox, on
+ * every connection accepted on `listen_fd`, else -1) until the host goes
+ * away or asks to shut down. Returns the agent's exit status. */
+int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 		const struct agent_enforcement *enf);
+
+/* ---- the event loop (loop.c), for the modules that implement ops ------ */
+
+struct agent;   /* the server: one per sandbox */
+struct client;  /* one connection from libmsb */
+
+/* The sandbox's configuration, for modules. */
+const struct agent_config *agent_config(const struct agent *a);
+
+uint64_t agent_now_ns(void);
+
+/* Call fn when fd is ready for `events` (POLLIN, POLLOUT); one watch per
+ * fd. agent_unwatch() before closing the fd. Callbacks may (un)watch. */
+typedef void (*watch_fn)(struct agent *a, int fd, short revents, void *data);
+int agent_watch(struct agent *a, int fd, short events, watch_fn fn, void *data);
+void agent_watch_events(struct agent *a, int fd, short events);
+void agent_unwatch(struct agent *a, int fd);
+
+/* Call fn once at deadline (agent_now_ns() clock). Returns a timer id
+ * (never 0) for agent_timer_cancel(), which ignores ids that fired. */
+typedef void (*timer_fn)(struct agent *a, void *data);
+uint64_t agent_timer(struct agent *a, uint64_t deadline_ns, timer_fn fn, void *data);
+void agent_timer_cancel(struct agent *a, uint64_t id);
+
+/* Call fn with the wait status when child pid exits (the loop reaps every
+ * child; unclaimed ones are orphans, reaped as PID 1 must). */
+typedef void (*child_fn)(struct agent *a, pid_t pid, int status, void *data);
+int agent_child(struct agent *a, pid_t pid, child_fn fn, void *data);
+
+/* Signal every process in the sandbox but the agent (PID 1 only). */
+void agent_kill_all(int sig);
+
+/* Frames to a client. client_reply() takes the reference to obj. A client
+ * that went away makes these no-ops (check client_alive()). */
+int client_send(struct client *c, uint8_t type, uint32_t id, const void *data, size_t len);
+void client_reply(struct client *c, uint32_t id, json_t *obj);
+void client_event(struct client *c, uint32_t id, json_t *obj);
+void client_error(struct client *c, uint32_t id, int code, int os_errno,
+		  const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+int client_alive(const struct client *c);
+/* Clients are reference counted so that modules may keep one past its
+ * disconnection (sends then do nothing). */
+void client_ref(struct client *c);
+void client_unref(struct client *c);
+
+/* A request that outlives its CALL (a running command, a file upload):
+ * STDIN and CANCEL frames with its id go to these callbacks. on_detach
+ * runs when the client disconnects; it must end the request (untrack). */
+struct request_ops {
+	void (*on_stdin)(struct agent *a, struct client *c, uint32_t id,
+			 const uint8_t *data, size_t len, void *rd); /* len 0: EOF */
+	void (*on_cancel)(struct agent *a, struct client *c, uint32_t id,
+			  int sig, void *rd);
+	void (*on_detach)(struct agent *a, struct client *c, uint32_t id, void *rd);
+};
+int client_track(struct client *c, uint32_t id, const struct request_ops *ops, void *rd);
+void client_untrack(struct client *c, uint32_t id);
+
+/* An operation: a CALL {"op": name, ...}. The handler answers with
+ * client_reply()/client_error() now or later (then it tracks the id). */
+typedef void (*op_fn)(struct agent *a, struct client *c, uint32_t id, const json_t *req);
+
+/* exec.c: commands, background processes, PTY sessions */
+void op_exec(struct agent *a, struct client *c, uint32_t id, const json_t *req);
+void op_resize(struct agent *a, struct client *c, uint32_t id, const json_t *req);
+void op_ps(struct agent *a, struct client *c, uint32_t id, const json_t *req);
+/* metrics.c */
+void op_metrics(struct agent *a, struct client *c, uint32_t id, const json_t *req);
+/* repl.c */
+void op_repl_run(struct agent *a, struct client *c, uint32_t id, const json_t *req);
+void op_repl_context(struct agent *a, struct client *c, uint32_t id, const json_t *req);
+/* files.c */
+void op_file(struct agent *a, struct client *c, uint32_t id, const json_t *req);
+
+/* The environment of commands: the documented defaults, then the
+ * sandbox's env, then `extra` (a JSON array of "K=V", may be NULL).
+ * NULL-terminated; free the array only (the strings are borrowed from
+ * cfg and extra). */
+char **agent_build_env(const struct agent_config *cfg, const json_t *extra);
 
 /* isolate.c: undo /proc/self/mountinfo's octal escapes (\040 for a space,
  * ...) in place; cgroup.c uses it too. */

@@ -704,13 +704,20 @@ static int set_rlimits(const struct agent_config *cfg, struct agent_enforcement 
 	return 0;
 }
 
-static int close_other_fds(int keep, struct agent_err *err)
+/* Close every fd from 3 up but `keep` and `keep2` (-1: none). */
+static int close_other_fds(int keep, int keep2, struct agent_err *err)
 {
+	int lo = keep2 >= 0 && keep2 < keep ? keep2 : keep;
+	int hi = keep2 >= 0 && keep2 > keep ? keep2 : keep;
 	int rc = 0;
-	if (keep > 3)
-		rc = (int)syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u);
+
+	/* [3, lo) (lo, hi) (hi, inf) */
+	if (lo > 3)
+		rc = (int)syscall(SYS_close_range, 3u, (unsigned)lo - 1, 0u);
+	if (rc == 0 && hi > lo + 1)
+		rc = (int)syscall(SYS_close_range, (unsigned)lo + 1, (unsigned)hi - 1, 0u);
 	if (rc == 0)
-		rc = (int)syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u);
+		rc = (int)syscall(SYS_close_range, (unsigned)hi + 1, ~0u, 0u);
 	if (rc < 0) {
 		/* Kernels before 5.9: walk /proc/self/fd. */
 		DIR *d = opendir("/proc/self/fd");
@@ -720,11 +727,13 @@ static int close_other_fds(int keep, struct agent_err *err)
 		struct dirent *e;
 		while ((e = readdir(d))) {
 			int fd = atoi(e->d_name);
-			if (e->d_name[0] != '.' && fd > 2 && fd != keep && fd != dfd)
+			if (e->d_name[0] != '.' && fd > 2 && fd != keep && fd != keep2 && fd != dfd)
 				close(fd);
 		}
 		closedir(d);
 	}
+	if (keep2 >= 0 && fcntl(keep2, F_SETFD, FD_CLOEXEC) < 0)
+		return agent_fail(err, MSB_ESPAWN, errno, NULL, "set FD_CLOEXEC on the listening socket failed");
 	if (fcntl(keep, F_SETFD, FD_CLOEXEC) < 0)
 		return agent_fail(err, MSB_ESPAWN, errno, NULL, "set FD_CLOEXEC on the protocol socket failed");
 	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -855,7 +864,7 @@ static int stage1(const struct agent_config *cfg, int sock, int go_fd, int bpf_f
 	if (drop_caps(err) < 0 || seccomp_load_fd(bpf_fd, err) < 0)
 		return -1;
 	close(bpf_fd);
-	return close_other_fds(sock, err);
+	return close_other_fds(sock, cfg->listen_fd, err);
 }
 
 /* ---- stage 0 ------------------------------------------------------------- */

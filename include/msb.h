@@ -61,7 +61,10 @@ typedef enum msb_error_code {
 	MSB_ENOTFOUND = -11,   /* a command, file or sandbox was not found */
 	MSB_EPERM = -12,       /* the host refused (privileges, policy) */
 	MSB_EIO = -13,         /* an I/O error talking to the sandbox */
-	MSB_ECANCELED = -14    /* the caller's callback asked to stop */
+	MSB_ECANCELED = -14,   /* the caller's callback asked to stop */
+	MSB_EDONE = -15,       /* no more output: the process has ended */
+	MSB_EEXISTS = -16,     /* a sandbox or file of that name exists */
+	MSB_ETOOBIG = -17      /* larger than the cap the caller gave */
 } msb_error_code;
 
 typedef struct msb_error {
@@ -117,7 +120,7 @@ typedef struct msb_volume {
 	int read_only;            /* non-zero: mounted read-only */
 } msb_volume;
 
-#define MSB_SANDBOX_OPTIONS_VERSION 1
+#define MSB_SANDBOX_OPTIONS_VERSION 2
 
 typedef struct msb_sandbox_options {
 	unsigned int version;  /* MSB_SANDBOX_OPTIONS_VERSION */
@@ -137,11 +140,15 @@ typedef struct msb_sandbox_options {
 	                          root filesystem (usr, bin, lib, etc) */
 	const msb_volume *volumes; /* array of volumes_len volumes, or NULL */
 	size_t volumes_len;
+	/* version 2 */
+	int detached;          /* non-zero: the sandbox outlives this handle
+	                          and this process, under its name (which is
+	                          then required); see msb_sandbox_connect() */
 } msb_sandbox_options;
 
 #define MSB_SANDBOX_OPTIONS_INIT                                        \
 	{ MSB_SANDBOX_OPTIONS_VERSION, MSB_BACKEND_AUTO, NULL, 0, 0.0, 0, 0, \
-	  0, NULL, NULL, MSB_NETWORK_NONE, NULL, NULL, 0 }
+	  0, NULL, NULL, MSB_NETWORK_NONE, NULL, NULL, 0, 0 }
 
 /* Same as MSB_SANDBOX_OPTIONS_INIT, for languages without C macros. */
 MSB_EXTERN int msb_sandbox_options_init(msb_sandbox_options *opts,
@@ -312,6 +319,304 @@ typedef struct msb_metrics {
 /* Fill *out (whose version the caller set). A stopped sandbox gives
  * running = 0 and zeros, not an error. */
 MSB_EXTERN int msb_sandbox_metrics(msb_metrics *out, msb_sandbox *sb);
+
+/* ---------------------------------------------------------------------------
+ * Named, long-lived sandboxes
+ *
+ * A sandbox created with `detached` set keeps running when its handle is
+ * freed and when the creating process exits. Its state lives under the
+ * state directory: $MSB_STATE_DIR, else $XDG_RUNTIME_DIR/msb, else
+ * /run/msb for root, else /tmp/msb-<uid>. Freeing a handle to a detached
+ * sandbox only disconnects; msb_sandbox_stop() ends it.
+ */
+
+/* Connect to a running detached sandbox by name (MSB_ENOTFOUND if there is
+ * none, MSB_ESTATE if it is no longer running). */
+MSB_EXTERN int msb_sandbox_connect(msb_sandbox **out, const char *name);
+
+typedef struct msb_sandbox_info {
+	const char *name;
+	msb_status status;   /* RUNNING, or EXITED for a stale entry */
+	msb_backend backend;
+	int64_t created_ms;  /* creation time, ms since the Unix epoch */
+	int64_t pid;         /* the host pid of its agent, 0 if gone */
+} msb_sandbox_info;
+
+typedef struct msb_sandbox_list {
+	size_t len;
+	msb_sandbox_info *items;
+} msb_sandbox_list;
+
+/* The named sandboxes of this user, sorted by name. Entries whose agent is
+ * gone are reported EXITED (and cleaned up by msb_sandbox_remove()). */
+MSB_EXTERN int msb_sandbox_list_all(msb_sandbox_list **out);
+MSB_EXTERN void msb_sandbox_list_free(msb_sandbox_list *list);
+
+/* Kill a named sandbox at once (no grace), wherever it runs. */
+MSB_EXTERN int msb_sandbox_kill(const char *name);
+
+/* Remove a named sandbox's entry; MSB_ESTATE while it runs. */
+MSB_EXTERN int msb_sandbox_remove(const char *name);
+
+/* ---------------------------------------------------------------------------
+ * Background processes and PTY sessions
+ *
+ * An msb_process is a command started without waiting for it. Its output
+ * is read in chunks; its stdin stays open until closed. Handles may be
+ * used from any thread, one call at a time.
+ */
+typedef struct msb_process msb_process;
+
+/* Start argv in the background. opts->stdin_data, if given, is written
+ * first; stdin stays open (msb_process_write, msb_process_close_stdin).
+ * opts->timeout_ms kills it after that long, as for msb_command_run(). */
+MSB_EXTERN int msb_process_start(msb_process **out, msb_sandbox *sb,
+				 const msb_command_options *opts);
+
+#define MSB_PTY_OPTIONS_VERSION 1
+
+typedef struct msb_pty_options {
+	unsigned int version;    /* MSB_PTY_OPTIONS_VERSION */
+	const char *const *argv; /* NULL: /bin/bash, else /bin/sh */
+	const char *const *env;  /* added to the sandbox's; TERM defaults to
+	                            xterm-256color */
+	const char *cwd;
+	uint16_t rows, cols;     /* 0: 24 x 80 */
+} msb_pty_options;
+
+#define MSB_PTY_OPTIONS_INIT { MSB_PTY_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0 }
+
+/* Start a command on a new pseudo-terminal (its controlling terminal, in
+ * its own session). Output comes as MSB_STREAM_STDOUT chunks. */
+MSB_EXTERN int msb_pty_open(msb_process **out, msb_sandbox *sb,
+			    const msb_pty_options *opts);
+
+/*
+ * Read the next chunk of output, waiting up to timeout_ms (negative:
+ * forever). Fills *out (free with msb_buf_free) and *stream; returns 0,
+ * MSB_ETIMEDOUT when nothing came in time, or MSB_EDONE once the process
+ * has ended and all its output was read.
+ */
+MSB_EXTERN int msb_process_read(msb_buf *out, int *stream, msb_process *p,
+				int64_t timeout_ms);
+
+MSB_EXTERN int msb_process_write(msb_process *p, const void *data, size_t len);
+MSB_EXTERN int msb_process_close_stdin(msb_process *p);
+
+/* Send a signal to the process (its process group). */
+MSB_EXTERN int msb_process_signal(msb_process *p, int signal);
+
+/* Resize a PTY session's terminal. */
+MSB_EXTERN int msb_process_resize(msb_process *p, uint16_t rows,
+				  uint16_t cols);
+
+/* Wait for the process to end, up to timeout_ms (negative: forever). The
+ * result holds the output not read yet with msb_process_read(). */
+MSB_EXTERN int msb_process_wait(msb_command_result **out, msb_process *p,
+				int64_t timeout_ms);
+
+/* The process's pid inside the sandbox. */
+MSB_EXTERN int64_t msb_process_pid(const msb_process *p);
+
+/* Kill the process if it still runs, and release the handle. NULL-safe. */
+MSB_EXTERN void msb_process_free(msb_process *p);
+
+typedef struct msb_process_info {
+	int64_t pid;         /* inside the sandbox */
+	const char *command; /* argv joined with spaces */
+	int pty;             /* non-zero for a PTY session */
+	int64_t started_ms;  /* ms since the Unix epoch */
+} msb_process_info;
+
+typedef struct msb_process_list {
+	size_t len;
+	msb_process_info *items;
+} msb_process_list;
+
+/* The commands running in the sandbox that libmsb started (from any
+ * handle or process connected to it). */
+MSB_EXTERN int msb_process_list_all(msb_process_list **out, msb_sandbox *sb);
+MSB_EXTERN void msb_process_list_free(msb_process_list *list);
+
+MSB_EXTERN void msb_buf_free(msb_buf *buf);
+
+/* ---------------------------------------------------------------------------
+ * REPL: code run in long-lived interpreters whose state persists
+ */
+typedef enum msb_language {
+	MSB_LANG_PYTHON = 1,
+	MSB_LANG_NODE = 2,   /* JavaScript on Node.js */
+	MSB_LANG_SHELL = 3   /* bash, or sh where bash is missing */
+} msb_language;
+
+/* "python", "node", "shell"; NULL for an unknown value. */
+MSB_EXTERN const char *msb_language_name(msb_language lang);
+/* Parse "python", "node"/"javascript"/"js", "shell"/"bash"/"sh"; 0 if
+ * unknown. */
+MSB_EXTERN msb_language msb_language_parse(const char *name);
+
+#define MSB_REPL_OPTIONS_VERSION 1
+
+typedef struct msb_repl_options {
+	unsigned int version;   /* MSB_REPL_OPTIONS_VERSION */
+	msb_language language;  /* required */
+	const char *context;    /* NULL: "default"; each (language, context)
+	                           pair is an interpreter of its own */
+	int64_t timeout_ms;     /* 0: none; on expiry the run is interrupted
+	                           (KeyboardInterrupt, SIGINT) and the state
+	                           kept; an interpreter that does not stop is
+	                           restarted (state_lost) */
+} msb_repl_options;
+
+#define MSB_REPL_OPTIONS_INIT { MSB_REPL_OPTIONS_VERSION, 0, NULL, 0 }
+
+typedef enum msb_repl_status {
+	MSB_REPL_OK = 0,
+	MSB_REPL_ERROR = 1,    /* the code raised or failed */
+	MSB_REPL_TIMEOUT = 2   /* interrupted by the timeout */
+} msb_repl_status;
+
+typedef struct msb_repl_output {
+	const char *mime;     /* "text/html", "image/png" (base64), ... */
+	msb_buf data;
+} msb_repl_output;
+
+typedef struct msb_repl_result {
+	msb_repl_status status;
+	msb_buf out;            /* stdout (empty when streamed) */
+	msb_buf err;            /* stderr (empty when streamed) */
+	msb_buf value;          /* repr of the last expression; empty if none */
+	const char *error_type; /* e.g. "ZeroDivisionError"; "" if none */
+	const char *error_message;
+	msb_buf traceback;
+	msb_repl_output *outputs; /* rich representations of the value */
+	size_t outputs_len;
+	int state_lost;         /* the interpreter was (re)started fresh after
+	                           it died or would not stop: earlier state is
+	                           gone */
+	uint64_t elapsed_us;
+} msb_repl_result;
+
+/* Run code (any bytes but NUL; UTF-8 expected) in the context's
+ * interpreter, starting it on first use. A run that raises is not an
+ * error: see status. Errors are for missing interpreters (MSB_ENOTFOUND,
+ * with a hint) and failing sandboxes. */
+MSB_EXTERN int msb_repl_run(msb_repl_result **out, msb_sandbox *sb,
+			    const msb_repl_options *opts, const char *code,
+			    size_t code_len);
+
+/* As msb_repl_run(), delivering stdout/stderr to cb as produced. */
+MSB_EXTERN int msb_repl_run_stream(msb_repl_result **out, msb_sandbox *sb,
+				   const msb_repl_options *opts,
+				   const char *code, size_t code_len,
+				   msb_output_cb cb, void *payload);
+
+MSB_EXTERN void msb_repl_result_free(msb_repl_result *result);
+
+typedef struct msb_repl_context {
+	msb_language language;
+	const char *name;
+	int running;   /* its interpreter is alive */
+} msb_repl_context;
+
+typedef struct msb_repl_context_list {
+	size_t len;
+	msb_repl_context *items;
+} msb_repl_contexts;
+
+/* Create a context (MSB_EEXISTS if it exists), reset it to a fresh
+ * interpreter, destroy it, or list them. */
+MSB_EXTERN int msb_repl_context_create(msb_sandbox *sb, msb_language lang,
+				       const char *name);
+MSB_EXTERN int msb_repl_context_reset(msb_sandbox *sb, msb_language lang,
+				      const char *name);
+MSB_EXTERN int msb_repl_context_destroy(msb_sandbox *sb, msb_language lang,
+					const char *name);
+MSB_EXTERN int msb_repl_context_list(msb_repl_contexts **out,
+				     msb_sandbox *sb);
+MSB_EXTERN void msb_repl_contexts_free(msb_repl_contexts *list);
+
+/* ---------------------------------------------------------------------------
+ * Files inside the sandbox
+ *
+ * Paths are sandbox paths (relative ones are relative to the workdir).
+ * They resolve inside the sandbox's own root, so a symlink or ".." planted
+ * in the sandbox never reaches a host path; reads and writes refuse FIFOs
+ * and devices instead of hanging.
+ */
+typedef enum msb_file_type {
+	MSB_FILE_REGULAR = 1,
+	MSB_FILE_DIRECTORY = 2,
+	MSB_FILE_SYMLINK = 3,
+	MSB_FILE_OTHER = 4   /* FIFO, socket, device */
+} msb_file_type;
+
+/* Read a whole regular file; MSB_ETOOBIG when it is larger than max_bytes
+ * (0: 64 MiB). */
+MSB_EXTERN int msb_file_read(msb_buf *out, msb_sandbox *sb, const char *path,
+			     int64_t max_bytes);
+
+/* Read a file in chunks delivered to cb (stream MSB_STREAM_STDOUT), up to
+ * max_bytes (0: no cap; MSB_ETOOBIG past it). */
+MSB_EXTERN int msb_file_read_stream(msb_sandbox *sb, const char *path,
+				    int64_t max_bytes, msb_output_cb cb,
+				    void *payload);
+
+#define MSB_WRITE_TRUNCATE 0  /* create or truncate (the default) */
+#define MSB_WRITE_APPEND 1    /* create or append */
+#define MSB_WRITE_EXCL 2      /* create; MSB_EEXISTS if it exists */
+
+/* Write a file; mode (e.g. 0644) applies when it is created. */
+MSB_EXTERN int msb_file_write(msb_sandbox *sb, const char *path,
+			      const void *data, size_t len, int flags,
+			      unsigned int mode);
+
+typedef struct msb_file_stat {
+	msb_file_type type;
+	uint64_t size;
+	unsigned int mode;   /* permission bits */
+	int64_t mtime_ms;
+} msb_file_stat;
+
+/* Information on path itself (a symlink is reported as one). */
+MSB_EXTERN int msb_file_stat_path(msb_file_stat *out, msb_sandbox *sb,
+				  const char *path);
+
+/* *out = 1 if something exists at path (a dangling symlink counts). */
+MSB_EXTERN int msb_file_exists(int *out, msb_sandbox *sb, const char *path);
+
+typedef struct msb_dir_entry {
+	const char *name;
+	msb_file_stat stat;
+} msb_dir_entry;
+
+typedef struct msb_dir_list {
+	size_t len;
+	msb_dir_entry *entries;  /* sorted by name; no "." or ".." */
+} msb_dir_list;
+
+MSB_EXTERN int msb_file_list(msb_dir_list **out, msb_sandbox *sb,
+			     const char *path);
+MSB_EXTERN void msb_dir_list_free(msb_dir_list *list);
+
+/* mkdir; with parents set, like mkdir -p (existing directories are fine). */
+MSB_EXTERN int msb_file_mkdir(msb_sandbox *sb, const char *path,
+			      unsigned int mode, int parents);
+
+/* Remove a file or an empty directory; with recursive set, a whole tree
+ * (symlinks are removed, never followed). */
+MSB_EXTERN int msb_file_remove(msb_sandbox *sb, const char *path,
+			       int recursive);
+
+MSB_EXTERN int msb_file_rename(msb_sandbox *sb, const char *from,
+			       const char *to);
+
+/* Copy a regular host file into the sandbox, or a sandbox file out to the
+ * host (the host side is the caller's own file system). */
+MSB_EXTERN int msb_file_copy_in(msb_sandbox *sb, const char *host_path,
+				const char *sandbox_path);
+MSB_EXTERN int msb_file_copy_out(msb_sandbox *sb, const char *sandbox_path,
+				 const char *host_path);
 
 /* ---------------------------------------------------------------------------
  * What this host offers

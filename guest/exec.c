@@ -1,0 +1,650 @@
+/*
+ * exec.c - commands in the sandbox: run-to-completion, background
+ * processes and PTY sessions are all one thing here, a job.
+ *
+ * A job forwards its output as STDOUT/STDERR frames as it is produced,
+ * takes STDIN frames for its stdin (or terminal), CANCEL frames as
+ * signals, and ends with one REPLY once the process exited and its output
+ * reached EOF (or 100 ms after the exit, when a background process keeps
+ * the pipes open). With "events" set it first sends an EVENT {"event":
+ * "started","pid":N}, so that libmsb can hand back a process handle.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+
+#include "agent.h"
+#include "proto.h"
+
+#define EXIT_GRACE_NS (100ull * 1000000ull)
+#define MAX_JOBS 1024
+#define MAX_ARGS 65536
+#define MAX_STDIN_BUFFER (64u << 20) /* unread stdin the agent holds */
+
+extern char **environ;
+
+struct job {
+	struct job *next;
+	struct agent *a;
+	struct client *c;      /* referenced; may be gone (sends are no-ops) */
+	uint32_t id;
+	int tracked;
+	pid_t pid;             /* 0 once reaped */
+	int pty;
+	int out_fd, err_fd;    /* -1 once at EOF; a PTY's master is out_fd */
+	int in_fd;             /* pipes only; a PTY writes to out_fd */
+	uint8_t *in_buf;
+	size_t in_len, in_off;
+	int in_eof;
+	int status;
+	uint64_t start_ns, exit_ns;
+	int64_t started_ms;    /* wall clock, for ps */
+	uint64_t timeout_timer, grace_timer;
+	int timed_out;
+	uint64_t cap, out_sent, err_sent;
+	int out_trunc, err_trunc;
+	char *command;         /* argv joined, for ps */
+};
+
+static struct job *jobs;
+static size_t njobs;
+
+/* ---- environment ---------------------------------------------------------- */
+
+static void env_put(char **env, size_t *n, const char *kv)
+{
+	size_t klen = strcspn(kv, "=");
+
+	for (size_t i = 0; i < *n; i++)
+		if (!strncmp(env[i], kv, klen) && env[i][klen] == '=') {
+			env[i] = (char *)kv;
+			return;
+		}
+	env[(*n)++] = (char *)kv;
+}
+
+char **agent_build_env(const struct agent_config *cfg, const json_t *extra)
+{
+	static const char *const defaults[] = {
+		"PATH=" AGENT_DEFAULT_PATH, "HOME=/root", "LANG=C.UTF-8",
+	};
+	size_t max = 3 + json_array_size(extra) + 1, n = 0;
+	char **env;
+
+	for (char **e = cfg->env; *e; e++)
+		max++;
+	env = calloc(max, sizeof(char *));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < 3; i++)
+		env_put(env, &n, defaults[i]);
+	for (char **e = cfg->env; *e; e++)
+		env_put(env, &n, *e);
+	for (size_t i = 0; i < json_array_size(extra); i++) {
+		const char *s = json_string_value(json_array_get(extra, i));
+
+		if (s && strchr(s, '=') && s[0] != '=')
+			env_put(env, &n, s);
+	}
+	env[n] = NULL;
+	return env;
+}
+
+/* ---- the end of a job ------------------------------------------------------ */
+
+static void close_fd(struct agent *a, int *fd)
+{
+	if (*fd >= 0) {
+		agent_unwatch(a, *fd);
+		close(*fd);
+	}
+	*fd = -1;
+}
+
+static void job_free(struct job *job)
+{
+	struct agent *a = job->a;
+
+	for (struct job **pp = &jobs; *pp; pp = &(*pp)->next)
+		if (*pp == job) {
+			*pp = job->next;
+			break;
+		}
+	njobs--;
+	close_fd(a, &job->out_fd);
+	close_fd(a, &job->err_fd);
+	close_fd(a, &job->in_fd);
+	agent_timer_cancel(a, job->timeout_timer);
+	agent_timer_cancel(a, job->grace_timer);
+	if (job->tracked)
+		client_untrack(job->c, job->id);
+	client_unref(job->c);
+	free(job->in_buf);
+	free(job->command);
+	free(job);
+}
+
+static void maybe_finish(struct job *job)
+{
+	int st = job->status;
+
+	if (job->pid != 0 || job->out_fd >= 0 || job->err_fd >= 0)
+		return;
+	client_reply(job->c, job->id,
+		     json_pack("{s:b,s:i,s:i,s:b,s:b,s:b,s:I}", "ok", 1,
+			       "exit_code", WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+			       "signal", WIFSIGNALED(st) ? WTERMSIG(st) : 0,
+			       "timed_out", job->timed_out,
+			       "out_truncated", job->out_trunc,
+			       "err_truncated", job->err_trunc,
+			       "elapsed_us",
+			       (json_int_t)((job->exit_ns - job->start_ns) / 1000)));
+	job_free(job);
+}
+
+/* ---- output and input ------------------------------------------------------ */
+
+/* Forward what the job wrote on *fd; closes it at EOF. */
+static void pump_output(struct job *job, int *fd, uint8_t type)
+{
+	static uint8_t buf[MSB_DATA_CHUNK];
+	uint64_t *sent = type == MSB_FRAME_STDOUT ? &job->out_sent : &job->err_sent;
+	int *trunc = type == MSB_FRAME_STDOUT ? &job->out_trunc : &job->err_trunc;
+
+	for (int rounds = 0; rounds < 16 && *fd >= 0; rounds++) {
+		ssize_t n = read(*fd, buf, sizeof(buf));
+		uint64_t room;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			/* EOF, or EIO: a PTY whose last slave user is gone */
+			close_fd(job->a, fd);
+			if (job->pty)
+				job->in_fd = -1;
+			return;
+		}
+		room = job->cap > *sent ? job->cap - *sent : 0;
+		if ((uint64_t)n > room) {
+			*trunc = 1;
+			n = (ssize_t)room;
+		}
+		if (n > 0) {
+			client_send(job->c, type, job->id, buf, (size_t)n);
+			*sent += (uint64_t)n;
+		}
+	}
+}
+
+static int input_fd(const struct job *job)
+{
+	return job->pty ? job->out_fd : job->in_fd;
+}
+
+static void pump_stdin(struct job *job)
+{
+	int fd = input_fd(job);
+
+	while (fd >= 0 && job->in_off < job->in_len) {
+		ssize_t n = write(fd, job->in_buf + job->in_off, job->in_len - job->in_off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0) { /* EPIPE: the command closed its stdin */
+			if (!job->pty)
+				close_fd(job->a, &job->in_fd);
+			job->in_off = job->in_len;
+			break;
+		}
+		job->in_off += (size_t)n;
+	}
+	if (job->in_off == job->in_len) {
+		free(job->in_buf);
+		job->in_buf = NULL;
+		job->in_len = job->in_off = 0;
+		if (job->in_eof && !job->pty)
+			close_fd(job->a, &job->in_fd);
+	}
+	/* Watch for room only while input waits. */
+	if (job->pty && job->out_fd >= 0)
+		agent_watch_events(job->a, job->out_fd,
+				   POLLIN | (job->in_len ? POLLOUT : 0));
+	else if (job->in_fd >= 0)
+		agent_watch_events(job->a, job->in_fd, job->in_len ? POLLOUT : 0);
+}
+
+static void on_out(struct agent *a, int fd, short revents, void *data)
+{
+	struct job *job = data;
+
+	if (job->pty && (revents & POLLOUT))
+		pump_stdin(job);
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		pump_output(job, &job->out_fd, MSB_FRAME_STDOUT);
+	maybe_finish(job);
+}
+
+static void on_err(struct agent *a, int fd, short revents, void *data)
+{
+	struct job *job = data;
+
+	pump_output(job, &job->err_fd, MSB_FRAME_STDERR);
+	maybe_finish(job);
+}
+
+static void on_in(struct agent *a, int fd, short revents, void *data)
+{
+	pump_stdin(data);
+}
+
+/* ---- requests from the client ---------------------------------------------- */
+
+static void job_stdin(struct agent *a, struct client *c, uint32_t id,
+		      const uint8_t *data, size_t len, void *rd)
+{
+	struct job *job = rd;
+	uint8_t *nb;
+
+	if (len == 0) {
+		job->in_eof = 1;
+		pump_stdin(job);
+		return;
+	}
+	if (input_fd(job) < 0 || job->in_len + len > MAX_STDIN_BUFFER)
+		return; /* nobody reads it any more, or far too much waits */
+	nb = realloc(job->in_buf, job->in_len + len);
+	if (!nb)
+		return;
+	memcpy(nb + job->in_len, data, len);
+	job->in_buf = nb;
+	job->in_len += len;
+	pump_stdin(job);
+}
+
+static void job_signal(struct job *job, int sig)
+{
+	if (job->pid <= 0)
+		return;
+	/* Its own process group (a PTY's: its session). */
+	if (kill(-job->pid, sig) < 0)
+		kill(job->pid, sig);
+}
+
+static void job_cancel(struct agent *a, struct client *c, uint32_t id, int sig, void *rd)
+{
+	job_signal(rd, sig);
+}
+
+static void job_detach(struct agent *a, struct client *c, uint32_t id, void *rd)
+{
+	struct job *job = rd;
+
+	/* The client went away: the command goes too. The job lingers until
+	 * it is reaped; its sends are no-ops now. */
+	client_untrack(c, id);
+	job->tracked = 0;
+	job_signal(job, SIGKILL);
+}
+
+static const struct request_ops job_ops = {
+	.on_stdin = job_stdin,
+	.on_cancel = job_cancel,
+	.on_detach = job_detach,
+};
+
+static void on_timeout(struct agent *a, void *data)
+{
+	struct job *job = data;
+
+	job->timeout_timer = 0;
+	job->timed_out = 1;
+	job_signal(job, SIGKILL);
+}
+
+static void on_grace(struct agent *a, void *data)
+{
+	struct job *job = data;
+
+	/* A background process holds the output open: take what is there
+	 * and stop waiting. */
+	job->grace_timer = 0;
+	if (job->out_fd >= 0)
+		pump_output(job, &job->out_fd, MSB_FRAME_STDOUT);
+	if (job->err_fd >= 0)
+		pump_output(job, &job->err_fd, MSB_FRAME_STDERR);
+	close_fd(a, &job->out_fd);
+	close_fd(a, &job->err_fd);
+	maybe_finish(job);
+}
+
+static void on_exit_status(struct agent *a, pid_t pid, int status, void *data)
+{
+	struct job *job = data;
+
+	job->pid = 0;
+	job->status = status;
+	job->exit_ns = agent_now_ns();
+	agent_timer_cancel(a, job->timeout_timer);
+	job->timeout_timer = 0;
+	if (!job->pty)
+		close_fd(a, &job->in_fd);
+	if (job->out_fd >= 0 || job->err_fd >= 0)
+		job->grace_timer = agent_timer(a, job->exit_ns + EXIT_GRACE_NS, on_grace, job);
+	maybe_finish(job);
+}
+
+/* ---- starting ---------------------------------------------------------------- */
+
+struct exec_failure {
+	int stage; /* 1 chdir workdir, 2 chdir cwd, 3 exec, 4 terminal */
+	int err;
+};
+
+static void child_fail(int fd, int stage)
+{
+	struct exec_failure f = { stage, errno };
+
+	if (write(fd, &f, sizeof(f)) < 0) {
+		/* nothing left to tell */
+	}
+	_exit(127);
+}
+
+static char *join_argv(char **argv)
+{
+	size_t len = 1;
+	char *s;
+
+	for (char **a = argv; *a; a++)
+		len += strlen(*a) + 1;
+	s = malloc(len > 4096 ? 4096 : len);
+	if (!s)
+		return NULL;
+	s[0] = '\0';
+	for (char **a = argv; *a; a++) {
+		size_t used = strlen(s), room = (len > 4096 ? 4096 : len) - used;
+
+		snprintf(s + used, room, "%s%s", a == argv ? "" : " ", *a);
+	}
+	return s;
+}
+
+/* Open a PTY pair: *master (non-blocking) and the slave's path. */
+static int open_pty(int *master, char *slave, size_t slave_size,
+		    unsigned rows, unsigned cols)
+{
+	struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
+	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+
+	if (m < 0)
+		return -1;
+	if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, slave, slave_size) != 0) {
+		int e = errno;
+
+		close(m);
+		errno = e;
+		return -1;
+	}
+	ioctl(m, TIOCSWINSZ, &ws);
+	*master = m;
+	return 0;
+}
+
+void op_exec(struct agent *a, struct client *c, uint32_t id, const json_t *req)
+{
+	const struct agent_config *cfg = agent_config(a);
+	const json_t *jargv = json_object_get(req, "argv");
+	const json_t *jenv = json_object_get(req, "env");
+	const json_t *jpty = json_object_get(req, "pty");
+	const char *cwd = json_string_value(json_object_get(req, "cwd"));
+	int want_stdin = json_is_true(json_object_get(req, "stdin"));
+	int events = json_is_true(json_object_get(req, "events"));
+	json_int_t timeout = json_integer_value(json_object_get(req, "timeout_ms"));
+	json_int_t cap = json_integer_value(json_object_get(req, "output_cap"));
+	json_int_t rows = json_integer_value(json_object_get(jpty, "rows"));
+	json_int_t cols = json_integer_value(json_object_get(jpty, "cols"));
+	size_t argc = json_array_size(jargv);
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, in[2] = { -1, -1 };
+	int ep[2] = { -1, -1 }, master = -1;
+	char slave[128];
+	struct exec_failure fail;
+	struct job *job = NULL;
+	char **argv = NULL, **env = NULL;
+	ssize_t n;
+	pid_t pid;
+
+	if (!json_is_array(jargv) || argc == 0 || argc > MAX_ARGS ||
+	    (jenv && !json_is_array(jenv)) || timeout < 0 || cap < 0 ||
+	    (jpty && (!json_is_object(jpty) || rows < 0 || rows > 10000 ||
+		      cols < 0 || cols > 10000))) {
+		client_error(c, id, MSB_EINVAL, 0, "", "malformed exec request");
+		return;
+	}
+	if (njobs >= MAX_JOBS) {
+		client_error(c, id, MSB_EINVAL, 0, "wait for some commands to finish",
+			     "too many commands running (%d)", MAX_JOBS);
+		return;
+	}
+	argv = calloc(argc + 1, sizeof(char *));
+	env = agent_build_env(cfg, jenv);
+	job = calloc(1, sizeof(*job));
+	if (!argv || !env || !job) {
+		client_error(c, id, MSB_ENOMEM, ENOMEM, "", "exec");
+		goto out;
+	}
+	for (size_t i = 0; i < argc; i++) {
+		argv[i] = (char *)json_string_value(json_array_get(jargv, i));
+		if (!argv[i]) {
+			client_error(c, id, MSB_EINVAL, 0, "", "argv[%zu] is not a string", i);
+			goto out;
+		}
+	}
+	if (jpty) {
+		if (open_pty(&master, slave, sizeof(slave), rows ? (unsigned)rows : 24,
+			     cols ? (unsigned)cols : 80) < 0) {
+			client_error(c, id, MSB_ERROR, errno, "the sandbox's /dev/pts may "
+				     "be exhausted", "cannot open a pseudo-terminal");
+			goto out;
+		}
+	} else if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) ||
+		   (want_stdin && pipe2(in, O_CLOEXEC))) {
+		client_error(c, id, MSB_ERROR, errno, "the sandbox may have too many "
+			     "open files", "cannot create pipes");
+		goto out;
+	}
+	if (pipe2(ep, O_CLOEXEC)) {
+		client_error(c, id, MSB_ERROR, errno, "the sandbox may have too many "
+			     "open files", "cannot create pipes");
+		goto out;
+	}
+	job->start_ns = agent_now_ns();
+	pid = fork();
+	if (pid < 0) {
+		client_error(c, id, MSB_ERROR, errno, "the sandbox may be at its "
+			     "process limit", "cannot start the command");
+		goto out;
+	}
+	if (pid == 0) {
+		sigset_t none;
+		int fd;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		if (jpty) {
+			/* A session of its own with the PTY as its terminal. */
+			if (setsid() < 0 || (fd = open(slave, O_RDWR)) < 0 ||
+			    ioctl(fd, TIOCSCTTY, 0) < 0)
+				child_fail(ep[1], 4);
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			if (fd > 2)
+				close(fd);
+		} else {
+			setpgid(0, 0);
+			if (want_stdin) {
+				dup2(in[0], 0);
+			} else if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
+				dup2(fd, 0);
+				if (fd != 0)
+					close(fd);
+			}
+			dup2(out[1], 1);
+			dup2(err[1], 2);
+		}
+		if (chdir(cfg->workdir) < 0)
+			child_fail(ep[1], 1);
+		if (cwd && chdir(cwd) < 0)
+			child_fail(ep[1], 2);
+		environ = env;
+		execvp(argv[0], argv);
+		child_fail(ep[1], 3);
+	}
+	if (out[1] >= 0) close(out[1]);
+	if (err[1] >= 0) close(err[1]);
+	if (in[0] >= 0) close(in[0]);
+	out[1] = err[1] = in[0] = -1;
+	close(ep[1]);
+	ep[1] = -1;
+	do
+		n = read(ep[0], &fail, sizeof(fail));
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(fail)) {
+		int st;
+
+		waitpid(pid, &st, 0);
+		if (fail.stage == 3 && fail.err == ENOENT)
+			client_error(c, id, MSB_ENOTFOUND, 0, "check the name; the sandbox "
+				     "sees the host's /usr, /bin and its volumes, and "
+				     "PATH=" AGENT_DEFAULT_PATH, "command not found: %s", argv[0]);
+		else if (fail.stage == 3)
+			client_error(c, id, fail.err == EACCES ? MSB_EPERM : MSB_ERROR,
+				     fail.err, "check that the file is an executable program",
+				     "cannot execute %s", argv[0]);
+		else if (fail.stage == 4)
+			client_error(c, id, MSB_ERROR, fail.err, "", "cannot set up the terminal");
+		else
+			client_error(c, id, MSB_EINVAL, fail.err, "give an existing "
+				     "directory inside the sandbox",
+				     "cannot change to directory %s",
+				     fail.stage == 2 ? cwd : cfg->workdir);
+		goto out;
+	}
+
+	job->a = a;
+	job->c = c;
+	client_ref(c);
+	job->id = id;
+	job->pid = pid;
+	job->pty = jpty != NULL;
+	job->cap = (uint64_t)cap;
+	job->command = join_argv(argv);
+	job->started_ms = (int64_t)time(NULL) * 1000;
+	if (job->pty) {
+		job->out_fd = master;
+		job->err_fd = -1;
+		job->in_fd = -1;
+		master = -1;
+	} else {
+		job->out_fd = out[0];
+		job->err_fd = err[0];
+		job->in_fd = want_stdin ? in[1] : -1;
+		out[0] = err[0] = in[1] = -1;
+		fcntl(job->out_fd, F_SETFL, O_NONBLOCK);
+		fcntl(job->err_fd, F_SETFL, O_NONBLOCK);
+		if (job->in_fd >= 0)
+			fcntl(job->in_fd, F_SETFL, O_NONBLOCK);
+	}
+	job->next = jobs;
+	jobs = job;
+	njobs++;
+	agent_watch(a, job->out_fd, POLLIN, on_out, job);
+	if (job->err_fd >= 0)
+		agent_watch(a, job->err_fd, POLLIN, on_err, job);
+	if (job->in_fd >= 0)
+		agent_watch(a, job->in_fd, 0, on_in, job);
+	agent_child(a, pid, on_exit_status, job);
+	if (timeout)
+		job->timeout_timer = agent_timer(a, job->start_ns + (uint64_t)timeout * 1000000ull,
+						 on_timeout, job);
+	job->tracked = client_track(c, id, &job_ops, job) == 0;
+	if (events)
+		client_event(c, id, json_pack("{s:s,s:i}", "event", "started", "pid", (int)pid));
+	job = NULL;
+out:
+	if (out[0] >= 0) close(out[0]);
+	if (out[1] >= 0) close(out[1]);
+	if (err[0] >= 0) close(err[0]);
+	if (err[1] >= 0) close(err[1]);
+	if (in[0] >= 0) close(in[0]);
+	if (in[1] >= 0) close(in[1]);
+	if (ep[0] >= 0) close(ep[0]);
+	if (ep[1] >= 0) close(ep[1]);
+	if (master >= 0) close(master);
+	free(job);
+	free(argv);
+	free(env);
+}
+
+/* {"op":"resize","target":ID,"rows":R,"cols":C}: the PTY job that this
+ * client started as request ID. */
+void op_resize(struct agent *a, struct client *c, uint32_t id, const json_t *req)
+{
+	json_int_t target = json_integer_value(json_object_get(req, "target"));
+	json_int_t rows = json_integer_value(json_object_get(req, "rows"));
+	json_int_t cols = json_integer_value(json_object_get(req, "cols"));
+
+	if (rows <= 0 || rows > 10000 || cols <= 0 || cols > 10000) {
+		client_error(c, id, MSB_EINVAL, 0, "give rows and cols between 1 and 10000",
+			     "bad terminal size %lldx%lld", (long long)rows, (long long)cols);
+		return;
+	}
+	for (struct job *j = jobs; j; j = j->next) {
+		if (j->c != c || j->id != (uint32_t)target)
+			continue;
+		if (!j->pty || j->out_fd < 0) {
+			client_error(c, id, MSB_EINVAL, 0, "resize works on PTY sessions",
+				     "the process has no terminal");
+			return;
+		}
+		struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
+		if (ioctl(j->out_fd, TIOCSWINSZ, &ws) < 0) {
+			client_error(c, id, MSB_ERROR, errno, "", "resize failed");
+			return;
+		}
+		client_reply(c, id, json_pack("{s:b}", "ok", 1));
+		return;
+	}
+	client_error(c, id, MSB_ENOTFOUND, 0, "the process may have ended",
+		     "no such process");
+}
+
+/* {"op":"ps"}: the commands running, from every client. */
+void op_ps(struct agent *a, struct client *c, uint32_t id, const json_t *req)
+{
+	json_t *list = json_array();
+
+	for (struct job *j = jobs; j; j = j->next)
+		if (j->pid > 0)
+			json_array_append_new(list, json_pack("{s:i,s:s,s:b,s:I}",
+				"pid", (int)j->pid, "command", j->command ? j->command : "",
+				"pty", j->pty, "started_ms", (json_int_t)j->started_ms));
+	client_reply(c, id, json_pack("{s:b,s:o}", "ok", 1, "processes", list));
+}

@@ -1,0 +1,755 @@
+/*
+ * loop.c - the agent's event loop, as PID 1 of the sandbox.
+ *
+ * One thread, one poll(): the protocol connections (the one libmsb spawned
+ * us with, and for a detached sandbox every connection accepted on its
+ * socket), the fds that modules watch (command pipes, PTYs, REPL drivers),
+ * timers, and SIGCHLD through a signalfd, reaping every child as PID 1
+ * must. Operations are dispatched by name to the modules (exec.c,
+ * metrics.c, repl.c, files.c).
+ *
+ * The host's bytes are checked by the decoder (proto.c); each module checks
+ * its requests before use.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "agent.h"
+#include "proto.h"
+
+#define MAX_CLIENTS 64
+#define SEND_TIMEOUT_S 60           /* a client that stops reading is dropped */
+#define WALL_GRACE_NS (2000ull * 1000000ull)
+
+struct watch {
+	int fd;
+	short events;
+	uint64_t serial;
+	watch_fn fn;
+	void *data;
+};
+
+struct timer {
+	struct timer *next;
+	uint64_t id, deadline;
+	timer_fn fn;
+	void *data;
+};
+
+struct child_watch {
+	struct child_watch *next;
+	pid_t pid;
+	child_fn fn;
+	void *data;
+};
+
+struct tracked {
+	struct tracked *next;
+	uint32_t id;
+	const struct request_ops *ops;
+	void *rd;
+};
+
+struct client {
+	struct client *next;
+	struct agent *a;
+	int fd;          /* -1 once closed */
+	int broken;      /* a send failed: close at the end of this turn */
+	int refs;
+	int greeted;     /* the HELLO exchange is done */
+	int primary;     /* the connection libmsb spawned us with */
+	struct msb_decoder dec;
+	struct tracked *tracked;
+};
+
+struct agent {
+	const struct agent_config *cfg;
+	const struct agent_enforcement *enf;
+	int listen_fd;
+	int sigfd;
+	struct watch *watches;
+	size_t nwatches, capwatches;
+	uint64_t next_serial;
+	struct timer *timers;
+	uint64_t next_timer;
+	struct child_watch *children;
+	struct client *clients;
+	size_t nclients;
+	int stop, status;
+	/* shutdown: a request in progress */
+	struct client *shutdown_client;
+	uint32_t shutdown_id;
+	uint64_t shutdown_deadline;
+	/* the wall-time limit was reached: everything is being killed */
+	int dying;
+	uint64_t dying_deadline;
+};
+
+uint64_t agent_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+const struct agent_config *agent_config(const struct agent *a)
+{
+	return a->cfg;
+}
+
+void agent_kill_all(int sig)
+{
+	/* Only PID 1 of the sandbox's pid namespace: anywhere else kill(-1)
+	 * would hit the host. */
+	if (getpid() == 1)
+		kill(-1, sig);
+}
+
+/* ---- watches, timers, children ---------------------------------------- */
+
+static struct watch *find_watch(struct agent *a, int fd)
+{
+	for (size_t i = 0; i < a->nwatches; i++)
+		if (a->watches[i].fd == fd)
+			return &a->watches[i];
+	return NULL;
+}
+
+int agent_watch(struct agent *a, int fd, short events, watch_fn fn, void *data)
+{
+	struct watch *w = find_watch(a, fd);
+
+	if (!w) {
+		if (a->nwatches == a->capwatches) {
+			size_t cap = a->capwatches ? a->capwatches * 2 : 32;
+			struct watch *nw = realloc(a->watches, cap * sizeof(*nw));
+
+			if (!nw)
+				return -1;
+			a->watches = nw;
+			a->capwatches = cap;
+		}
+		w = &a->watches[a->nwatches++];
+	}
+	w->fd = fd;
+	w->events = events;
+	w->serial = ++a->next_serial;
+	w->fn = fn;
+	w->data = data;
+	return 0;
+}
+
+void agent_watch_events(struct agent *a, int fd, short events)
+{
+	struct watch *w = find_watch(a, fd);
+
+	if (w)
+		w->events = events;
+}
+
+void agent_unwatch(struct agent *a, int fd)
+{
+	struct watch *w = find_watch(a, fd);
+
+	if (w)
+		*w = a->watches[--a->nwatches];
+}
+
+uint64_t agent_timer(struct agent *a, uint64_t deadline_ns, timer_fn fn, void *data)
+{
+	struct timer *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return 0;
+	t->id = ++a->next_timer;
+	t->deadline = deadline_ns;
+	t->fn = fn;
+	t->data = data;
+	t->next = a->timers;
+	a->timers = t;
+	return t->id;
+}
+
+void agent_timer_cancel(struct agent *a, uint64_t id)
+{
+	for (struct timer **pp = &a->timers; *pp; pp = &(*pp)->next)
+		if ((*pp)->id == id) {
+			struct timer *t = *pp;
+
+			*pp = t->next;
+			free(t);
+			return;
+		}
+}
+
+int agent_child(struct agent *a, pid_t pid, child_fn fn, void *data)
+{
+	struct child_watch *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -1;
+	c->pid = pid;
+	c->fn = fn;
+	c->data = data;
+	c->next = a->children;
+	a->children = c;
+	return 0;
+}
+
+static void reap(struct agent *a)
+{
+	struct signalfd_siginfo si;
+	pid_t pid;
+	int st;
+
+	while (read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (struct child_watch **pp = &a->children; *pp; pp = &(*pp)->next)
+			if ((*pp)->pid == pid) {
+				struct child_watch *c = *pp;
+
+				*pp = c->next;
+				c->fn(a, pid, st, c->data);
+				free(c);
+				break;
+			}
+		/* anything else was an orphan: reaped, as PID 1 must */
+	}
+}
+
+static int no_children(void)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 &&
+	       errno == ECHILD;
+}
+
+/* ---- clients ------------------------------------------------------------ */
+
+int client_alive(const struct client *c)
+{
+	return c && c->fd >= 0 && !c->broken;
+}
+
+void client_ref(struct client *c)
+{
+	c->refs++;
+}
+
+void client_unref(struct client *c)
+{
+	if (--c->refs > 0)
+		return;
+	msb_decoder_release(&c->dec);
+	free(c);
+}
+
+int client_send(struct client *c, uint8_t type, uint32_t id, const void *data, size_t len)
+{
+	int rc;
+
+	if (!client_alive(c))
+		return -EPIPE;
+	rc = msb_frame_write(c->fd, type, id, data, len);
+	if (rc < 0)
+		c->broken = 1;
+	return rc;
+}
+
+static void send_json(struct client *c, uint8_t type, uint32_t id, json_t *obj)
+{
+	char *s;
+
+	if (!obj)
+		return;
+	s = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (!s)
+		return;
+	if (strlen(s) > MSB_FRAME_MAX) {
+		/* Never the case for our own replies; refuse rather than
+		 * send a frame the peer must reject. */
+		free(s);
+		s = strdup("{\"ok\":false,\"error\":{\"code\":-8,\"message\":"
+			   "\"reply too large\",\"hint\":\"\"}}");
+		if (!s)
+			return;
+	}
+	client_send(c, type, id, s, strlen(s));
+	free(s);
+}
+
+void client_reply(struct client *c, uint32_t id, json_t *obj)
+{
+	send_json(c, MSB_FRAME_REPLY, id, obj);
+}
+
+void client_event(struct client *c, uint32_t id, json_t *obj)
+{
+	send_json(c, MSB_FRAME_EVENT, id, obj);
+}
+
+void client_error(struct client *c, uint32_t id, int code, int os_errno,
+		  const char *hint, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (os_errno) {
+		size_t n = strlen(msg);
+
+		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(os_errno));
+	}
+	client_reply(c, id, json_pack("{s:b,s:{s:i,s:s,s:s,s:i}}", "ok", 0,
+				      "error", "code", code, "message", msg,
+				      "hint", hint ? hint : "", "errno", os_errno));
+}
+
+int client_track(struct client *c, uint32_t id, const struct request_ops *ops, void *rd)
+{
+	struct tracked *t;
+
+	for (t = c->tracked; t; t = t->next)
+		if (t->id == id)
+			return -1;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -1;
+	t->id = id;
+	t->ops = ops;
+	t->rd = rd;
+	t->next = c->tracked;
+	c->tracked = t;
+	return 0;
+}
+
+void client_untrack(struct client *c, uint32_t id)
+{
+	for (struct tracked **pp = &c->tracked; *pp; pp = &(*pp)->next)
+		if ((*pp)->id == id) {
+			struct tracked *t = *pp;
+
+			*pp = t->next;
+			free(t);
+			return;
+		}
+}
+
+static struct tracked *find_tracked(struct client *c, uint32_t id)
+{
+	for (struct tracked *t = c->tracked; t; t = t->next)
+		if (t->id == id)
+			return t;
+	return NULL;
+}
+
+static json_t *hello_json(struct agent *a)
+{
+	static const char *const names[] = { "none", "rlimit", "cgroup", "kernel" };
+	const struct agent_enforcement *e = a->enf;
+#define ENF(x) names[(unsigned)(x) < 4 ? (unsigned)(x) : 0]
+	return json_pack("{s:i,s:s,s:b,s:i,s:b,s:I,s:{s:s,s:s,s:s,s:s,s:s}}",
+			 "proto", MSB_PROTO_VERSION, "agent", MSB_VERSION,
+			 "ok", 1, "cgroup", e->cgroup_version,
+			 "detached", a->listen_fd >= 0,
+			 "pid", (json_int_t)a->cfg->host_pid,
+			 "enforcement", "memory", ENF(e->memory),
+			 "cpu", ENF(e->cpu), "pids", ENF(e->pids),
+			 "disk", ENF(e->disk), "time", ENF(e->time));
+#undef ENF
+}
+
+static void client_read(struct agent *a, int fd, short revents, void *data);
+
+static struct client *client_new(struct agent *a, int fd, int primary)
+{
+	struct client *c = calloc(1, sizeof(*c));
+	struct timeval tv = { .tv_sec = SEND_TIMEOUT_S };
+
+	if (!c)
+		return NULL;
+	c->a = a;
+	c->fd = fd;
+	c->refs = 1;
+	c->primary = primary;
+	c->greeted = primary; /* its HELLO came before isolation */
+	msb_decoder_init(&c->dec);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (agent_watch(a, fd, POLLIN, client_read, c) < 0) {
+		free(c);
+		return NULL;
+	}
+	c->next = a->clients;
+	a->clients = c;
+	a->nclients++;
+	return c;
+}
+
+static void client_close(struct agent *a, struct client *c)
+{
+	struct tracked *t;
+
+	if (c->fd < 0)
+		return;
+	agent_unwatch(a, c->fd);
+	close(c->fd);
+	c->fd = -1;
+	/* Tell every request still in flight; each ends itself. */
+	while ((t = c->tracked)) {
+		uint32_t id = t->id;
+
+		if (t->ops->on_detach)
+			t->ops->on_detach(a, c, id, t->rd);
+		if (c->tracked == t && t->id == id)
+			client_untrack(c, id); /* a handler that forgot */
+	}
+	for (struct client **pp = &a->clients; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	a->nclients--;
+	if (c->primary && a->listen_fd < 0) {
+		/* The owner is gone and nobody else can connect: nobody is
+		 * left to serve. */
+		agent_kill_all(SIGKILL);
+		a->stop = 1;
+	}
+	client_unref(c);
+}
+
+/* ---- operations ---------------------------------------------------------- */
+
+static void op_shutdown(struct agent *a, struct client *c, uint32_t id, const json_t *req)
+{
+	json_int_t grace = json_integer_value(json_object_get(req, "grace_ms"));
+
+	if (grace < 0 || grace > 600000)
+		grace = 2000;
+	if (a->shutdown_client) {
+		client_error(c, id, MSB_ESTATE, 0, "", "the sandbox is already stopping");
+		return;
+	}
+	client_ref(c);
+	a->shutdown_client = c;
+	a->shutdown_id = id;
+	a->shutdown_deadline = agent_now_ns() + (uint64_t)grace * 1000000ull;
+	agent_kill_all(SIGTERM);
+}
+
+/* TEMPORARY: until repl.c and files.c land. */
+__attribute__((weak)) void op_repl_run(struct agent *a, struct client *c, uint32_t id, const json_t *req)
+{
+	client_error(c, id, MSB_EUNSUPPORTED, 0, "", "not built yet");
+}
+__attribute__((weak)) void op_repl_context(struct agent *a, struct client *c, uint32_t id, const json_t *req)
+{
+	client_error(c, id, MSB_EUNSUPPORTED, 0, "", "not built yet");
+}
+__attribute__((weak)) void op_file(struct agent *a, struct client *c, uint32_t id, const json_t *req)
+{
+	client_error(c, id, MSB_EUNSUPPORTED, 0, "", "not built yet");
+}
+
+static const struct {
+	const char *name;
+	op_fn fn;
+} ops[] = {
+	{ "exec", op_exec },
+	{ "resize", op_resize },
+	{ "ps", op_ps },
+	{ "metrics", op_metrics },
+	{ "shutdown", op_shutdown },
+	{ "repl.run", op_repl_run },
+	{ "repl.context", op_repl_context },
+	{ "file", op_file },
+};
+
+static void do_call(struct agent *a, struct client *c, const struct msb_frame *f)
+{
+	const char *why, *op;
+	json_t *req;
+
+	if (f->id == 0)
+		return; /* a reply could not be addressed */
+	if (find_tracked(c, f->id)) {
+		client_error(c, f->id, MSB_EPROTO, 0, "", "request id %u is in use", f->id);
+		return;
+	}
+	req = msb_frame_json(f, &why);
+	if (!req) {
+		client_error(c, f->id, MSB_EPROTO, 0, "", "bad request: %s", why);
+		return;
+	}
+	op = json_string_value(json_object_get(req, "op"));
+	if (!op) {
+		client_error(c, f->id, MSB_EPROTO, 0, "", "request without op");
+	} else if (a->dying || a->shutdown_client) {
+		client_error(c, f->id, MSB_ESTATE, 0, "create a new sandbox",
+			     "the sandbox is shutting down");
+	} else {
+		size_t i;
+
+		for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+			if (!strcmp(op, ops[i].name))
+				break;
+		if (i < sizeof(ops) / sizeof(ops[0]))
+			ops[i].fn(a, c, f->id, req);
+		else
+			client_error(c, f->id, MSB_EUNSUPPORTED, 0,
+				     "update libmsb and msb-agent together",
+				     "unknown operation \"%.64s\"", op);
+	}
+	json_decref(req);
+}
+
+static void do_hello(struct agent *a, struct client *c, const struct msb_frame *f)
+{
+	const char *why;
+	json_t *h = msb_frame_json(f, &why);
+
+	if (!h || json_integer_value(json_object_get(h, "proto")) != MSB_PROTO_VERSION) {
+		json_t *err = json_pack("{s:i,s:b,s:{s:i,s:s,s:s}}", "proto",
+					MSB_PROTO_VERSION, "ok", 0, "error",
+					"code", MSB_EPROTO, "message",
+					"protocol version mismatch", "hint",
+					"use matching libmsb and msb-agent versions");
+		send_json(c, MSB_FRAME_HELLO, 0, err);
+		c->broken = 1;
+	} else {
+		c->greeted = 1;
+		send_json(c, MSB_FRAME_HELLO, 0, hello_json(a));
+	}
+	json_decref(h);
+}
+
+static void client_read(struct agent *a, int fd, short revents, void *data)
+{
+	struct client *c = data;
+	struct msb_frame f;
+	const char *why;
+	uint8_t *p;
+	ssize_t n;
+	int rc;
+
+	if (!client_alive(c))
+		return;
+	p = msb_decoder_space(&c->dec, 65536);
+	if (!p) {
+		c->broken = 1;
+		return;
+	}
+	n = read(fd, p, 65536);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		c->broken = 1;
+		return;
+	}
+	msb_decoder_commit(&c->dec, (size_t)n);
+	client_ref(c);
+	while (client_alive(c) && (rc = msb_decoder_next(&c->dec, &f, &why)) == 1) {
+		struct tracked *t;
+
+		if (!c->greeted) {
+			if (f.type == MSB_FRAME_HELLO)
+				do_hello(a, c, &f);
+			else
+				c->broken = 1;
+			continue;
+		}
+		switch (f.type) {
+		case MSB_FRAME_CALL:
+			do_call(a, c, &f);
+			break;
+		case MSB_FRAME_STDIN:
+			if ((t = find_tracked(c, f.id)) && t->ops->on_stdin)
+				t->ops->on_stdin(a, c, f.id, f.data, f.len, t->rd);
+			break;
+		case MSB_FRAME_CANCEL:
+			if ((t = find_tracked(c, f.id)) && t->ops->on_cancel) {
+				json_t *j = msb_frame_json(&f, &why);
+				json_int_t sig = j ? json_integer_value(json_object_get(j, "signal")) : 0;
+
+				json_decref(j);
+				t->ops->on_cancel(a, c, f.id, sig > 0 && sig < 65 ? (int)sig : SIGKILL, t->rd);
+			}
+			break;
+		default:
+			break; /* nothing else is meant for the agent */
+		}
+	}
+	if (rc < 0)
+		c->broken = 1; /* garbage: this connection is done */
+	client_unref(c);
+}
+
+static void accept_client(struct agent *a, int fd, short revents, void *data)
+{
+	int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (cfd < 0)
+		return;
+	if (a->nclients >= MAX_CLIENTS || !client_new(a, cfd, 0))
+		close(cfd);
+}
+
+/* ---- the loop --------------------------------------------------------------- */
+
+static void broadcast_exit(struct agent *a, const char *reason)
+{
+	for (struct client *c = a->clients; c; c = c->next)
+		client_event(c, 0, json_pack("{s:s,s:s}", "event", "exit", "reason", reason));
+}
+
+static void wall_time_reached(struct agent *a, void *data)
+{
+	a->dying = 1;
+	a->dying_deadline = agent_now_ns() + WALL_GRACE_NS;
+	agent_kill_all(SIGKILL);
+}
+
+int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
+		const struct agent_enforcement *enf)
+{
+	struct agent a = { .cfg = cfg, .enf = enf, .listen_fd = listen_fd };
+	struct pollfd *pfds = NULL;
+	uint64_t *serials = NULL;
+	size_t pcap = 0;
+	struct client *primary;
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	a.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	if (a.sigfd < 0 || !(primary = client_new(&a, sock, 1)))
+		return 1;
+	metrics_start();
+	send_json(primary, MSB_FRAME_HELLO, 0, hello_json(&a));
+	if (listen_fd >= 0)
+		agent_watch(&a, listen_fd, POLLIN, accept_client, NULL);
+	if (cfg->timeout_ms > 0)
+		agent_timer(&a, agent_now_ns() + (uint64_t)cfg->timeout_ms * 1000000ull,
+			    wall_time_reached, NULL);
+
+	while (!a.stop) {
+		uint64_t now = agent_now_ns(), next = 0;
+		int timeout_ms;
+		size_t np = 0;
+
+		/* Timers that are due. One at a time: a callback may change
+		 * the list. */
+		for (;;) {
+			struct timer *t, *due = NULL, **pp, **due_pp = NULL;
+
+			for (pp = &a.timers; (t = *pp); pp = &t->next)
+				if (t->deadline <= now && (!due || t->deadline < due->deadline)) {
+					due = t;
+					due_pp = pp;
+				}
+			if (!due)
+				break;
+			*due_pp = due->next;
+			due->fn(&a, due->data);
+			free(due);
+			now = agent_now_ns();
+		}
+		/* Connections that broke during the last turn. */
+		for (struct client *c = a.clients, *cn; c; c = cn) {
+			cn = c->next;
+			if (c->broken)
+				client_close(&a, c);
+		}
+		if (a.stop)
+			break;
+		if (a.shutdown_client) {
+			if (no_children() || now >= a.shutdown_deadline) {
+				agent_kill_all(SIGKILL);
+				client_reply(a.shutdown_client, a.shutdown_id,
+					     json_pack("{s:b}", "ok", 1));
+				client_unref(a.shutdown_client);
+				a.shutdown_client = NULL;
+				break;
+			}
+			next = a.shutdown_deadline;
+		}
+		if (a.dying) {
+			if (no_children() || now >= a.dying_deadline) {
+				broadcast_exit(&a, "wall-time limit reached");
+				a.status = 3;
+				break;
+			}
+			if (!next || a.dying_deadline < next)
+				next = a.dying_deadline;
+		}
+		for (struct timer *t = a.timers; t; t = t->next)
+			if (!next || t->deadline < next)
+				next = t->deadline;
+
+		if (pcap < a.nwatches + 1) {
+			pcap = a.nwatches + 33;
+			free(pfds);
+			free(serials);
+			pfds = calloc(pcap, sizeof(*pfds));
+			serials = calloc(pcap, sizeof(*serials));
+			if (!pfds || !serials) {
+				a.status = 1;
+				break;
+			}
+		}
+		pfds[np++] = (struct pollfd){ .fd = a.sigfd, .events = POLLIN };
+		for (size_t i = 0; i < a.nwatches; i++) {
+			serials[np] = a.watches[i].serial;
+			pfds[np++] = (struct pollfd){ .fd = a.watches[i].fd,
+						      .events = a.watches[i].events };
+		}
+		timeout_ms = next ? (int)((next > now ? next - now : 0) / 1000000ull) + 1 : -1;
+		if (poll(pfds, np, timeout_ms) < 0) {
+			if (errno == EINTR)
+				continue;
+			a.status = 1;
+			break;
+		}
+		if (pfds[0].revents)
+			reap(&a);
+		for (size_t i = 1; i < np; i++) {
+			struct watch *w;
+
+			if (!pfds[i].revents)
+				continue;
+			/* The watch may have gone, or its fd been reused. */
+			w = find_watch(&a, pfds[i].fd);
+			if (w && w->serial == serials[i])
+				w->fn(&a, w->fd, pfds[i].revents, w->data);
+		}
+	}
+
+	/* Whatever is left dies with us (PID 1). */
+	agent_kill_all(SIGKILL);
+	free(pfds);
+	free(serials);
+	return a.status;
+}

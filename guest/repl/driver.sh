@@ -1,0 +1,1 @@
+# placeholder: the shell REPL driver
