@@ -373,7 +373,8 @@ static json_t *hello_json(struct agent *a)
 			 "pid", (json_int_t)a->cfg->host_pid,
 			 "enforcement", "memory", ENF(e->memory),
 			 "cpu", ENF(e->cpu), "pids", ENF(e->pids),
-			 "disk", ENF(e->disk), "time", ENF(e->time));
+			 "disk", ENF(e->disk),
+			 "time", ENF(a->cfg->timeout_ms ? e->time : MSB_ENFORCE_NONE));
 #undef ENF
 }
 

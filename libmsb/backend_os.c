@@ -105,6 +105,8 @@ static json_t *config_json(const msb_sandbox *sb)
 			"workdir", sb->workdir,
 			"rootfs", sb->rootfs,
 			"volumes", vols);
+	if (cfg && sb->socket_path)
+		json_object_set_new(cfg, "socket", json_string(sb->socket_path));
 	return json_pack("{s:i,s:o}", "proto", MSB_PROTO_VERSION, "config", cfg);
 }
 
@@ -219,11 +221,44 @@ done:
 	return rc;
 }
 
+int msb_handshake(msb_sandbox *sb, const json_t *hello)
+{
+	json_t *reply = NULL, *err, *enf;
+	int rc = msb_frame_write_json(sb->conn.fd, MSB_FRAME_HELLO, 0, hello);
+
+	if (rc < 0)
+		return msb_fail(MSB_ESPAWN, -rc, "run `msb info` to see what this "
+				"host supports", "msb-agent exited at once");
+	if ((rc = read_hello(sb, &reply)))
+		return rc;
+	err = json_object_get(reply, "error");
+	if (err || !json_is_true(json_object_get(reply, "ok"))) {
+		rc = msb_fail_json(err, "sandbox setup failed");
+		json_decref(reply);
+		return rc == MSB_ERROR ? MSB_ESPAWN : rc;
+	}
+	if (json_integer_value(json_object_get(reply, "proto")) != MSB_PROTO_VERSION) {
+		json_decref(reply);
+		return msb_fail(MSB_EPROTO, 0, "install msb-agent and libmsb from "
+				"the same release", "msb-agent speaks another "
+				"protocol version");
+	}
+	enf = json_object_get(reply, "enforcement");
+	sb->enforcement[MSB_LIMIT_MEMORY] = enforcement_of(enf, "memory");
+	sb->enforcement[MSB_LIMIT_CPU] = enforcement_of(enf, "cpu");
+	sb->enforcement[MSB_LIMIT_PIDS] = enforcement_of(enf, "pids");
+	sb->enforcement[MSB_LIMIT_DISK] = enforcement_of(enf, "disk");
+	sb->enforcement[MSB_LIMIT_TIME] = enforcement_of(enf, "time");
+	sb->host_pid = (pid_t)json_integer_value(json_object_get(reply, "pid"));
+	json_decref(reply);
+	return 0;
+}
+
 int msb_os_start(msb_sandbox *sb)
 {
 	char path[PATH_MAX];
 	int sv[2], rc;
-	json_t *hello, *reply = NULL, *err, *enf;
+	json_t *hello;
 
 	if ((rc = find_agent(path, sizeof(path))))
 		return rc;
@@ -253,39 +288,15 @@ int msb_os_start(msb_sandbox *sb)
 		rc = msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
 		goto fail;
 	}
-	rc = msb_frame_write_json(sb->conn.fd, MSB_FRAME_HELLO, 0, hello);
+	rc = msb_handshake(sb, hello);
 	json_decref(hello);
-	if (rc < 0) {
-		rc = msb_fail(MSB_ESPAWN, -rc, "run `msb info` to see what this "
-			      "host supports", "msb-agent exited at once");
+	if (rc)
 		goto fail;
+	if (sb->detached) {
+		/* The process we spawned forked the sandbox away and exited. */
+		msb_os_wait(sb, 2000);
+		sb->agent_pid = -1;
 	}
-	if ((rc = read_hello(sb, &reply)))
-		goto fail;
-	err = json_object_get(reply, "error");
-	if (err || !json_is_true(json_object_get(reply, "ok"))) {
-		rc = msb_fail_json(err, "sandbox setup failed");
-		if (rc == MSB_ERROR)
-			rc = MSB_ESPAWN;
-		json_decref(reply);
-		goto fail;
-	}
-	if (json_integer_value(json_object_get(reply, "proto")) !=
-	    MSB_PROTO_VERSION) {
-		json_decref(reply);
-		rc = msb_fail(MSB_EPROTO, 0, "install msb-agent and libmsb from "
-			      "the same release", "msb-agent speaks another "
-			      "protocol version");
-		goto fail;
-	}
-	enf = json_object_get(reply, "enforcement");
-	sb->enforcement[MSB_LIMIT_MEMORY] = enforcement_of(enf, "memory");
-	sb->enforcement[MSB_LIMIT_CPU] = enforcement_of(enf, "cpu");
-	sb->enforcement[MSB_LIMIT_PIDS] = enforcement_of(enf, "pids");
-	sb->enforcement[MSB_LIMIT_DISK] = enforcement_of(enf, "disk");
-	sb->enforcement[MSB_LIMIT_TIME] = sb->timeout_ms ?
-		enforcement_of(enf, "time") : MSB_ENFORCE_NONE;
-	json_decref(reply);
 	return 0;
 fail:
 	close(sb->conn.fd);

@@ -8,7 +8,7 @@
 
 #include "internal.h"
 
-#define DEFAULT_OUTPUT_CAP (16ll << 20)
+
 
 int msb_command_options_init(msb_command_options *opts, unsigned int version)
 {
@@ -34,7 +34,7 @@ void msb_command_result_free(msb_command_result *r)
 	free(r);
 }
 
-static int check_options(const msb_command_options *o)
+int msb_command_check(const msb_command_options *o)
 {
 	int rc;
 
@@ -100,8 +100,21 @@ static int check_call(const json_t *call, const msb_command_options *o)
 	return 0;
 }
 
-static int buf_append(msb_buf *b, const uint8_t *d, size_t n, int64_t cap,
-		      int *truncated)
+int msb_exec_call(json_t **out, const msb_command_options *o, int64_t cap)
+{
+	json_t *call = exec_call(o, cap);
+	int rc = check_call(call, o);
+
+	if (rc) {
+		json_decref(call);
+		return rc;
+	}
+	*out = call;
+	return 0;
+}
+
+int msb_buf_append(msb_buf *b, const uint8_t *d, size_t n, int64_t cap,
+		   int *truncated)
 {
 	size_t room = (size_t)cap > b->len ? (size_t)cap - b->len : 0;
 	uint8_t *p;
@@ -122,8 +135,10 @@ static int buf_append(msb_buf *b, const uint8_t *d, size_t n, int64_t cap,
 	return 0;
 }
 
-static int send_stdin(msb_sandbox *sb, uint32_t id, const uint8_t *d, size_t n)
+int msb_send_data(msb_sandbox *sb, uint32_t id, const void *data, size_t n,
+		  int eof)
 {
+	const uint8_t *d = data;
 	int rc;
 
 	while (n > 0) {
@@ -134,7 +149,22 @@ static int send_stdin(msb_sandbox *sb, uint32_t id, const uint8_t *d, size_t n)
 		d += k;
 		n -= k;
 	}
-	return msb_conn_send(sb, MSB_FRAME_STDIN, id, NULL, 0);
+	return eof ? msb_conn_send(sb, MSB_FRAME_STDIN, id, NULL, 0) : 0;
+}
+
+int msb_result_fill(msb_command_result *res, const json_t *reply)
+{
+	if (!json_is_true(json_object_get(reply, "ok")))
+		return msb_fail_json(json_object_get(reply, "error"), NULL);
+	res->exit_code = (int)json_integer_value(json_object_get(reply, "exit_code"));
+	res->signal = (int)json_integer_value(json_object_get(reply, "signal"));
+	res->timed_out = json_is_true(json_object_get(reply, "timed_out"));
+	res->out_truncated |= json_is_true(json_object_get(reply, "out_truncated"));
+	res->err_truncated |= json_is_true(json_object_get(reply, "err_truncated"));
+	res->elapsed_us = (uint64_t)json_integer_value(json_object_get(reply, "elapsed_us"));
+	if (res->signal < 0 || res->signal >= 65)
+		res->signal = 0;
+	return 0;
 }
 
 static int run(msb_command_result **out, msb_sandbox *sb,
@@ -143,7 +173,7 @@ static int run(msb_command_result **out, msb_sandbox *sb,
 	msb_command_result *res;
 	struct request *req;
 	struct chunk *c;
-	json_t *call, *reply;
+	json_t *call;
 	int64_t cap;
 	int rc, canceled = 0;
 
@@ -154,14 +184,11 @@ static int run(msb_command_result **out, msb_sandbox *sb,
 	if (!sb)
 		return msb_fail(MSB_EINVAL, 0, "pass a handle from "
 				"msb_sandbox_create()", "sandbox handle is NULL");
-	if ((rc = check_options(o)))
+	if ((rc = msb_command_check(o)))
 		return rc;
-	cap = o->output_cap ? o->output_cap : DEFAULT_OUTPUT_CAP;
-	call = exec_call(o, cap);
-	if ((rc = check_call(call, o))) {
-		json_decref(call);
+	cap = o->output_cap ? o->output_cap : MSB_DEFAULT_OUTPUT_CAP;
+	if ((rc = msb_exec_call(&call, o, cap)))
 		return rc;
-	}
 	res = calloc(1, sizeof(*res));
 	if (!res) {
 		json_decref(call);
@@ -173,8 +200,8 @@ static int run(msb_command_result **out, msb_sandbox *sb,
 		free(res);
 		return rc;
 	}
-	if (o->stdin_data && (rc = send_stdin(sb, req->id, o->stdin_data,
-					      o->stdin_len)))
+	if (o->stdin_data && (rc = msb_send_data(sb, req->id, o->stdin_data,
+						 o->stdin_len, 1)))
 		goto fail;
 
 	while ((rc = msb_request_wait(sb, req, &c, 0)) == 1) {
@@ -191,10 +218,10 @@ static int run(msb_command_result **out, msb_sandbox *sb,
 					      "{\"signal\":9}", 12);
 			}
 		} else if (stream == MSB_STREAM_STDOUT) {
-			r = buf_append(&res->out, c->data, c->len, cap,
+			r = msb_buf_append(&res->out, c->data, c->len, cap,
 				       &res->out_truncated);
 		} else {
-			r = buf_append(&res->err, c->data, c->len, cap,
+			r = msb_buf_append(&res->err, c->data, c->len, cap,
 				       &res->err_truncated);
 		}
 		free(c);
@@ -207,19 +234,8 @@ static int run(msb_command_result **out, msb_sandbox *sb,
 	if (rc < 0)
 		goto fail;
 
-	reply = req->reply;
-	if (!json_is_true(json_object_get(reply, "ok"))) {
-		rc = msb_fail_json(json_object_get(reply, "error"), NULL);
+	if ((rc = msb_result_fill(res, req->reply)))
 		goto fail;
-	}
-	res->exit_code = (int)json_integer_value(json_object_get(reply, "exit_code"));
-	res->signal = (int)json_integer_value(json_object_get(reply, "signal"));
-	res->timed_out = json_is_true(json_object_get(reply, "timed_out"));
-	res->out_truncated |= json_is_true(json_object_get(reply, "out_truncated"));
-	res->err_truncated |= json_is_true(json_object_get(reply, "err_truncated"));
-	res->elapsed_us = (uint64_t)json_integer_value(json_object_get(reply, "elapsed_us"));
-	if (res->signal < 0 || res->signal >= 65)
-		res->signal = 0;
 	msb_request_end(sb, req);
 	if (canceled) {
 		msb_command_result_free(res);

@@ -20,6 +20,8 @@ uint64_t msb_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static int cond_wait_until(msb_sandbox *sb, struct request *req, uint64_t deadline_ns);
+
 static struct request *find_request(msb_sandbox *sb, uint32_t id)
 {
 	struct request *r;
@@ -75,6 +77,16 @@ static void deliver(msb_sandbox *sb, const struct msb_frame *f)
 		obj = msb_frame_json(f, &why);
 		if (!obj)
 			return;
+		if (f->id != 0) {
+			if (r) {
+				json_decref(r->event);
+				r->event = obj;
+				pthread_cond_broadcast(&r->cond);
+			} else {
+				json_decref(obj);
+			}
+			return;
+		}
 		if (f->id == 0) {
 			const char *reason = json_string_value(
 				json_object_get(obj, "reason"));
@@ -264,24 +276,9 @@ int msb_request_wait(msb_sandbox *sb, struct request *req,
 			rc = -1;
 			break;
 		}
-		if (deadline_ns) {
-			struct timespec ts;
-			uint64_t now = msb_now_ns(), wait_ns;
-			uint64_t real;
-
-			if (now >= deadline_ns) {
-				rc = -2;
-				break;
-			}
-			wait_ns = deadline_ns - now;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			real = (uint64_t)ts.tv_sec * 1000000000ull +
-			       (uint64_t)ts.tv_nsec + wait_ns;
-			ts.tv_sec = (time_t)(real / 1000000000ull);
-			ts.tv_nsec = (long)(real % 1000000000ull);
-			pthread_cond_timedwait(&req->cond, &sb->lock, &ts);
-		} else {
-			pthread_cond_wait(&req->cond, &sb->lock);
+		if (cond_wait_until(sb, req, deadline_ns) < 0) {
+			rc = -2;
+			break;
 		}
 	}
 	pthread_mutex_unlock(&sb->lock);
@@ -305,6 +302,52 @@ int msb_request_wait(msb_sandbox *sb, struct request *req,
 	return rc;
 }
 
+/* Wait on req->cond until the deadline (0: none); 0, or -2 past it. */
+static int cond_wait_until(msb_sandbox *sb, struct request *req, uint64_t deadline_ns)
+{
+	struct timespec ts;
+	uint64_t now, real;
+
+	if (!deadline_ns) {
+		pthread_cond_wait(&req->cond, &sb->lock);
+		return 0;
+	}
+	now = msb_now_ns();
+	if (now >= deadline_ns)
+		return -2;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	real = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec +
+	       (deadline_ns - now);
+	ts.tv_sec = (time_t)(real / 1000000000ull);
+	ts.tv_nsec = (long)(real % 1000000000ull);
+	pthread_cond_timedwait(&req->cond, &sb->lock, &ts);
+	return 0;
+}
+
+int msb_request_wait_event(msb_sandbox *sb, struct request *req,
+			   uint64_t deadline_ns)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&sb->lock);
+	while (!req->event && !req->reply && !req->lost && rc == 0)
+		rc = cond_wait_until(sb, req, deadline_ns);
+	pthread_mutex_unlock(&sb->lock);
+	if (req->event)
+		return 0;
+	if (req->reply) {
+		if (json_is_true(json_object_get(req->reply, "ok")))
+			return msb_fail(MSB_EPROTO, 0, "", "the agent ended the "
+					"request without the expected event");
+		return msb_fail_json(json_object_get(req->reply, "error"), NULL);
+	}
+	if (req->lost)
+		return msb_fail(MSB_ESANDBOX, 0, "the sandbox is gone; create a "
+				"new one", "the sandbox ended");
+	return msb_fail(MSB_ETIMEDOUT, 0, "the sandbox may be overloaded",
+			"timed out waiting for the sandbox");
+}
+
 void msb_request_end(msb_sandbox *sb, struct request *req)
 {
 	struct request **pp;
@@ -323,6 +366,7 @@ void msb_request_end(msb_sandbox *sb, struct request *req)
 		free(c);
 	}
 	json_decref(req->reply);
+	json_decref(req->event);
 	pthread_cond_destroy(&req->cond);
 	free(req);
 }

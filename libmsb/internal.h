@@ -29,6 +29,20 @@ int msb_ok(void);
 /* sandbox.c: check a "KEY=VALUE" list; copy it when out is not NULL. */
 int msb_check_env(const char *const *env, char ***out, const char *what);
 
+/* command.c: shared with process.c and friends. */
+#define MSB_DEFAULT_OUTPUT_CAP (16ll << 20)
+int msb_command_check(const msb_command_options *o);
+/* The exec CALL for o (output capped at cap bytes per stream). */
+int msb_exec_call(json_t **out, const msb_command_options *o, int64_t cap);
+/* Append to b, keeping at most cap bytes (sets *truncated past it). 0 or -1. */
+int msb_buf_append(msb_buf *b, const uint8_t *d, size_t n, int64_t cap,
+		   int *truncated);
+/* Send bytes as STDIN frames for request id, then EOF if asked. */
+int msb_send_data(msb_sandbox *sb, uint32_t id, const void *data, size_t n,
+		  int eof);
+/* Fill res from an exec REPLY; raises the agent's error if it failed. */
+int msb_result_fill(msb_command_result *res, const json_t *reply);
+
 /* conn.c ------------------------------------------------------------------- */
 
 struct chunk {
@@ -45,6 +59,7 @@ struct request {
 	pthread_cond_t cond;
 	struct chunk *head, *tail;
 	json_t *reply;     /* the REPLY, once it arrived */
+	json_t *event;     /* the latest EVENT for this request */
 	int lost;          /* the connection died before the reply */
 };
 
@@ -80,6 +95,11 @@ struct msb_sandbox {
 	char exit_reason[128];
 	msb_enforcement enforcement[5];
 	uint64_t started_ns;
+
+	/* Named, detached sandboxes (registry.c). */
+	int detached;        /* outlives this handle: free only disconnects */
+	char *socket_path;   /* where its agent listens */
+	pid_t host_pid;      /* stage 0 of its agent, on the host */
 };
 
 uint64_t msb_now_ns(void);
@@ -99,6 +119,10 @@ int msb_request_begin(msb_sandbox *sb, struct request **out, json_t *call);
 int msb_request_wait(msb_sandbox *sb, struct request *req,
 		     struct chunk **chunk, uint64_t deadline_ns);
 void msb_request_end(msb_sandbox *sb, struct request *req);
+/* Wait until the request has an EVENT (returns 0; chunks stay queued), or
+ * fails (its error REPLY, the sandbox gone, the deadline). */
+int msb_request_wait_event(msb_sandbox *sb, struct request *req,
+			   uint64_t deadline_ns);
 /* Send a frame on the connection (thread-safe). Returns 0 or MSB_EIO. */
 int msb_conn_send(msb_sandbox *sb, uint8_t type, uint32_t id,
 		  const void *data, size_t len);
@@ -107,6 +131,9 @@ int msb_call(msb_sandbox *sb, json_t *call, json_t **reply, int64_t timeout_ms);
 
 /* backend_os.c --------------------------------------------------------------- */
 
+/* Send a HELLO and check the agent's answer; fills the enforcement and
+ * sb->host_pid. */
+int msb_handshake(msb_sandbox *sb, const json_t *hello);
 /* Spawn the agent, do the handshake; fills sb->agent_pid, sb->conn.fd and
  * sb->enforcement. */
 int msb_os_start(msb_sandbox *sb);
@@ -114,5 +141,18 @@ int msb_os_start(msb_sandbox *sb);
 int msb_os_wait(msb_sandbox *sb, int64_t timeout_ms);
 /* Make sure the agent process is gone and reaped. */
 void msb_os_kill(msb_sandbox *sb);
+
+/* registry.c ------------------------------------------------------------------ */
+
+/* Before a detached start: check the name, clear a stale entry, and set
+ * sb->socket_path. */
+int msb_registry_prepare(msb_sandbox *sb);
+/* After it: record the sandbox (pid, creation time). */
+int msb_registry_record(msb_sandbox *sb);
+/* After msb_sandbox_stop(): mark it stopped. */
+void msb_registry_stopped(msb_sandbox *sb);
+/* Wait up to grace_ms for the agent stage 0 `pid` to end, then SIGTERM,
+ * then SIGKILL it (only if it still is an msb-agent). */
+void msb_sandbox_kill_pid(pid_t pid, int grace_ms);
 
 #endif

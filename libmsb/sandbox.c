@@ -221,6 +221,10 @@ int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *user)
 		return msb_fail(MSB_EINVAL, 0, "give a number of CPUs such as "
 				"0.5 or 2, or 0 for the default",
 				"cpu limit %g is out of range", o->cpus);
+	if (o->version >= 2 && o->detached && !o->name)
+		return msb_fail(MSB_EINVAL, 0, "give a detached sandbox a name, so "
+				"that it can be found again",
+				"a detached sandbox needs a name");
 	if (o->name && (!o->name[0] || strlen(o->name) > 128))
 		return msb_fail(MSB_EINVAL, 0, "use 1 to 128 characters, or "
 				"NULL for a generated name",
@@ -275,6 +279,7 @@ int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *user)
 		if (sb->name)
 			snprintf(sb->name, 16, "msb-%08x", r);
 	}
+	sb->detached = o->version >= 2 && o->detached;
 	sb->workdir = strdup(o->workdir ? o->workdir : "/workspace");
 	sb->rootfs = strdup(o->rootfs ? o->rootfs : "/");
 	if (!sb->name || !sb->workdir || !sb->rootfs ||
@@ -330,9 +335,15 @@ int msb_sandbox_start(msb_sandbox *sb)
 	}
 	pthread_mutex_unlock(&sb->lock);
 
+	if (sb->detached && (rc = msb_registry_prepare(sb)))
+		return rc;
 	rc = msb_os_start(sb);
 	if (rc)
 		return rc;
+	if (sb->detached && (rc = msb_registry_record(sb))) {
+		msb_sandbox_stop(sb, 0);
+		return rc;
+	}
 	sb->started_ns = msb_now_ns();
 	pthread_mutex_lock(&sb->lock);
 	sb->status = MSB_STATUS_RUNNING;
@@ -380,8 +391,13 @@ int msb_sandbox_stop(msb_sandbox *sb, int64_t grace_ms)
 		json_decref(call);
 	}
 	msb_conn_stop(sb);
-	if (!msb_os_wait(sb, 2000))
+	if (sb->detached) {
+		/* Not our child: the agent is gone when its name is free. */
+		msb_sandbox_kill_pid(sb->host_pid, 2000);
+		msb_registry_stopped(sb);
+	} else if (!msb_os_wait(sb, 2000)) {
 		msb_os_kill(sb);
+	}
 	pthread_mutex_lock(&sb->lock);
 	if (sb->status == MSB_STATUS_RUNNING)
 		sb->status = MSB_STATUS_STOPPED;
@@ -393,6 +409,11 @@ void msb_sandbox_free(msb_sandbox *sb)
 {
 	if (!sb)
 		return;
+	if (sb->detached && sb->status == MSB_STATUS_RUNNING) {
+		/* It lives on without us: just hang up. */
+		msb_conn_stop(sb);
+		sb->status = MSB_STATUS_STOPPED;
+	}
 	if (sb->status == MSB_STATUS_RUNNING || sb->conn.fd >= 0 ||
 	    sb->conn.reader_running || (sb->agent_pid > 0 && !sb->agent_reaped))
 		msb_sandbox_stop(sb, 500);
@@ -402,6 +423,7 @@ void msb_sandbox_free(msb_sandbox *sb)
 	free(sb->name);
 	free(sb->workdir);
 	free(sb->rootfs);
+	free(sb->socket_path);
 	free_strv(sb->env);
 	for (size_t i = 0; i < sb->volumes_len; i++) {
 		free((char *)sb->volumes[i].host_path);

@@ -1,0 +1,436 @@
+/*
+ * registry.c - named, detached sandboxes: their entries under the state
+ * directory, and connecting to them from any process of the same user.
+ *
+ *   <state dir>/<name>/agent.sock   the agent's listening socket
+ *   <state dir>/<name>/state.json   {"name","pid","created_ms","backend",
+ *                                    "stopped"}
+ *
+ * The state directory is $MSB_STATE_DIR, else $XDG_RUNTIME_DIR/msb, else
+ * /run/msb for root, else /tmp/msb-<uid>; it is created 0700 and must be
+ * owned by the user. An entry is running when its socket accepts a
+ * connection; an entry that is neither running nor marked stopped was left
+ * by a crash: it is reported EXITED and its socket removed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "internal.h"
+
+#define NAME_MAX_LEN 63
+
+static int own_dir(const char *path)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return msb_fail(MSB_EIO, errno, "set MSB_STATE_DIR to a directory "
+				"you own", "cannot create the state directory %s",
+				path);
+	if (lstat(path, &st) < 0)
+		return msb_fail(MSB_EIO, errno, NULL, "%s", path);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
+		return msb_fail(MSB_EPERM, 0, "remove it, or set MSB_STATE_DIR to a "
+				"directory only you can write",
+				"%s is not a private directory of this user", path);
+	return 0;
+}
+
+static int state_dir(char *buf, size_t size)
+{
+	const char *env = getenv("MSB_STATE_DIR"), *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (env && env[0])
+		n = snprintf(buf, size, "%s", env);
+	else if (xdg && xdg[0] == '/')
+		n = snprintf(buf, size, "%s/msb", xdg);
+	else if (geteuid() == 0)
+		n = snprintf(buf, size, "/run/msb");
+	else
+		n = snprintf(buf, size, "/tmp/msb-%u", (unsigned)geteuid());
+	if (n < 0 || (size_t)n >= size)
+		return msb_fail(MSB_EINVAL, 0, "set MSB_STATE_DIR to a shorter path",
+				"the state directory path is too long");
+	return own_dir(buf);
+}
+
+static int check_name(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n > NAME_MAX_LEN || name[0] == '.' || name[0] == '-' ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		   "0123456789_.-") != n)
+		return msb_fail(MSB_EINVAL, 0, "use 1 to 63 letters, digits, '.', "
+				"'_' or '-', starting with a letter or digit",
+				"\"%s\" is not a valid sandbox name", name ? name : "");
+	return 0;
+}
+
+/* <state dir>/<name>[/<file>] */
+static int entry_path(char *buf, size_t size, const char *name, const char *file)
+{
+	char dir[PATH_MAX];
+	int rc, n;
+
+	if ((rc = check_name(name)) || (rc = state_dir(dir, sizeof(dir))))
+		return rc;
+	n = file ? snprintf(buf, size, "%s/%s/%s", dir, name, file) :
+		   snprintf(buf, size, "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= size)
+		return msb_fail(MSB_EINVAL, 0, "set MSB_STATE_DIR to a shorter path",
+				"the sandbox's state path is too long");
+	return 0;
+}
+
+/* Connect to an agent's socket: the fd, or -1 with errno. */
+static int connect_to(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static int is_running(const char *name)
+{
+	char sock[PATH_MAX];
+	int fd;
+
+	if (entry_path(sock, sizeof(sock), name, "agent.sock"))
+		return 0;
+	fd = connect_to(sock);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+static json_t *read_state(const char *name)
+{
+	char path[PATH_MAX];
+	json_error_t jerr;
+
+	if (entry_path(path, sizeof(path), name, "state.json"))
+		return NULL;
+	return json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+}
+
+static int write_state(const char *name, json_t *state)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	int rc;
+
+	if ((rc = entry_path(path, sizeof(path), name, "state.json")))
+		return rc;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (json_dump_file(state, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0) {
+		unlink(tmp);
+		return msb_fail(MSB_EIO, errno, NULL, "cannot write %s", path);
+	}
+	return 0;
+}
+
+int msb_registry_prepare(msb_sandbox *sb)
+{
+	char dir[PATH_MAX], sock[PATH_MAX];
+	int rc;
+
+	if ((rc = entry_path(dir, sizeof(dir), sb->name, NULL)) ||
+	    (rc = entry_path(sock, sizeof(sock), sb->name, "agent.sock")))
+		return rc;
+	if (is_running(sb->name))
+		return msb_fail(MSB_EEXISTS, 0, "stop it first, or pick another "
+				"name", "a sandbox named %s is running", sb->name);
+	/* Whatever is left of an earlier one goes. */
+	unlink(sock);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return msb_fail(MSB_EIO, errno, NULL, "cannot create %s", dir);
+	sb->socket_path = strdup(sock);
+	if (!sb->socket_path)
+		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+	return 0;
+}
+
+int msb_registry_record(msb_sandbox *sb)
+{
+	json_t *st = json_pack("{s:s,s:I,s:I,s:s,s:b}", "name", sb->name,
+			       "pid", (json_int_t)sb->host_pid,
+			       "created_ms", (json_int_t)time(NULL) * 1000,
+			       "backend", msb_backend_name(sb->backend),
+			       "stopped", 0);
+	int rc = st ? write_state(sb->name, st) :
+		      msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+
+	json_decref(st);
+	return rc;
+}
+
+static void mark_stopped(const char *name)
+{
+	json_t *st = read_state(name);
+	char sock[PATH_MAX];
+
+	if (st) {
+		json_object_set_new(st, "stopped", json_true());
+		json_object_set_new(st, "pid", json_integer(0));
+		write_state(name, st);
+		json_decref(st);
+	}
+	if (entry_path(sock, sizeof(sock), name, "agent.sock") == 0)
+		unlink(sock);
+}
+
+void msb_registry_stopped(msb_sandbox *sb)
+{
+	mark_stopped(sb->name);
+}
+
+int msb_sandbox_connect(msb_sandbox **out, const char *name)
+{
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	char sock[PATH_MAX];
+	msb_sandbox *sb;
+	json_t *hello, *st;
+	int rc, fd;
+
+	if (!out)
+		return msb_fail(MSB_EINVAL, 0, "pass the address of an msb_sandbox "
+				"pointer", "out is NULL");
+	*out = NULL;
+	if ((rc = entry_path(sock, sizeof(sock), name, "agent.sock")))
+		return rc;
+	st = read_state(name);
+	if (!st)
+		return msb_fail(MSB_ENOTFOUND, 0, "list them with `msb ls`",
+				"no sandbox named %s", name);
+	fd = connect_to(sock);
+	if (fd < 0) {
+		json_decref(st);
+		return msb_fail(MSB_ESTATE, errno, "start a new one with `msb create`",
+				"the sandbox %s is not running", name);
+	}
+	o.name = name;
+	if ((rc = msb_sandbox_create(&sb, &o))) {
+		json_decref(st);
+		close(fd);
+		return rc;
+	}
+	sb->detached = 1;
+	sb->conn.fd = fd;
+	hello = json_pack("{s:i}", "proto", MSB_PROTO_VERSION);
+	rc = hello ? msb_handshake(sb, hello) : msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+	json_decref(hello);
+	json_decref(st);
+	if (rc == 0) {
+		sb->started_ns = msb_now_ns();
+		sb->status = MSB_STATUS_RUNNING;
+		rc = msb_conn_start(sb);
+	}
+	if (rc) {
+		sb->status = MSB_STATUS_STOPPED;
+		msb_sandbox_free(sb);
+		return rc;
+	}
+	*out = sb;
+	return msb_ok();
+}
+
+static int cmp_info(const void *x, const void *y)
+{
+	return strcmp(((const msb_sandbox_info *)x)->name,
+		      ((const msb_sandbox_info *)y)->name);
+}
+
+int msb_sandbox_list_all(msb_sandbox_list **out)
+{
+	char dir[PATH_MAX];
+	msb_sandbox_list *l;
+	struct dirent *e;
+	size_t cap = 0;
+	DIR *d;
+	int rc;
+
+	if (!out)
+		return msb_fail(MSB_EINVAL, 0, "pass the address of an "
+				"msb_sandbox_list pointer", "out is NULL");
+	*out = NULL;
+	if ((rc = state_dir(dir, sizeof(dir))))
+		return rc;
+	l = calloc(1, sizeof(*l));
+	d = opendir(dir);
+	if (!l || !d) {
+		free(l);
+		if (d)
+			closedir(d);
+		return msb_fail(MSB_EIO, errno, NULL, "cannot read %s", dir);
+	}
+	while ((e = readdir(d))) {
+		json_t *st;
+		msb_sandbox_info *it;
+
+		if (e->d_name[0] == '.' || check_name(e->d_name))
+			continue;
+		st = read_state(e->d_name);
+		if (!st)
+			continue;
+		if (l->len == cap) {
+			msb_sandbox_info *ni = realloc(l->items, (cap = cap ? cap * 2 : 8) *
+						       sizeof(*ni));
+			if (!ni) {
+				json_decref(st);
+				break;
+			}
+			l->items = ni;
+		}
+		it = &l->items[l->len];
+		memset(it, 0, sizeof(*it));
+		it->name = strdup(e->d_name);
+		if (!it->name) {
+			json_decref(st);
+			break;
+		}
+		it->backend = MSB_BACKEND_OS;
+		it->created_ms = json_integer_value(json_object_get(st, "created_ms"));
+		if (is_running(e->d_name)) {
+			it->status = MSB_STATUS_RUNNING;
+			it->pid = json_integer_value(json_object_get(st, "pid"));
+		} else if (json_is_true(json_object_get(st, "stopped"))) {
+			it->status = MSB_STATUS_STOPPED;
+		} else {
+			/* Left by a crash: never report it running. */
+			it->status = MSB_STATUS_EXITED;
+			mark_stopped(e->d_name);
+		}
+		l->len++;
+		json_decref(st);
+	}
+	closedir(d);
+	qsort(l->items, l->len, sizeof(*l->items), cmp_info);
+	*out = l;
+	msb_error_clear();
+	return 0;
+}
+
+void msb_sandbox_list_free(msb_sandbox_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->len; i++)
+		free((char *)l->items[i].name);
+	free(l->items);
+	free(l);
+}
+
+/* Is pid an msb-agent (so that a recycled pid is never signalled)? */
+static int is_agent(pid_t pid)
+{
+	char path[64], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return !strcmp(buf, "msb-agent");
+}
+
+static int wait_gone(pid_t pid, int ms)
+{
+	for (int i = 0; i < ms / 10; i++) {
+		if (kill(pid, 0) < 0 && errno == ESRCH)
+			return 1;
+		if (!is_agent(pid))
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+void msb_sandbox_kill_pid(pid_t pid, int grace_ms)
+{
+	if (pid <= 1 || !is_agent(pid) || wait_gone(pid, grace_ms))
+		return;
+	/* Stage 0 kills the sandbox and removes its cgroups on SIGTERM;
+	 * SIGKILL is the last resort. */
+	kill(pid, SIGTERM);
+	if (!wait_gone(pid, 2000)) {
+		kill(pid, SIGKILL);
+		wait_gone(pid, 2000);
+	}
+}
+
+int msb_sandbox_kill(const char *name)
+{
+	json_t *st;
+	pid_t pid;
+	int rc;
+
+	if ((rc = check_name(name)))
+		return rc;
+	st = read_state(name);
+	if (!st)
+		return msb_fail(MSB_ENOTFOUND, 0, "list them with `msb ls`",
+				"no sandbox named %s", name);
+	pid = (pid_t)json_integer_value(json_object_get(st, "pid"));
+	json_decref(st);
+	msb_sandbox_kill_pid(pid, 0);
+	mark_stopped(name);
+	return msb_ok();
+}
+
+int msb_sandbox_remove(const char *name)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	int rc;
+
+	if ((rc = entry_path(dir, sizeof(dir), name, NULL)))
+		return rc;
+	if (is_running(name))
+		return msb_fail(MSB_ESTATE, 0, "stop it first (msb stop NAME)",
+				"the sandbox %s is running", name);
+	if (access(dir, F_OK) < 0)
+		return msb_fail(MSB_ENOTFOUND, 0, "list them with `msb ls`",
+				"no sandbox named %s", name);
+	entry_path(path, sizeof(path), name, "state.json");
+	unlink(path);
+	entry_path(path, sizeof(path), name, "agent.sock");
+	unlink(path);
+	if (rmdir(dir) < 0)
+		return msb_fail(MSB_EIO, errno, "remove what else is in it by hand",
+				"cannot remove %s", dir);
+	return msb_ok();
+}
