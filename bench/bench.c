@@ -6,6 +6,11 @@
  *      same isolation for /bin/true (target: <= 0.5x bwrap)
  *  (b) a command round trip in a running sandbox, against a bare
  *      fork+exec+wait of /bin/true on the host (target: <= 1.5x)
+ *  (c) a REPL round trip (`x += 1` in python) against a cold
+ *      `python3 -c pass` on the host (target: <= 1/100)
+ *  (d) writing and reading back 64 MiB through the files API, against
+ *      pushing 64 MiB through `cat` over pipes on the host
+ *      (target: throughput >= 0.5x)
  *
  * Usage: msb-bench [-n ITERATIONS]
  */
@@ -17,6 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
 
 #include "msb.h"
 
@@ -105,6 +113,52 @@ static void report(const char *name, double ours, const char *refname,
 	       target, ratio <= target ? "met" : "NOT met");
 }
 
+/* 64 MiB through /bin/cat and back over pipes, the host's reference. */
+static double cat_roundtrip(const uint8_t *data, size_t len)
+{
+	int in[2], out[2];
+	pid_t pid;
+	size_t off = 0, got = 0;
+	static uint8_t buf[1 << 16];
+	double t0 = now_ms();
+
+	if (pipe(in) || pipe(out))
+		die("pipe");
+	pid = fork();
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[0]); close(in[1]); close(out[0]); close(out[1]);
+		execl("/bin/cat", "cat", (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	while (got < len) {
+		struct pollfd p[2] = { { .fd = off < len ? in[1] : -1, .events = POLLOUT },
+				       { .fd = out[0], .events = POLLIN } };
+
+		poll(p, 2, -1);
+		if (p[0].revents & POLLOUT) {
+			ssize_t w = write(in[1], data + off, len - off > 65536 ? 65536 : len - off);
+			if (w > 0)
+				off += (size_t)w;
+			if (off == len)
+				close(in[1]);
+		}
+		if (p[1].revents) {
+			ssize_t r = read(out[0], buf, sizeof(buf));
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+		}
+	}
+	close(out[0]);
+	waitpid(pid, NULL, 0);
+	return now_ms() - t0;
+}
+
 int main(int argc, char **argv)
 {
 	char *bwrap[] = { "/usr/bin/bwrap", "--unshare-all", "--die-with-parent",
@@ -167,9 +221,72 @@ int main(int argc, char **argv)
 			die("host /bin/true");
 		b[i] = now_ms() - t0;
 	}
-	msb_sandbox_free(sb);
 	report("(b) command round trip", median(a, n * 10),
 	       "fork+exec+wait true", median(b, n * 10), 1.5);
+
+	/* (c) REPL round trip vs a cold interpreter. */
+	{
+		char *py[] = { "/usr/bin/python3", "-c", "pass", NULL };
+		msb_repl_options ro = MSB_REPL_OPTIONS_INIT;
+		msb_repl_result *rr = NULL;
+
+		ro.language = MSB_LANG_PYTHON;
+		if (access(py[0], X_OK) != 0 ||
+		    msb_repl_run(&rr, sb, &ro, "x = 0", 5) != 0) {
+			printf("(c) skipped: no python3 (apt-get install python3)\n");
+		} else {
+			msb_repl_result_free(rr);
+			for (i = 0; i < n; i++) {
+				double t0 = now_ms();
+
+				if (msb_repl_run(&rr, sb, &ro, "x += 1", 6) ||
+				    rr->status != MSB_REPL_OK)
+					die("repl x += 1");
+				msb_repl_result_free(rr);
+				a[i] = now_ms() - t0;
+				t0 = now_ms();
+				if (spawn_wait(py))
+					die("python3 -c pass");
+				b[i] = now_ms() - t0;
+			}
+			report("(c) REPL round trip x += 1", median(a, n),
+			       "cold python3 -c pass", median(b, n), 0.01);
+		}
+	}
+
+	/* (d) 64 MiB written and read back vs cat through pipes. */
+	{
+		size_t len = 64u << 20;
+		uint8_t *data = malloc(len);
+		msb_buf back;
+		int k = n < 5 ? n : 5;
+
+		if (!data)
+			die("malloc");
+		for (size_t j = 0; j < len; j++)
+			data[j] = (uint8_t)(j * 131 + (j >> 9));
+		for (i = 0; i < k; i++) {
+			double t0 = now_ms();
+
+			if (msb_file_write(sb, "/tmp/bench.bin", data, len,
+					   MSB_WRITE_TRUNCATE, 0644) ||
+			    msb_file_read(&back, sb, "/tmp/bench.bin", 0))
+				die("64 MiB file write+read");
+			if (back.len != len || memcmp(back.ptr, data, len))
+				die("64 MiB file came back different");
+			msb_buf_free(&back);
+			a[i] = now_ms() - t0;
+			b[i] = cat_roundtrip(data, len);
+		}
+		/* Throughput ratio: ours over the reference's. */
+		printf("%-34s msb %8.1f MiB/s | %-22s %8.1f MiB/s | ratio %5.2fx "
+		       "(target >= 0.50x: %s)\n", "(d) 64 MiB write+read",
+		       64 * 1000.0 / median(a, k), "cat through pipes",
+		       64 * 1000.0 / median(b, k), median(b, k) / median(a, k),
+		       median(b, k) / median(a, k) >= 0.5 ? "met" : "NOT met");
+		free(data);
+	}
+	msb_sandbox_free(sb);
 	free(a);
 	free(b);
 	return 0;
