@@ -552,7 +552,7 @@ typedef enum msb_file_type {
 } msb_file_type;
 
 /* Read a whole regular file; MSB_ETOOBIG when it is larger than max_bytes
- * (0: 64 MiB). */
+ * (0: 64 MiB). An empty file gives a zero-length buffer whose ptr is "". */
 MSB_EXTERN int msb_file_read(msb_buf *out, msb_sandbox *sb, const char *path,
 			     int64_t max_bytes);
 
@@ -566,7 +566,8 @@ MSB_EXTERN int msb_file_read_stream(msb_sandbox *sb, const char *path,
 #define MSB_WRITE_APPEND 1    /* create or append */
 #define MSB_WRITE_EXCL 2      /* create; MSB_EEXISTS if it exists */
 
-/* Write a file; mode (e.g. 0644) applies when it is created. */
+/* Write a file; mode (e.g. 0644; 0: 0644) applies when it is created.
+ * Setuid and setgid bits are refused. */
 MSB_EXTERN int msb_file_write(msb_sandbox *sb, const char *path,
 			      const void *data, size_t len, int flags,
 			      unsigned int mode);
@@ -599,7 +600,8 @@ MSB_EXTERN int msb_file_list(msb_dir_list **out, msb_sandbox *sb,
 			     const char *path);
 MSB_EXTERN void msb_dir_list_free(msb_dir_list *list);
 
-/* mkdir; with parents set, like mkdir -p (existing directories are fine). */
+/* mkdir (mode 0: 0755); with parents set, like mkdir -p (existing
+ * directories are fine). */
 MSB_EXTERN int msb_file_mkdir(msb_sandbox *sb, const char *path,
 			      unsigned int mode, int parents);
 
@@ -608,6 +610,8 @@ MSB_EXTERN int msb_file_mkdir(msb_sandbox *sb, const char *path,
 MSB_EXTERN int msb_file_remove(msb_sandbox *sb, const char *path,
 			       int recursive);
 
+/* Rename within one file system: /tmp, /workspace and /root are separate
+ * mounts, across which rename fails with MSB_EINVAL (copy instead). */
 MSB_EXTERN int msb_file_rename(msb_sandbox *sb, const char *from,
 			       const char *to);
 

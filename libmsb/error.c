@@ -31,6 +31,9 @@ const char *msb_strerror(int code)
 	case MSB_EPERM: return "permission denied";
 	case MSB_EIO: return "I/O error";
 	case MSB_ECANCELED: return "canceled";
+	case MSB_EDONE: return "no more output";
+	case MSB_EEXISTS: return "already exists";
+	case MSB_ETOOBIG: return "larger than the cap";
 	default: return "unknown error code";
 	}
 }
@@ -88,7 +91,7 @@ int msb_fail_json(const json_t *err, const char *context)
 	json_int_t os_errno = json_integer_value(json_object_get(err, "errno"));
 
 	/* The agent is not trusted to pick any integer: keep known codes. */
-	if (code >= 0 || code < MSB_ECANCELED)
+	if (code >= 0 || code < MSB_ETOOBIG)
 		code = MSB_ERROR;
 	msb_fail((int)code, 0, hint, "%s%s%s", context ? context : "",
 		 context ? ": " : "", msg ? msg : "the sandbox reported an error");
