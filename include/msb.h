@@ -363,7 +363,8 @@ MSB_EXTERN int msb_sandbox_remove(const char *name);
  *
  * An msb_process is a command started without waiting for it. Its output
  * is read in chunks; its stdin stays open until closed. Handles may be
- * used from any thread, one call at a time.
+ * used from any thread, one call at a time. A process handle borrows its
+ * sandbox: free it before the sandbox.
  */
 typedef struct msb_process msb_process;
 
