@@ -685,7 +685,12 @@ static int set_rlimits(const struct agent_config *cfg, struct agent_enforcement 
 	if (enf->memory != MSB_ENFORCE_CGROUP) {
 		enf->memory = MSB_ENFORCE_NONE;
 		if (cfg->memory_bytes > 0) {
-			if (limit(RLIMIT_AS, (rlim_t)cfg->memory_bytes, "RLIMIT_AS", err) < 0)
+			/* RLIMIT_DATA, not RLIMIT_AS: it counts private writable
+			 * memory (heap, anonymous mappings), what a memory limit
+			 * means, and not the address space that V8, Go and Java
+			 * reserve without using (node cannot even start under a
+			 * 512 MiB RLIMIT_AS). */
+			if (limit(RLIMIT_DATA, (rlim_t)cfg->memory_bytes, "RLIMIT_DATA", err) < 0)
 				return -1;
 			enf->memory = MSB_ENFORCE_RLIMIT;
 		}

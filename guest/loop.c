@@ -456,16 +456,6 @@ static void op_shutdown(struct agent *a, struct client *c, uint32_t id, const js
 	agent_kill_all(SIGTERM);
 }
 
-/* TEMPORARY: until repl.c lands. */
-__attribute__((weak)) void op_repl_run(struct agent *a, struct client *c, uint32_t id, const json_t *req)
-{
-	client_error(c, id, MSB_EUNSUPPORTED, 0, "", "not built yet");
-}
-__attribute__((weak)) void op_repl_context(struct agent *a, struct client *c, uint32_t id, const json_t *req)
-{
-	client_error(c, id, MSB_EUNSUPPORTED, 0, "", "not built yet");
-}
-
 static const struct {
 	const char *name;
 	op_fn fn;

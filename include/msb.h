@@ -207,7 +207,7 @@ MSB_EXTERN const char *msb_sandbox_exit_reason(const msb_sandbox *sb);
  *
  * Without a usable cgroup (an unprivileged caller on a host without a
  * delegated cgroup), limits fall back to rlimits, which are weaker: memory
- * becomes a per-process address-space limit, pids a per-user process
+ * becomes a per-process limit on private writable memory (RLIMIT_DATA), pids a per-user process
  * count, and cpus cannot be enforced at all. Callers can see this here.
  */
 typedef enum msb_limit {

@@ -25,7 +25,10 @@ def _msb_main():
             ("_repr_svg_", "image/svg+xml"), ("_repr_png_", "image/png"),
             ("_repr_jpeg_", "image/jpeg"), ("_repr_latex_", "text/latex"),
             ("_repr_json_", "application/json"))
-    g = {"__name__": "__main__", "__builtins__": __builtins__}
+    # The code runs in __main__'s own namespace, so that pickle and
+    # dataclasses find what it defines.
+    g = sys.modules["__main__"].__dict__
+    g.pop("_msb_main", None)
     state = {"n": 0, "handler": signal.default_int_handler}
 
     def ignore_sigint():
@@ -85,10 +88,12 @@ def _msb_main():
                 pass
 
     def user_tb(tb, fname):
-        # Drop the driver's own frames (file "<string>").
-        while tb is not None and tb.tb_frame.f_code.co_filename == "<string>":
-            tb = tb.tb_next
-        return tb
+        # Start at the first frame of the cell: the driver's own frames
+        # (and ast.parse's, for a SyntaxError) are not the user's.
+        t = tb
+        while t is not None and t.tb_frame.f_code.co_filename != fname:
+            t = t.tb_next
+        return t
 
     def error_of(e, fname):
         tb = user_tb(e.__traceback__, fname)
@@ -191,4 +196,3 @@ def _msb_main():
 
 
 _msb_main()
-del _msb_main
