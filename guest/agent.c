@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
@@ -206,6 +207,15 @@ static int detach(struct agent_config *cfg, struct agent_err *err)
 	}
 	if (pid > 0)
 		_exit(0); /* libmsb reaps this one; the child carries on */
+	/* Nothing of the creator's may stay open here: not its terminal,
+	 * not the pipe of a `name=$(msb create ...)`, which would wait for
+	 * us to end. */
+	setsid();
+	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (int i = 0; nul >= 0 && i < 3; i++)
+		dup2(nul, i);
+	if (nul > 2)
+		close(nul);
 	cfg->listen_fd = fd;
 	return 0;
 }
@@ -236,6 +246,11 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
+	/* Whatever else the caller left open (without O_CLOEXEC) is not ours:
+	 * keeping it would hold the caller's pipes open for our lifetime. */
+	if (sock > 3)
+		syscall(SYS_close_range, 3u, (unsigned)sock - 1, 0u);
+	syscall(SYS_close_range, (unsigned)sock + 1, ~0u, 0u);
 	hello = read_config(sock, &err);
 	if (!hello || parse_config(json_object_get(hello, "config"), &cfg, &err)) {
 		send_error(sock, &err);

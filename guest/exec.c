@@ -259,9 +259,18 @@ static void job_stdin(struct agent *a, struct client *c, uint32_t id,
 	uint8_t *nb;
 
 	if (len == 0) {
-		job->in_eof = 1;
-		pump_stdin(job);
-		return;
+		if (job->pty) {
+			/* A terminal has no EOF of its own: type the EOF
+			 * character (^D), as a user would. */
+			static const uint8_t eot = 0x04;
+
+			data = &eot;
+			len = 1;
+		} else {
+			job->in_eof = 1;
+			pump_stdin(job);
+			return;
+		}
 	}
 	if (input_fd(job) < 0 || job->in_len + len > MAX_STDIN_BUFFER)
 		return; /* nobody reads it any more, or far too much waits */

@@ -402,6 +402,8 @@ MSB_EXTERN int msb_process_read(msb_buf *out, int *stream, msb_process *p,
 				int64_t timeout_ms);
 
 MSB_EXTERN int msb_process_write(msb_process *p, const void *data, size_t len);
+/* End the process's input: EOF on its stdin pipe; on a PTY, the EOF
+ * character (^D) is typed, as a user would. */
 MSB_EXTERN int msb_process_close_stdin(msb_process *p);
 
 /* Send a signal to the process (its process group). */

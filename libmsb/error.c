@@ -98,3 +98,20 @@ int msb_fail_json(const json_t *err, const char *context)
 	tl_error.os_errno = (os_errno > 0 && os_errno < 4096) ? (int)os_errno : 0;
 	return (int)code;
 }
+
+void msb_error_save(struct msb_saved_error *s)
+{
+	const msb_error *e = msb_error_last();
+
+	s->code = e->code;
+	s->os_errno = e->os_errno;
+	snprintf(s->message, sizeof(s->message), "%s", e->message);
+	snprintf(s->hint, sizeof(s->hint), "%s", e->hint);
+}
+
+int msb_error_restore(const struct msb_saved_error *s)
+{
+	msb_fail(s->code, 0, s->hint, "%s", s->message);
+	tl_error.os_errno = s->os_errno;
+	return s->code;
+}

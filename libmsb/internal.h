@@ -23,6 +23,14 @@ int msb_fail(int code, int os_errno, const char *hint, const char *fmt, ...)
 /* Raise an error from an agent's {"code","message","hint","errno"} object. */
 int msb_fail_json(const json_t *err, const char *context);
 
+/* Keep this thread's error across cleanup code that may raise its own. */
+struct msb_saved_error {
+	int code, os_errno;
+	char message[1024], hint[1024];
+};
+void msb_error_save(struct msb_saved_error *s);
+int msb_error_restore(const struct msb_saved_error *s); /* returns code */
+
 /* Return 0 after clearing the thread's error: `return msb_ok();` */
 int msb_ok(void);
 
@@ -144,6 +152,8 @@ void msb_os_kill(msb_sandbox *sb);
 
 /* registry.c ------------------------------------------------------------------ */
 
+/* A name a detached sandbox can have (it names a directory). */
+int msb_registry_check_name(const char *name);
 /* Before a detached start: check the name, clear a stale entry, and set
  * sb->socket_path. */
 int msb_registry_prepare(msb_sandbox *sb);

@@ -19,7 +19,12 @@ struct msb_process {
 	pthread_mutex_t lock; /* one call at a time */
 	int64_t pid;
 	int pty;
+	/* Output a wait took off the request before it timed out: the next
+	 * read or wait gets it first. */
+	msb_command_result pending;
 };
+
+static void release(msb_process *p);
 
 void msb_buf_free(msb_buf *buf)
 {
@@ -60,8 +65,11 @@ static int start(msb_process **out, msb_sandbox *sb, json_t *call,
 			rc = msb_send_data(sb, p->req->id, stdin_data, stdin_len, 0);
 	}
 	if (rc) {
-		msb_process_free(p);
-		return rc;
+		struct msb_saved_error saved;
+
+		msb_error_save(&saved);
+		release(p);
+		return msb_error_restore(&saved);
 	}
 	*out = p;
 	return msb_ok();
@@ -163,6 +171,16 @@ int msb_process_read(msb_buf *out, int *stream, msb_process *p, int64_t timeout_
 	*stream = 0;
 	CHECK_P(p);
 	pthread_mutex_lock(&p->lock);
+	if (p->pending.out.len || p->pending.err.len) {
+		msb_buf *b = p->pending.out.len ? &p->pending.out : &p->pending.err;
+
+		*stream = b == &p->pending.out ? MSB_STREAM_STDOUT : MSB_STREAM_STDERR;
+		*out = *b;
+		b->ptr = NULL;
+		b->len = 0;
+		pthread_mutex_unlock(&p->lock);
+		return msb_ok();
+	}
 	rc = msb_request_wait(p->sb, p->req, &c, timeout_ms >= 0 ?
 			      msb_now_ns() + (uint64_t)timeout_ms * 1000000ull + 1 : 0);
 	pthread_mutex_unlock(&p->lock);
@@ -257,7 +275,7 @@ int msb_process_wait(msb_command_result **out, msb_process *p, int64_t timeout_m
 {
 	uint64_t deadline = timeout_ms >= 0 ?
 		msb_now_ns() + (uint64_t)timeout_ms * 1000000ull + 1 : 0;
-	msb_command_result *res;
+	msb_command_result *res = NULL;
 	struct chunk *c;
 	int rc;
 
@@ -266,32 +284,41 @@ int msb_process_wait(msb_command_result **out, msb_process *p, int64_t timeout_m
 				"msb_command_result pointer", "out is NULL");
 	*out = NULL;
 	CHECK_P(p);
-	res = calloc(1, sizeof(*res));
-	if (!res)
-		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
 	pthread_mutex_lock(&p->lock);
 	while ((rc = msb_request_wait(p->sb, p->req, &c, deadline)) == 1) {
+		msb_command_result *pd = &p->pending;
 		int r = c->type == MSB_FRAME_STDOUT ?
-			msb_buf_append(&res->out, c->data, c->len, MSB_DEFAULT_OUTPUT_CAP,
-				       &res->out_truncated) :
-			msb_buf_append(&res->err, c->data, c->len, MSB_DEFAULT_OUTPUT_CAP,
-				       &res->err_truncated);
+			msb_buf_append(&pd->out, c->data, c->len, MSB_DEFAULT_OUTPUT_CAP,
+				       &pd->out_truncated) :
+			msb_buf_append(&pd->err, c->data, c->len, MSB_DEFAULT_OUTPUT_CAP,
+				       &pd->err_truncated);
 		free(c);
 		if (r) {
 			rc = msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
 			break;
 		}
 	}
-	if (rc == 0)
-		rc = msb_result_fill(res, p->req->reply);
+	if (rc == 0 && !(res = calloc(1, sizeof(*res))))
+		rc = msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+	if (rc == 0 && (rc = msb_result_fill(res, p->req->reply)) == 0) {
+		/* The output not read yet goes with the result. */
+		res->out = p->pending.out;
+		res->err = p->pending.err;
+		res->out_truncated = p->pending.out_truncated;
+		res->err_truncated = p->pending.err_truncated;
+		memset(&p->pending, 0, sizeof(p->pending));
+	} else if (rc == 0) {
+		free(res);
+		res = NULL;
+	}
 	pthread_mutex_unlock(&p->lock);
 	if (rc == MSB_ETIMEDOUT)
 		rc = msb_fail(MSB_ETIMEDOUT, 0, "wait again, or signal it",
 			      "the process is still running after %lld ms",
 			      (long long)timeout_ms);
 	if (rc) {
-		/* Output taken so far is lost to the caller: keep it simple. */
-		msb_command_result_free(res);
+		/* Output taken so far stays pending for the next call. */
+		free(res);
 		return rc;
 	}
 	*out = res;
@@ -303,12 +330,10 @@ int64_t msb_process_pid(const msb_process *p)
 	return p ? p->pid : 0;
 }
 
-void msb_process_free(msb_process *p)
+static void release(msb_process *p)
 {
 	struct chunk *c;
 
-	if (!p)
-		return;
 	if (!ended(p)) {
 		msb_conn_send(p->sb, MSB_FRAME_CANCEL, p->req->id,
 			      "{\"signal\":9}", 12);
@@ -318,7 +343,16 @@ void msb_process_free(msb_process *p)
 	}
 	msb_request_end(p->sb, p->req);
 	pthread_mutex_destroy(&p->lock);
+	free(p->pending.out.ptr);
+	free(p->pending.err.ptr);
 	free(p);
+}
+
+void msb_process_free(msb_process *p)
+{
+	if (!p)
+		return;
+	release(p);
 	msb_error_clear();
 }
 

@@ -66,7 +66,7 @@ static int state_dir(char *buf, size_t size)
 	return own_dir(buf);
 }
 
-static int check_name(const char *name)
+int msb_registry_check_name(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
 
@@ -85,7 +85,7 @@ static int entry_path(char *buf, size_t size, const char *name, const char *file
 	char dir[PATH_MAX];
 	int rc, n;
 
-	if ((rc = check_name(name)) || (rc = state_dir(dir, sizeof(dir))))
+	if ((rc = msb_registry_check_name(name)) || (rc = state_dir(dir, sizeof(dir))))
 		return rc;
 	n = file ? snprintf(buf, size, "%s/%s/%s", dir, name, file) :
 		   snprintf(buf, size, "%s/%s", dir, name);
@@ -296,7 +296,7 @@ int msb_sandbox_list_all(msb_sandbox_list **out)
 		json_t *st;
 		msb_sandbox_info *it;
 
-		if (e->d_name[0] == '.' || check_name(e->d_name))
+		if (e->d_name[0] == '.' || msb_registry_check_name(e->d_name))
 			continue;
 		st = read_state(e->d_name);
 		if (!st)
@@ -325,9 +325,13 @@ int msb_sandbox_list_all(msb_sandbox_list **out)
 		} else if (json_is_true(json_object_get(st, "stopped"))) {
 			it->status = MSB_STATUS_STOPPED;
 		} else {
-			/* Left by a crash: never report it running. */
+			/* Left by a crash, or ended by its wall-time limit:
+			 * never report it running; its socket goes. */
+			char sock[PATH_MAX];
+
 			it->status = MSB_STATUS_EXITED;
-			mark_stopped(e->d_name);
+			if (entry_path(sock, sizeof(sock), e->d_name, "agent.sock") == 0)
+				unlink(sock);
 		}
 		l->len++;
 		json_decref(st);
@@ -399,7 +403,7 @@ int msb_sandbox_kill(const char *name)
 	pid_t pid;
 	int rc;
 
-	if ((rc = check_name(name)))
+	if ((rc = msb_registry_check_name(name)))
 		return rc;
 	st = read_state(name);
 	if (!st)

@@ -225,6 +225,9 @@ int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *user)
 		return msb_fail(MSB_EINVAL, 0, "give a detached sandbox a name, so "
 				"that it can be found again",
 				"a detached sandbox needs a name");
+	if (o->version >= 2 && o->detached &&
+	    (rc = msb_registry_check_name(o->name)))
+		return rc;
 	if (o->name && (!o->name[0] || strlen(o->name) > 128))
 		return msb_fail(MSB_EINVAL, 0, "use 1 to 128 characters, or "
 				"NULL for a generated name",

@@ -1,0 +1,536 @@
+/*
+ * named.c - named, detached sandboxes: they outlive their handle and the
+ * process that created them, are listed with status, creation time and
+ * pid, are reached by name from another handle or process, stop, kill and
+ * remove; names are checked; a crashed one is never reported running; the
+ * wall-time limit still holds. All under a private MSB_STATE_DIR.
+ */
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "tap.h"
+#include "msbt.h"
+
+#define ARGV(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static char state_dir[64];
+
+static msb_sandbox_options detached(const char *name)
+{
+	msb_sandbox_options o = msbt_options();
+	o.version = 2;
+	o.detached = 1;
+	o.name = name;
+	return o;
+}
+
+/* Create and start a detached sandbox; NULL with diagnostics on failure. */
+static msb_sandbox *start_named(const char *name, int64_t timeout_ms)
+{
+	msb_sandbox_options o = detached(name);
+	o.timeout_ms = timeout_ms;
+	return msbt_start(&o);
+}
+
+/* The list entry for name: a copy, with status -1 when it is absent. */
+static msb_sandbox_info lookup(const char *name)
+{
+	msb_sandbox_info info = { NULL, (msb_status)-1, 0, 0, 0 };
+	msb_sandbox_list *l = NULL;
+	int rc = msb_sandbox_list_all(&l);
+
+	if (rc) {
+		msbt_diag_error("msb_sandbox_list_all", rc);
+		return info;
+	}
+	for (size_t i = 0; i < l->len; i++)
+		if (!strcmp(l->items[i].name, name)) {
+			info = l->items[i];
+			info.name = NULL;
+		}
+	msb_sandbox_list_free(l);
+	return info;
+}
+
+/* Is pid a live msb-agent on the host? */
+static int agent_alive(int64_t pid)
+{
+	char path[64], buf[64];
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%lld/cmdline", (long long)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0; /* a zombie has no command line */
+	buf[n] = '\0';
+	return !strcmp(buf, "msb-agent");
+}
+
+/* Wait up to ms for the agent to go; 1 when it is gone. */
+static int agent_gone(int64_t pid, int ms)
+{
+	for (int i = 0; i < ms / 20 && agent_alive(pid); i++)
+		usleep(20 * 1000);
+	return !agent_alive(pid);
+}
+
+static char *out_of(msb_sandbox *sb, const char *const *argv)
+{
+	return msbt_chomp(msbt_output(sb, argv, NULL));
+}
+
+/* `msb ARGS` (build/bin/msb), stdout into a malloc'd string; exit status. */
+static int cli(const char *args, char **out)
+{
+	char cmd[PATH_MAX + 512];
+	size_t cap = 1 << 16, n = 0;
+
+	snprintf(cmd, sizeof cmd, "'%s/../bin/msb' %s 2>/dev/null </dev/null", msbt_dir(), args);
+	*out = calloc(1, cap);
+	FILE *p = popen(cmd, "r");
+	if (!p || !*out)
+		bail_out("popen failed");
+	for (size_t r; n + 1 < cap && (r = fread(*out + n, 1, cap - n - 1, p)) > 0;)
+		n += r;
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* ---- the creating process exits ------------------------------------------ */
+
+/* Runs first, before this process has any libmsb threads to fork with. */
+static void test_creator_exits(void)
+{
+	pid_t child = fork();
+	int st = -1;
+
+	if (child < 0)
+		bail_out("fork: %s", strerror(errno));
+	if (child == 0) {
+		msb_sandbox *sb = start_named("survivor", 0);
+		int code = -1;
+		if (sb)
+			free(msbt_output(sb, ARGV("sh", "-c", "echo from-the-creator > /tmp/mark"),
+					 &code));
+		_exit(sb && code == 0 ? 0 : 1); /* no free: the process just ends */
+	}
+	waitpid(child, &st, 0);
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	   "a child process creates a detached sandbox, writes a file and exits");
+
+	msb_sandbox_info info = lookup("survivor");
+	ok(info.status == MSB_STATUS_RUNNING && agent_alive(info.pid),
+	   "after its creator exited, the sandbox is listed RUNNING and its agent lives");
+	msb_sandbox *sb = NULL;
+	int rc = msb_sandbox_connect(&sb, "survivor");
+	if (is_int(rc, 0, "the parent connects to it by name")) {
+		char *s = out_of(sb, ARGV("cat", "/tmp/mark"));
+		is_str(s, "from-the-creator", "the file the creator wrote is there");
+		free(s);
+		is_int(msb_sandbox_stop(sb, -1), 0, "stop it");
+	} else {
+		msbt_diag_error("msb_sandbox_connect", rc);
+		skip(2, "not connected");
+	}
+	msb_sandbox_free(sb);
+	ok(agent_gone(info.pid, 3000), "... its agent is gone");
+	msb_sandbox_remove("survivor");
+}
+
+/* ---- a detached sandbox outlives its handle ------------------------------- */
+
+static void test_outlives_handle(void)
+{
+	time_t before = time(NULL);
+	msb_sandbox *sb = start_named("box", 0);
+
+	if (!sb) {
+		skip(18, "the detached sandbox did not start");
+		return;
+	}
+	is_int(msb_sandbox_status(sb), MSB_STATUS_RUNNING, "a detached sandbox runs");
+	is_str(msb_sandbox_name(sb), "box", "under its name");
+	char *s = out_of(sb, ARGV("sh", "-c", "echo persisted > /tmp/x && echo written"));
+	is_str(s, "written", "a file is written in /tmp");
+	free(s);
+
+	msb_sandbox_info info = lookup("box");
+	is_int(info.status, MSB_STATUS_RUNNING, "msb_sandbox_list_all shows it RUNNING");
+	ok(info.created_ms >= (int64_t)before * 1000 - 1000 &&
+	   info.created_ms <= (int64_t)time(NULL) * 1000 + 1000,
+	   "created_ms is close to now (%lld)", (long long)info.created_ms);
+	ok(info.pid > 0 && agent_alive(info.pid),
+	   "pid is a live msb-agent on the host (%lld)", (long long)info.pid);
+	is_int(info.backend, MSB_BACKEND_OS, "backend is os");
+
+	msb_sandbox_free(sb);
+	info = lookup("box");
+	ok(info.status == MSB_STATUS_RUNNING && agent_alive(info.pid),
+	   "after msb_sandbox_free the sandbox is still RUNNING, its agent alive");
+
+	sb = NULL;
+	int rc = msb_sandbox_connect(&sb, "box");
+	if (!is_int(rc, 0, "a new handle connects to it by name")) {
+		msbt_diag_error("msb_sandbox_connect", rc);
+		skip(9, "not connected");
+		return;
+	}
+	is_int(msb_sandbox_status(sb), MSB_STATUS_RUNNING, "the connected handle is RUNNING");
+	is_str(msb_sandbox_name(sb), "box", "... named box");
+	s = out_of(sb, ARGV("cat", "/tmp/x"));
+	is_str(s, "persisted", "the file written through the first handle is still there");
+	free(s);
+
+	/* another process: the CLI */
+	int st = cli("exec box -- cat /tmp/x", &s);
+	ok(st == 0 && !strcmp(s, "persisted\n"),
+	   "another process (msb exec box -- cat /tmp/x) reads it too (%d)", st);
+	free(s);
+
+	/* two handles at once; a background process of one is listed by the other */
+	msb_sandbox *sb2 = NULL;
+	rc = msb_sandbox_connect(&sb2, "box");
+	msb_command_options co = MSB_COMMAND_OPTIONS_INIT;
+	msb_process *p = NULL;
+	co.argv = ARGV("sleep", "77");
+	if (rc == 0 && msb_process_start(&p, sb2, &co) == 0) {
+		msb_process_list *l = NULL;
+		int seen = 0;
+		if (msb_process_list_all(&l, sb) == 0)
+			for (size_t i = 0; i < l->len; i++)
+				seen |= l->items[i].pid == msb_process_pid(p) &&
+					!strcmp(l->items[i].command, "sleep 77");
+		msb_process_list_free(l);
+		ok(seen, "a process started through one handle is listed through another");
+		s = out_of(sb, ARGV("sh", "-c", "echo $(hostname)"));
+		is_str(s, "box", "both handles reach the same sandbox (hostname box)");
+		free(s);
+	} else {
+		msbt_diag_error("second connection", rc);
+		skip(2, "no second connection");
+	}
+	msb_process_free(p);
+	msb_sandbox_free(sb2);
+	s = out_of(sb, ARGV("echo", "still"));
+	is_str(s, "still", "freeing the second handle leaves the first working");
+	free(s);
+
+	/* a second sandbox of the same name, while this one runs */
+	msb_sandbox_options o = detached("box");
+	msb_sandbox *dup = NULL;
+	rc = msb_sandbox_create(&dup, &o);
+	if (rc == 0)
+		rc = msb_sandbox_start(dup);
+	is_int(rc, MSB_EEXISTS, "creating a second sandbox named box: MSB_EEXISTS");
+	msb_sandbox_free(dup);
+	s = out_of(sb, ARGV("cat", "/tmp/x"));
+	ok(!strcmp(s, "persisted") && lookup("box").status == MSB_STATUS_RUNNING,
+	   "... and the first one is untouched");
+	free(s);
+	msb_sandbox_free(sb);
+}
+
+/* ---- names and options ----------------------------------------------------- */
+
+static void test_names(void)
+{
+	static const char *const bad[] = {
+		"", "../x", "a/b", ".hidden", "-dash", "sp ace", "new\nline", "..",
+		"0123456789012345678901234567890123456789012345678901234567890123", /* 64 */
+	};
+	int all = 1;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		msb_sandbox_options o = detached(bad[i]);
+		msb_sandbox *sb = NULL;
+		int rc = msb_sandbox_create(&sb, &o);
+		if (rc == 0)
+			rc = msb_sandbox_start(sb);
+		if (rc != MSB_EINVAL) {
+			diag("name \"%s\": %d", bad[i], rc);
+			all = 0;
+		}
+		msb_sandbox_free(sb);
+	}
+	ok(all, "names that are empty, paths, hidden, start with '-', hold spaces or are 64+ chars: MSB_EINVAL");
+
+	all = 1;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		msb_sandbox_options o = detached(bad[i]);
+		msb_sandbox *sb = NULL;
+		if (msb_sandbox_create(&sb, &o) != MSB_EINVAL) {
+			diag("create accepted the name \"%s\"", bad[i]);
+			all = 0;
+		}
+		msb_sandbox_free(sb);
+	}
+	ok(all, "... refused by msb_sandbox_create already (options are validated there)");
+
+	all = 1;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		msb_sandbox *sb = NULL;
+		if (msb_sandbox_connect(&sb, bad[i]) != MSB_EINVAL || sb ||
+		    msb_sandbox_kill(bad[i]) != MSB_EINVAL ||
+		    msb_sandbox_remove(bad[i]) != MSB_EINVAL) {
+			diag("connect/kill/remove accepted \"%s\"", bad[i]);
+			all = 0;
+		}
+	}
+	ok(all, "connect, kill and remove refuse the same names with MSB_EINVAL");
+	msb_sandbox *sb = NULL;
+	ok(msb_sandbox_connect(&sb, NULL) == MSB_EINVAL && msb_sandbox_kill(NULL) == MSB_EINVAL &&
+	   msb_sandbox_remove(NULL) == MSB_EINVAL && msb_sandbox_connect(NULL, "box") == MSB_EINVAL,
+	   "NULL names and a NULL out: MSB_EINVAL");
+	is_int(msb_sandbox_list_all(NULL), MSB_EINVAL, "list_all with out NULL: MSB_EINVAL");
+
+	msb_sandbox_options o = detached(NULL);
+	sb = NULL;
+	int rc = msb_sandbox_create(&sb, &o);
+	ok(rc == MSB_EINVAL && !sb && msb_error_last()->hint[0],
+	   "detached without a name: MSB_EINVAL with a hint (%d)", rc);
+	msb_sandbox_free(sb);
+
+	/* 63 characters is the longest name */
+	const char *longest = "abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefgh";
+	sb = start_named(longest, 0);
+	ok(sb && lookup(longest).status == MSB_STATUS_RUNNING,
+	   "a 63-character name works (%zu chars)", strlen(longest));
+	msb_sandbox_stop(sb, 0);
+	msb_sandbox_free(sb);
+	msb_sandbox_remove(longest);
+
+	sb = NULL;
+	rc = msb_sandbox_connect(&sb, "never-was");
+	ok(rc == MSB_ENOTFOUND && !sb && msb_error_last()->hint[0],
+	   "connecting to a name that never existed: MSB_ENOTFOUND with a hint");
+	is_int(msb_sandbox_kill("never-was"), MSB_ENOTFOUND, "killing it: MSB_ENOTFOUND");
+	is_int(msb_sandbox_remove("never-was"), MSB_ENOTFOUND, "removing it: MSB_ENOTFOUND");
+}
+
+/* ---- stop, remove ------------------------------------------------------------ */
+
+static void test_stop_remove(void)
+{
+	msb_sandbox *sb = start_named("stopme", 0);
+
+	if (!sb) {
+		skip(10, "the detached sandbox did not start");
+		return;
+	}
+	msb_sandbox_free(sb);
+	int64_t pid = lookup("stopme").pid;
+	int rc = msb_sandbox_remove("stopme");
+	ok(rc == MSB_ESTATE && msb_error_last()->hint[0],
+	   "removing a running sandbox: MSB_ESTATE with a hint");
+	is_int(lookup("stopme").status, MSB_STATUS_RUNNING, "... it still runs");
+
+	sb = NULL;
+	if (msb_sandbox_connect(&sb, "stopme") != 0) {
+		skip(8, "cannot connect");
+		return;
+	}
+	uint64_t t0 = msbt_now_ms();
+	is_int(msb_sandbox_stop(sb, -1), 0, "msb_sandbox_stop on a connected handle");
+	ok(msbt_now_ms() - t0 < 5000, "... returns promptly (%llu ms)",
+	   (unsigned long long)(msbt_now_ms() - t0));
+	is_int(msb_sandbox_status(sb), MSB_STATUS_STOPPED, "the handle is STOPPED");
+	msb_sandbox_free(sb);
+	msb_sandbox_info info = lookup("stopme");
+	ok(info.status == MSB_STATUS_STOPPED && info.pid == 0,
+	   "the list shows it STOPPED, pid 0 (status %d)", (int)info.status);
+	ok(agent_gone(pid, 3000), "no msb-agent is left on the host (pid %lld)", (long long)pid);
+	sb = NULL;
+	rc = msb_sandbox_connect(&sb, "stopme");
+	ok(rc == MSB_ESTATE && !sb, "connecting to a stopped sandbox: MSB_ESTATE (%d)", rc);
+	is_int(msb_sandbox_remove("stopme"), 0, "removing a stopped sandbox");
+	ok((int)lookup("stopme").status == -1, "... it is gone from the list");
+	is_int(msb_sandbox_remove("stopme"), MSB_ENOTFOUND, "removing it again: MSB_ENOTFOUND");
+	is_int(msb_sandbox_connect(&sb, "stopme"), MSB_ENOTFOUND,
+	       "connecting to a removed sandbox: MSB_ENOTFOUND");
+
+	/* the name is free for a new sandbox */
+	sb = start_named("stopme", 0);
+	char *s = sb ? out_of(sb, ARGV("sh", "-c", "cat /tmp/x 2>/dev/null; echo fresh")) : NULL;
+	ok(s && !strcmp(s, "fresh"), "the name can be used again, for a fresh sandbox");
+	free(s);
+	msb_sandbox_stop(sb, 0);
+	msb_sandbox_free(sb);
+	msb_sandbox_remove("stopme");
+}
+
+/* ---- kill --------------------------------------------------------------------- */
+
+static void test_kill(void)
+{
+	char marker[32];
+	snprintf(marker, sizeof marker, "1004.%d", (int)getpid());
+	msb_sandbox *sb = start_named("killme", 0);
+
+	if (!sb) {
+		skip(6, "the detached sandbox did not start");
+		return;
+	}
+	char script[96];
+	snprintf(script, sizeof script, "setsid sleep %s >/dev/null 2>&1 </dev/null & echo ok", marker);
+	free(out_of(sb, ARGV("sh", "-c", script)));
+	msb_sandbox_free(sb);
+	int64_t pid = lookup("killme").pid;
+	usleep(100 * 1000);
+	ok(agent_alive(pid) && msbt_host_has_cmdline("sleep", marker),
+	   "a detached sandbox runs a background sleep, its handle freed");
+	uint64_t t0 = msbt_now_ms();
+	is_int(msb_sandbox_kill("killme"), 0, "msb_sandbox_kill by name");
+	ok(msbt_now_ms() - t0 < 3000, "... at once (%llu ms)", (unsigned long long)(msbt_now_ms() - t0));
+	ok(agent_gone(pid, 3000), "its msb-agent is gone");
+	int alive = 1;
+	for (int i = 0; i < 50 && alive; i++) {
+		alive = msbt_host_has_cmdline("sleep", marker);
+		if (alive)
+			usleep(20 * 1000);
+	}
+	ok(!alive, "... and so is everything that ran inside");
+	msb_sandbox_info info = lookup("killme");
+	ok(info.status != MSB_STATUS_RUNNING && info.status != (msb_status)-1,
+	   "the list keeps it, not RUNNING (status %d)", (int)info.status);
+	is_int(msb_sandbox_connect(&sb, "killme"), MSB_ESTATE, "connecting to it: MSB_ESTATE");
+	is_int(msb_sandbox_remove("killme"), 0, "and it can be removed");
+}
+
+/* ---- a crash leaves a stale entry ------------------------------------------ */
+
+static void test_stale(void)
+{
+	char marker[32];
+	snprintf(marker, sizeof marker, "1005.%d", (int)getpid());
+	msb_sandbox *sb = start_named("crash", 0);
+
+	if (!sb) {
+		skip(8, "the detached sandbox did not start");
+		return;
+	}
+	char script[96];
+	snprintf(script, sizeof script, "setsid sleep %s >/dev/null 2>&1 </dev/null & echo ok", marker);
+	free(out_of(sb, ARGV("sh", "-c", script)));
+	msb_sandbox_free(sb);
+	int64_t pid = lookup("crash").pid;
+	if (!ok(agent_alive(pid), "the agent of a detached sandbox runs (pid %lld)", (long long)pid)) {
+		skip(7, "no agent to crash");
+		return;
+	}
+	/* the crash: SIGKILL gives stage 0 no chance to clean up */
+	kill((pid_t)pid, SIGKILL);
+	ok(agent_gone(pid, 3000), "SIGKILL ends the agent");
+	int alive = 1;
+	for (int i = 0; i < 100 && alive; i++) {
+		alive = msbt_host_has_cmdline("sleep", marker);
+		if (alive)
+			usleep(20 * 1000);
+	}
+	ok(!alive, "... and the sandbox with it (PDEATHSIG)");
+	msb_sandbox_info info = lookup("crash");
+	ok(info.status == MSB_STATUS_EXITED && info.pid == 0,
+	   "the stale entry is listed EXITED, pid 0 (status %d, pid %lld)",
+	   (int)info.status, (long long)info.pid);
+	info = lookup("crash");
+	is_int(info.status, MSB_STATUS_EXITED, "... and still EXITED when listed again (never STOPPED or RUNNING)");
+	sb = NULL;
+	uint64_t t0 = msbt_now_ms();
+	int rc = msb_sandbox_connect(&sb, "crash");
+	ok(rc != 0 && !sb && msbt_now_ms() - t0 < 3000,
+	   "connecting to it fails at once (%d, %llu ms)", rc,
+	   (unsigned long long)(msbt_now_ms() - t0));
+	is_int(rc, MSB_ESTATE, "... with MSB_ESTATE");
+	sb = start_named("crash", 0);
+	ok(sb != NULL, "a new sandbox can take the name of the crashed one");
+	msb_sandbox_stop(sb, 0);
+	msb_sandbox_free(sb);
+	msb_sandbox_remove("crash");
+}
+
+/* ---- the wall-time limit ------------------------------------------------------ */
+
+static void test_wall_time(void)
+{
+	msb_sandbox *sb = start_named("timed", 1000);
+
+	if (!sb) {
+		skip(3, "the detached sandbox did not start");
+		return;
+	}
+	msb_sandbox_free(sb);
+	int64_t pid = lookup("timed").pid;
+	ok(agent_alive(pid), "a detached sandbox with a 1 s wall-time limit runs, its handle freed");
+	ok(agent_gone(pid, 5000), "the limit ends it: its agent is gone");
+	msb_sandbox_info info = lookup("timed");
+	ok(info.status == MSB_STATUS_EXITED,
+	   "the list shows it EXITED (ended on its own; status %d)", (int)info.status);
+	is_int(msb_sandbox_connect(&sb, "timed"), MSB_ESTATE, "connecting to it: MSB_ESTATE");
+	msb_sandbox_remove("timed");
+}
+
+/* ---- the state directory ----------------------------------------------------- */
+
+static void test_state_dir(void)
+{
+	char open_dir[] = "/tmp/msb-named-open-XXXXXX";
+	msb_sandbox_list *l = NULL;
+
+	if (!mkdtemp(open_dir))
+		bail_out("mkdtemp: %s", strerror(errno));
+	chmod(open_dir, 0777);
+	setenv("MSB_STATE_DIR", open_dir, 1);
+	int rc = msb_sandbox_list_all(&l);
+	ok(rc == MSB_EPERM && !l && msb_error_last()->hint[0],
+	   "a state directory others can write is refused: MSB_EPERM with a hint (%d)", rc);
+	msb_sandbox_list_free(l);
+	setenv("MSB_STATE_DIR", state_dir, 1);
+	rmdir(open_dir);
+
+	l = NULL;
+	rc = msb_sandbox_list_all(&l);
+	ok(rc == 0 && l, "the private state directory lists fine");
+	msb_sandbox_list_free(l);
+}
+
+/* Leave nothing behind: kill and remove every entry, then the directory. */
+static void cleanup(void)
+{
+	msb_sandbox_list *l = NULL;
+
+	if (msb_sandbox_list_all(&l) == 0)
+		for (size_t i = 0; i < l->len; i++) {
+			msb_sandbox_kill(l->items[i].name);
+			msb_sandbox_remove(l->items[i].name);
+		}
+	msb_sandbox_list_free(l);
+	if (rmdir(state_dir) < 0)
+		diag("the state directory %s is not empty: %s", state_dir, strerror(errno));
+}
+
+int main(void)
+{
+	msbt_watchdog(180);
+	msbt_require_sandboxes();
+	snprintf(state_dir, sizeof state_dir, "/tmp/msb-named-XXXXXX");
+	if (!mkdtemp(state_dir))
+		bail_out("mkdtemp: %s", strerror(errno));
+	setenv("MSB_STATE_DIR", state_dir, 1);
+
+	test_creator_exits();
+	test_outlives_handle();
+	test_names();
+	test_stop_remove();
+	test_kill();
+	test_stale();
+	test_wall_time();
+	test_state_dir();
+
+	cleanup();
+	return done_testing();
+}
