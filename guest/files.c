@@ -872,7 +872,8 @@ static void do_list(struct agent *a, struct client *c, uint32_t id,
 		}
 		n++;
 	}
-	qsort(ents, n, sizeof(*ents), entry_cmp);
+	if (n)
+		qsort(ents, n, sizeof(*ents), entry_cmp);
 	if (!(out = malloc(2 * MSB_DATA_CHUNK))) {
 		fail_errno(a, c, id, ENOMEM, "cannot list", path);
 		goto out;

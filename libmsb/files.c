@@ -570,7 +570,8 @@ int msb_file_list(msb_dir_list **out, msb_sandbox *sb, const char *path)
 		l->pub.len++;
 	}
 	/* The agent sorts; the contract is ours to keep. */
-	qsort(l->pub.entries, l->pub.len, sizeof(*l->pub.entries), entry_cmp);
+	if (l->pub.len)
+		qsort(l->pub.entries, l->pub.len, sizeof(*l->pub.entries), entry_cmp);
 	*out = &l->pub;
 	return msb_ok();
 fail:

@@ -337,7 +337,8 @@ int msb_sandbox_list_all(msb_sandbox_list **out)
 		json_decref(st);
 	}
 	closedir(d);
-	qsort(l->items, l->len, sizeof(*l->items), cmp_info);
+	if (l->len)
+		qsort(l->items, l->len, sizeof(*l->items), cmp_info);
 	*out = l;
 	msb_error_clear();
 	return 0;

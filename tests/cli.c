@@ -396,6 +396,8 @@ static void named(void)
 	json_t *arr = json_loads(out, 0, &jerr);
 	ok(st == 0 && json_is_array(arr) && json_array_size(arr) == 0,
 	   "msb ls --json of an empty state directory is []");
+	if (!(st == 0 && json_is_array(arr) && json_array_size(arr) == 0))
+		diag("msb ls --json: %s", out);
 	json_decref(arr);
 	free(out);
 	if (rmdir(dir) < 0)
