@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -167,12 +168,48 @@ int msb_result_fill(msb_command_result *res, const json_t *reply)
 	return 0;
 }
 
+int msb_request_collect(msb_sandbox *sb, struct request *req, msb_buf *out,
+			int *out_truncated, msb_buf *err, int *err_truncated,
+			int64_t cap, msb_output_cb cb, void *payload,
+			int cancel_signal, int *canceled)
+{
+	struct chunk *c;
+	int rc;
+
+	*canceled = 0;
+	while ((rc = msb_request_wait(sb, req, &c, 0)) == 1) {
+		int stream = c->type == MSB_FRAME_STDOUT ? MSB_STREAM_STDOUT :
+							   MSB_STREAM_STDERR;
+		int r = 0;
+
+		if (*canceled) {
+			/* drain until the reply */
+		} else if (cb) {
+			if (cb(stream, c->data, c->len, payload)) {
+				char buf[32];
+
+				*canceled = 1;
+				snprintf(buf, sizeof(buf), "{\"signal\":%d}", cancel_signal);
+				msb_conn_send(sb, MSB_FRAME_CANCEL, req->id, buf, strlen(buf));
+			}
+		} else if (stream == MSB_STREAM_STDOUT) {
+			r = msb_buf_append(out, c->data, c->len, cap, out_truncated);
+		} else {
+			r = msb_buf_append(err, c->data, c->len, cap, err_truncated);
+		}
+		free(c);
+		if (r)
+			return msb_fail(MSB_ENOMEM, ENOMEM, "lower the output cap, or "
+					"stream the output", "out of memory buffering output");
+	}
+	return rc;
+}
+
 static int run(msb_command_result **out, msb_sandbox *sb,
 	       const msb_command_options *o, msb_output_cb cb, void *payload)
 {
 	msb_command_result *res;
 	struct request *req;
-	struct chunk *c;
 	json_t *call;
 	int64_t cap;
 	int rc, canceled = 0;
@@ -204,33 +241,9 @@ static int run(msb_command_result **out, msb_sandbox *sb,
 						 o->stdin_len, 1)))
 		goto fail;
 
-	while ((rc = msb_request_wait(sb, req, &c, 0)) == 1) {
-		int stream = c->type == MSB_FRAME_STDOUT ? MSB_STREAM_STDOUT :
-							   MSB_STREAM_STDERR;
-		int r = 0;
-
-		if (canceled) {
-			/* drain until the reply */
-		} else if (cb) {
-			if (cb(stream, c->data, c->len, payload)) {
-				canceled = 1;
-				msb_conn_send(sb, MSB_FRAME_CANCEL, req->id,
-					      "{\"signal\":9}", 12);
-			}
-		} else if (stream == MSB_STREAM_STDOUT) {
-			r = msb_buf_append(&res->out, c->data, c->len, cap,
-				       &res->out_truncated);
-		} else {
-			r = msb_buf_append(&res->err, c->data, c->len, cap,
-				       &res->err_truncated);
-		}
-		free(c);
-		if (r) {
-			rc = msb_fail(MSB_ENOMEM, ENOMEM, "lower output_cap",
-				      "out of memory buffering output");
-			goto fail;
-		}
-	}
+	rc = msb_request_collect(sb, req, &res->out, &res->out_truncated,
+				 &res->err, &res->err_truncated, cap, cb, payload,
+				 SIGKILL, &canceled);
 	if (rc < 0)
 		goto fail;
 

@@ -8,6 +8,7 @@
  * managed with {"op":"repl.context","action":...}. See docs/PROTOCOL.md.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,24 +151,6 @@ static int buf_set(msb_buf *b, const char *s)
 	return 0;
 }
 
-static int buf_append(msb_buf *b, const uint8_t *d, size_t n, int64_t cap)
-{
-	size_t room = (size_t)cap > b->len ? (size_t)cap - b->len : 0;
-	uint8_t *p;
-
-	if (n > room)
-		n = room; /* past the cap: dropped */
-	if (n == 0)
-		return 0;
-	p = realloc(b->ptr, b->len + n + 1);
-	if (!p)
-		return -1;
-	memcpy(p + b->len, d, n);
-	b->ptr = p;
-	b->len += n;
-	p[b->len] = 0;
-	return 0;
-}
 
 static char *dup_str(const json_t *j)
 {
@@ -226,32 +209,13 @@ static int fill_result(msb_repl_result *res, const json_t *reply)
 	return 0;
 }
 
-/* ---- runs ------------------------------------------------------------------ */
-
-static int send_code(msb_sandbox *sb, uint32_t id, const char *code, size_t n)
-{
-	const uint8_t *d = (const uint8_t *)code;
-	int rc;
-
-	while (n > 0) {
-		size_t k = n > MSB_DATA_CHUNK ? MSB_DATA_CHUNK : n;
-
-		if ((rc = msb_conn_send(sb, MSB_FRAME_STDIN, id, d, k)))
-			return rc;
-		d += k;
-		n -= k;
-	}
-	return msb_conn_send(sb, MSB_FRAME_STDIN, id, NULL, 0);
-}
-
 static int run(msb_repl_result **out, msb_sandbox *sb, const msb_repl_options *o,
 	       const char *code, size_t len, msb_output_cb cb, void *payload)
 {
 	msb_repl_result *res;
 	struct request *req;
-	struct chunk *c;
 	json_t *call, *reply;
-	int rc, canceled = 0;
+	int rc, canceled = 0, truncated = 0; /* past the cap: dropped */
 
 	if (!out)
 		return msb_fail(MSB_EINVAL, 0, "pass the address of an "
@@ -295,33 +259,12 @@ static int run(msb_repl_result **out, msb_sandbox *sb, const msb_repl_options *o
 		free(res);
 		return rc;
 	}
-	if ((rc = send_code(sb, req->id, code, len)))
+	if ((rc = msb_send_data(sb, req->id, code, len, 1)))
 		goto fail;
 
-	while ((rc = msb_request_wait(sb, req, &c, 0)) == 1) {
-		int stream = c->type == MSB_FRAME_STDOUT ? MSB_STREAM_STDOUT :
-							   MSB_STREAM_STDERR;
-		int r = 0;
-
-		if (canceled) {
-			/* drain until the reply */
-		} else if (cb) {
-			if (cb(stream, c->data, c->len, payload)) {
-				canceled = 1;
-				msb_conn_send(sb, MSB_FRAME_CANCEL, req->id,
-					      "{\"signal\":2}", 12);
-			}
-		} else {
-			r = buf_append(stream == MSB_STREAM_STDOUT ? &res->out : &res->err,
-				       c->data, c->len, REPL_OUTPUT_CAP);
-		}
-		free(c);
-		if (r) {
-			rc = msb_fail(MSB_ENOMEM, ENOMEM, "use msb_repl_run_stream()",
-				      "out of memory buffering output");
-			goto fail;
-		}
-	}
+	rc = msb_request_collect(sb, req, &res->out, &truncated, &res->err,
+				 &truncated, REPL_OUTPUT_CAP, cb, payload, SIGINT,
+				 &canceled);
 	if (rc < 0)
 		goto fail;
 	reply = req->reply;
