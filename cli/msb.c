@@ -223,6 +223,7 @@ enum {
 	F_STOP = 8,     /* --grace */
 	F_FORCE = 16,   /* -f */
 	F_JSON = 32,    /* --json alone */
+	F_NAME = 64,    /* a sandbox NAME may come before the flags too */
 };
 
 struct flags {
@@ -290,6 +291,14 @@ static int parse_flags(int argc, char **argv, unsigned allowed, struct flags *f)
 		if (table[i].need & allowed)
 			longopts[nopt++] = table[i].opt;
 	memset(&longopts[nopt], 0, sizeof(longopts[0]));
+	/* `msb repl demo --lang python CODE` reads better than the flags
+	 * first: set a leading NAME aside and put it back after the flags. */
+	char *name = NULL;
+	if ((allowed & F_NAME) && argc > 1 && argv[1][0] != '-') {
+		name = argv[1];
+		memmove(argv + 1, argv + 2, (size_t)(argc - 2) * sizeof(*argv));
+		argc--;
+	}
 	optind = 1;
 	while ((c = getopt_long(argc, argv, (allowed & F_FORCE) ? "+fh" :
 				(allowed & F_COMMAND) ? "+ih" : "+h",
@@ -393,6 +402,11 @@ static int parse_flags(int argc, char **argv, unsigned allowed, struct flags *f)
 			usage(stderr);
 			return EXIT_USAGE;
 		}
+	}
+	if (name) {
+		memmove(argv + optind + 1, argv + optind,
+			(size_t)(argc - optind) * sizeof(*argv));
+		argv[optind] = name;
 	}
 	f->so.env = f->nenv ? f->env : NULL;
 	f->so.volumes = f->nvol ? f->vols : NULL;
@@ -511,7 +525,7 @@ static int cmd_create(int argc, char **argv)
 	int rc, status = 0;
 
 	argv[0] = "msb create";
-	if ((rc = parse_flags(argc, argv, F_SANDBOX, &f)))
+	if ((rc = parse_flags(argc, argv, F_SANDBOX | F_NAME, &f)))
 		goto out;
 	if (f.optind != argc - 1) {
 		rc = bad_usage("%s", "create takes one NAME after its flags");
@@ -544,7 +558,7 @@ static int cmd_exec(int argc, char **argv)
 	int rc;
 
 	argv[0] = "msb exec";
-	if ((rc = parse_flags(argc, argv, F_COMMAND, &f)))
+	if ((rc = parse_flags(argc, argv, F_COMMAND | F_NAME, &f)))
 		goto out;
 	if (f.optind + 1 >= argc) {
 		rc = bad_usage("%s", "exec takes NAME -- CMD [ARGS...]");
@@ -618,7 +632,7 @@ static int cmd_stop(int argc, char **argv)
 	int rc;
 
 	argv[0] = "msb stop";
-	if ((rc = parse_flags(argc, argv, F_STOP, &f)))
+	if ((rc = parse_flags(argc, argv, F_STOP | F_NAME, &f)))
 		goto out;
 	if (f.optind != argc - 1) {
 		rc = bad_usage("%s", "stop takes one NAME");
@@ -849,7 +863,7 @@ static int cmd_repl(int argc, char **argv)
 	int rc;
 
 	argv[0] = "msb repl";
-	if ((rc = parse_flags(argc, argv, F_REPL, &f)))
+	if ((rc = parse_flags(argc, argv, F_REPL | F_NAME, &f)))
 		goto out;
 	if (f.optind >= argc || !f.lang) {
 		rc = bad_usage("%s", "repl takes NAME --lang python|node|shell [CODE]");
