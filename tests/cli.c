@@ -308,6 +308,14 @@ static void named(void)
 		st = run_input("print(x * 2)\n", 13, "repl --lang python clibox", &out, NULL);
 		ok(st == 0 && !strcmp(out, "82\n"), "msb repl reads code from stdin (%s)", out);
 		free(out);
+		st = run("repl clibox --lang python 'x - 1'", &out, NULL);
+		ok(st == 0 && !strcmp(out, "40\n"),
+		   "the NAME may come before the flags: msb repl NAME --lang ... (%s)", out);
+		free(out);
+		st = run("exec clibox --env GREET=hi -- sh -c 'echo $GREET'", &out, NULL);
+		ok(st == 0 && !strcmp(out, "hi\n"),
+		   "msb exec NAME --env K=V -- CMD (%s)", out);
+		free(out);
 		st = run("repl --lang python clibox '1/0'", &out, &err);
 		ok(st == 1 && strstr(err, "ZeroDivisionError"),
 		   "a failing msb repl exits 1 and shows the error (%d)", st);
