@@ -1,14 +1,23 @@
 /*
- * conn.c - the connection to a sandbox's agent: one reader thread per
- * sandbox demultiplexes frames to the requests waiting for them; any thread
- * may send.
+ * conn.c - the connection to a sandbox's agent.
+ *
+ * Any thread may send. Receiving has no thread of its own: a thread that
+ * waits for its request and finds nobody reading takes the lead, reads
+ * the socket, delivers frames to whichever requests they belong to, and
+ * wakes the others; when its own request has what it waits for, it lets
+ * go and another waiter leads. All of this is under the sandbox lock,
+ * except the read itself.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "internal.h"
 
@@ -19,8 +28,6 @@ uint64_t msb_now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
-
-static int cond_wait_until(msb_sandbox *sb, struct request *req, uint64_t deadline_ns);
 
 static struct request *find_request(msb_sandbox *sb, uint32_t id)
 {
@@ -58,7 +65,6 @@ static void deliver(msb_sandbox *sb, const struct msb_frame *f)
 		else
 			r->head = c;
 		r->tail = c;
-		pthread_cond_broadcast(&r->cond);
 		return;
 	}
 	case MSB_FRAME_REPLY:
@@ -71,7 +77,6 @@ static void deliver(msb_sandbox *sb, const struct msb_frame *f)
 					"hint", "this is a bug in msb-agent or a "
 					"compromised sandbox; stop the sandbox");
 		r->reply = obj;
-		pthread_cond_broadcast(&r->cond);
 		return;
 	case MSB_FRAME_EVENT:
 		obj = msb_frame_json(f, &why);
@@ -81,18 +86,18 @@ static void deliver(msb_sandbox *sb, const struct msb_frame *f)
 			if (r) {
 				json_decref(r->event);
 				r->event = obj;
-				pthread_cond_broadcast(&r->cond);
 			} else {
 				json_decref(obj);
 			}
 			return;
 		}
-		if (f->id == 0) {
+		{
 			const char *reason = json_string_value(
 				json_object_get(obj, "reason"));
+
 			if (reason)
-				snprintf(sb->exit_reason,
-					 sizeof(sb->exit_reason), "%s", reason);
+				snprintf(sb->exit_reason, sizeof(sb->exit_reason),
+					 "%s", reason);
 		}
 		json_decref(obj);
 		return;
@@ -101,90 +106,228 @@ static void deliver(msb_sandbox *sb, const struct msb_frame *f)
 	}
 }
 
-static void *reader_main(void *arg)
+/* The agent is gone (or spoke garbage). Called with sb->lock held. */
+static void connection_lost(msb_sandbox *sb)
 {
-	msb_sandbox *sb = arg;
-	struct msb_decoder dec;
-	struct msb_frame f;
-	const char *why = NULL;
 	struct request *r;
 
-	msb_decoder_init(&dec);
-	for (;;) {
-		uint8_t *p = msb_decoder_space(&dec, 65536);
-		ssize_t n;
-		int rc;
-
-		if (!p)
-			break;
-		n = read(sb->conn.fd, p, 65536);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		msb_decoder_commit(&dec, (size_t)n);
-		pthread_mutex_lock(&sb->lock);
-		while ((rc = msb_decoder_next(&dec, &f, &why)) == 1)
-			deliver(sb, &f);
-		pthread_mutex_unlock(&sb->lock);
-		if (rc < 0) {
-			snprintf(sb->exit_reason, sizeof(sb->exit_reason),
-				 "protocol error from the agent: %s", why);
-			break;
-		}
-	}
-	msb_decoder_release(&dec);
-
-	/* The agent is gone (or spoke garbage): every waiter learns it. */
-	pthread_mutex_lock(&sb->lock);
+	sb->conn.dead = 1;
 	if (sb->status == MSB_STATUS_RUNNING && !sb->stopping) {
 		sb->status = MSB_STATUS_EXITED;
 		if (!sb->exit_reason[0])
 			snprintf(sb->exit_reason, sizeof(sb->exit_reason),
 				 "the sandbox's agent exited unexpectedly");
 	}
-	for (r = sb->conn.requests; r; r = r->next) {
+	for (r = sb->conn.requests; r; r = r->next)
 		r->lost = 1;
-		pthread_cond_broadcast(&r->cond);
-	}
-	pthread_mutex_unlock(&sb->lock);
-	/* Make later sends fail fast instead of blocking. */
+	/* Later sends fail fast instead of blocking. */
 	shutdown(sb->conn.fd, SHUT_RDWR);
-	return NULL;
+}
+
+/*
+ * Lead: read what the socket has (waiting until deadline_ns at most, 0 =
+ * forever; timeout_ms 0 = just look), deliver it, wake everyone. Called
+ * and returns with sb->lock held; lets go of it while reading.
+ */
+static void lead(msb_sandbox *sb, uint64_t deadline_ns, int look_only)
+{
+	struct conn *cn = &sb->conn;
+	struct msb_frame f;
+	const char *why = NULL;
+	uint8_t *p;
+	ssize_t n = -1;
+	int rc, timeout = -1, eof = 0;
+
+	cn->reading = 1;
+	p = msb_decoder_space(&cn->dec, 65536);
+	pthread_mutex_unlock(&sb->lock);
+
+	if (look_only) {
+		timeout = 0;
+	} else if (deadline_ns) {
+		uint64_t now = msb_now_ns();
+
+		timeout = now >= deadline_ns ? 0 :
+			  (int)((deadline_ns - now) / 1000000ull) + 1;
+	}
+	if (p) {
+		struct pollfd pfd = { .fd = cn->fd, .events = POLLIN };
+
+		rc = poll(&pfd, 1, timeout);
+		if (rc > 0) {
+			n = read(cn->fd, p, 65536);
+			if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+				eof = 1;
+		} else if (rc < 0 && errno != EINTR) {
+			eof = 1;
+		}
+	} else {
+		eof = 1; /* out of memory: cannot go on */
+	}
+
+	pthread_mutex_lock(&sb->lock);
+	if (n > 0) {
+		msb_decoder_commit(&cn->dec, (size_t)n);
+		while ((rc = msb_decoder_next(&cn->dec, &f, &why)) == 1)
+			deliver(sb, &f);
+		if (rc < 0) {
+			snprintf(sb->exit_reason, sizeof(sb->exit_reason),
+				 "protocol error from the agent: %s", why);
+			eof = 1;
+		}
+	}
+	if (eof && !cn->dead)
+		connection_lost(sb);
+	cn->reading = 0;
+	pthread_cond_broadcast(&cn->cond);
+}
+
+/* Wait on the connection's cond until deadline_ns (0: none); -2 past it. */
+static int cond_wait_until(msb_sandbox *sb, uint64_t deadline_ns)
+{
+	struct timespec ts;
+	uint64_t now, real;
+
+	if (!deadline_ns) {
+		pthread_cond_wait(&sb->conn.cond, &sb->lock);
+		return 0;
+	}
+	now = msb_now_ns();
+	if (now >= deadline_ns)
+		return -2;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	real = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec +
+	       (deadline_ns - now);
+	ts.tv_sec = (time_t)(real / 1000000000ull);
+	ts.tv_nsec = (long)(real % 1000000000ull);
+	pthread_cond_timedwait(&sb->conn.cond, &sb->lock, &ts);
+	return 0;
+}
+
+/* One step of waiting, sb->lock held: lead if nobody does, else sleep
+ * until something happens. -2 when the deadline passed. */
+static int wait_step(msb_sandbox *sb, uint64_t deadline_ns)
+{
+	if (deadline_ns && msb_now_ns() >= deadline_ns)
+		return -2;
+	if (!sb->conn.reading && !sb->conn.dead) {
+		lead(sb, deadline_ns, 0);
+		return 0;
+	}
+	return cond_wait_until(sb, deadline_ns);
 }
 
 int msb_conn_start(msb_sandbox *sb)
 {
-	int rc = pthread_create(&sb->conn.reader, NULL, reader_main, sb);
-
-	if (rc)
-		return msb_fail(MSB_ESPAWN, rc, NULL,
-				"cannot start the sandbox's reader thread");
-	sb->conn.reader_running = 1;
+	/* Writes must never block while nobody reads (see send_frame). */
+	fcntl(sb->conn.fd, F_SETFL, fcntl(sb->conn.fd, F_GETFL) | O_NONBLOCK);
+	pthread_mutex_lock(&sb->lock);
+	sb->conn.dead = 0;
+	sb->conn.reading = 0;
+	pthread_mutex_unlock(&sb->lock);
 	return 0;
+}
+
+void msb_conn_poll(msb_sandbox *sb)
+{
+	pthread_mutex_lock(&sb->lock);
+	if (sb->conn.fd >= 0 && !sb->conn.reading && !sb->conn.dead &&
+	    sb->status == MSB_STATUS_RUNNING)
+		lead(sb, 0, 1);
+	pthread_mutex_unlock(&sb->lock);
 }
 
 void msb_conn_stop(msb_sandbox *sb)
 {
+	/* Wake a leading reader (EOF) and fail a blocked sender (EPIPE)
+	 * first; then neither holds anything we need. */
 	if (sb->conn.fd >= 0)
 		shutdown(sb->conn.fd, SHUT_RDWR);
-	if (sb->conn.reader_running) {
-		pthread_join(sb->conn.reader, NULL);
-		sb->conn.reader_running = 0;
-	}
+	pthread_mutex_lock(&sb->conn.wlock);
+	pthread_mutex_lock(&sb->lock);
 	if (sb->conn.fd >= 0) {
+		while (sb->conn.reading)
+			pthread_cond_wait(&sb->conn.cond, &sb->lock);
+		if (!sb->conn.dead)
+			connection_lost(sb);
 		close(sb->conn.fd);
 		sb->conn.fd = -1;
+		pthread_cond_broadcast(&sb->conn.cond);
 	}
+	pthread_mutex_unlock(&sb->lock);
+	pthread_mutex_unlock(&sb->conn.wlock);
+}
+
+/*
+ * Write one frame on the non-blocking socket. When the socket is full, the
+ * agent may itself be blocked writing output that nobody reads (a caller
+ * sending megabytes of stdin before it reads any output): so while waiting
+ * for room, take the lead and read whatever arrived, if nobody else does.
+ * Called with wlock held (the lock order is wlock, then the sandbox lock).
+ */
+static int send_frame(msb_sandbox *sb, uint8_t type, uint32_t id,
+		      const void *data, size_t len)
+{
+	uint8_t hdr[MSB_FRAME_HEADER];
+	struct iovec iov[2] = {
+		{ .iov_base = hdr, .iov_len = sizeof(hdr) },
+		{ .iov_base = (void *)data, .iov_len = len },
+	};
+	struct iovec *v = iov;
+	int n = len ? 2 : 1;
+
+	if (len > MSB_FRAME_MAX)
+		return -EMSGSIZE;
+	msb_frame_header(hdr, type, id, (uint32_t)len);
+	while (n > 0) {
+		ssize_t w = writev(sb->conn.fd, v, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN) {
+			struct pollfd pfd = { .fd = sb->conn.fd, .events = POLLOUT | POLLIN };
+			int lead_now;
+
+			pthread_mutex_lock(&sb->lock);
+			lead_now = !sb->conn.reading && !sb->conn.dead;
+			pthread_mutex_unlock(&sb->lock);
+			if (!lead_now)
+				pfd.events = POLLOUT; /* the leader drains input */
+			if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
+				return -errno;
+			if (pfd.revents & POLLIN) {
+				pthread_mutex_lock(&sb->lock);
+				if (!sb->conn.reading && !sb->conn.dead)
+					lead(sb, 0, 1);
+				pthread_mutex_unlock(&sb->lock);
+			}
+			if (sb->conn.dead)
+				return -EPIPE;
+			continue;
+		}
+		if (w < 0)
+			return -errno;
+		while (n > 0 && (size_t)w >= v->iov_len) {
+			w -= (ssize_t)v->iov_len;
+			v++;
+			n--;
+		}
+		if (n > 0) {
+			v->iov_base = (uint8_t *)v->iov_base + w;
+			v->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
 }
 
 int msb_conn_send(msb_sandbox *sb, uint8_t type, uint32_t id,
 		  const void *data, size_t len)
 {
-	int rc;
+	int rc = -EPIPE;
 
 	pthread_mutex_lock(&sb->conn.wlock);
-	rc = msb_frame_write(sb->conn.fd, type, id, data, len);
+	if (sb->conn.fd >= 0)
+		rc = send_frame(sb, type, id, data, len);
 	pthread_mutex_unlock(&sb->conn.wlock);
 	if (rc < 0)
 		return msb_fail(MSB_ESANDBOX, -rc,
@@ -202,9 +345,8 @@ int msb_request_begin(msb_sandbox *sb, struct request **out, json_t *call)
 
 	if (!r)
 		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
-	pthread_cond_init(&r->cond, NULL);
 	pthread_mutex_lock(&sb->lock);
-	if (sb->status != MSB_STATUS_RUNNING) {
+	if (sb->status != MSB_STATUS_RUNNING || sb->conn.dead) {
 		const char *reason = sb->exit_reason[0] ? sb->exit_reason :
 					"it is not running";
 		msb_status st = sb->status;
@@ -212,7 +354,6 @@ int msb_request_begin(msb_sandbox *sb, struct request **out, json_t *call)
 
 		snprintf(buf, sizeof(buf), "%s", reason);
 		pthread_mutex_unlock(&sb->lock);
-		pthread_cond_destroy(&r->cond);
 		free(r);
 		if (st == MSB_STATUS_CREATED)
 			return msb_fail(MSB_ESTATE, 0,
@@ -253,6 +394,18 @@ int msb_request_begin(msb_sandbox *sb, struct request **out, json_t *call)
 	return 0;
 }
 
+static int lost_error(msb_sandbox *sb)
+{
+	char reason[160];
+
+	pthread_mutex_lock(&sb->lock);
+	snprintf(reason, sizeof(reason), "%s",
+		 sb->exit_reason[0] ? sb->exit_reason : "the connection was closed");
+	pthread_mutex_unlock(&sb->lock);
+	return msb_fail(MSB_ESANDBOX, 0, "the sandbox is gone; create a new one",
+			"the sandbox ended: %s", reason);
+}
+
 int msb_request_wait(msb_sandbox *sb, struct request *req,
 		     struct chunk **chunk, uint64_t deadline_ns)
 {
@@ -276,52 +429,20 @@ int msb_request_wait(msb_sandbox *sb, struct request *req,
 			rc = -1;
 			break;
 		}
-		if (cond_wait_until(sb, req, deadline_ns) < 0) {
+		if (wait_step(sb, deadline_ns) < 0) {
 			rc = -2;
 			break;
 		}
 	}
 	pthread_mutex_unlock(&sb->lock);
-	if (rc == -1) {
-		char reason[160];
-
-		pthread_mutex_lock(&sb->lock);
-		snprintf(reason, sizeof(reason), "%s",
-			 sb->exit_reason[0] ? sb->exit_reason :
-					      "the connection was closed");
-		pthread_mutex_unlock(&sb->lock);
-		return msb_fail(MSB_ESANDBOX, 0,
-				"the sandbox is gone; create a new one",
-				"the sandbox ended: %s", reason);
-	}
+	if (rc == -1)
+		return lost_error(sb);
 	if (rc == -2)
 		return msb_fail(MSB_ETIMEDOUT, 0,
 				"the agent did not answer in time; the sandbox "
 				"may be overloaded",
 				"timed out waiting for the sandbox");
 	return rc;
-}
-
-/* Wait on req->cond until the deadline (0: none); 0, or -2 past it. */
-static int cond_wait_until(msb_sandbox *sb, struct request *req, uint64_t deadline_ns)
-{
-	struct timespec ts;
-	uint64_t now, real;
-
-	if (!deadline_ns) {
-		pthread_cond_wait(&req->cond, &sb->lock);
-		return 0;
-	}
-	now = msb_now_ns();
-	if (now >= deadline_ns)
-		return -2;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	real = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec +
-	       (deadline_ns - now);
-	ts.tv_sec = (time_t)(real / 1000000000ull);
-	ts.tv_nsec = (long)(real % 1000000000ull);
-	pthread_cond_timedwait(&req->cond, &sb->lock, &ts);
-	return 0;
 }
 
 int msb_request_wait_event(msb_sandbox *sb, struct request *req,
@@ -331,7 +452,7 @@ int msb_request_wait_event(msb_sandbox *sb, struct request *req,
 
 	pthread_mutex_lock(&sb->lock);
 	while (!req->event && !req->reply && !req->lost && rc == 0)
-		rc = cond_wait_until(sb, req, deadline_ns);
+		rc = wait_step(sb, deadline_ns);
 	pthread_mutex_unlock(&sb->lock);
 	if (req->event)
 		return 0;
@@ -342,8 +463,7 @@ int msb_request_wait_event(msb_sandbox *sb, struct request *req,
 		return msb_fail_json(json_object_get(req->reply, "error"), NULL);
 	}
 	if (req->lost)
-		return msb_fail(MSB_ESANDBOX, 0, "the sandbox is gone; create a "
-				"new one", "the sandbox ended");
+		return lost_error(sb);
 	return msb_fail(MSB_ETIMEDOUT, 0, "the sandbox may be overloaded",
 			"timed out waiting for the sandbox");
 }
@@ -367,7 +487,6 @@ void msb_request_end(msb_sandbox *sb, struct request *req)
 	}
 	json_decref(req->reply);
 	json_decref(req->event);
-	pthread_cond_destroy(&req->cond);
 	free(req);
 }
 

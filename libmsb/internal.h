@@ -74,20 +74,29 @@ struct chunk {
 struct request {
 	struct request *next;
 	uint32_t id;
-	pthread_cond_t cond;
 	struct chunk *head, *tail;
 	json_t *reply;     /* the REPLY, once it arrived */
 	json_t *event;     /* the latest EVENT for this request */
 	int lost;          /* the connection died before the reply */
 };
 
+/*
+ * The connection. There is no reader thread: a thread waiting for its
+ * request reads the socket itself when nobody else is (it "leads"),
+ * delivers whatever frames arrive to their requests, and wakes the other
+ * waiters, one of which leads next. This saves a thread per sandbox and a
+ * thread switch per request.
+ */
 struct conn {
 	int fd;
-	pthread_t reader;
-	int reader_running;
 	pthread_mutex_t wlock;  /* serialises frame writes */
+	/* guarded by the sandbox lock: */
+	pthread_cond_t cond;    /* something was delivered, or the lead is free */
+	int reading;            /* a thread is reading the socket */
+	int dead;               /* EOF or garbage: nothing more will come */
+	struct msb_decoder dec;
 	uint32_t next_id;
-	struct request *requests; /* guarded by the sandbox lock */
+	struct request *requests;
 };
 
 /* The sandbox. `lock` guards status, the request list and the exit data. */
@@ -122,10 +131,13 @@ struct msb_sandbox {
 
 uint64_t msb_now_ns(void);
 
-/* Start the reader thread on sb->conn.fd (after the handshake). */
+/* Start serving requests on sb->conn.fd (after the handshake). */
 int msb_conn_start(msb_sandbox *sb);
-/* Shut the connection down and join the reader. */
+/* Shut the connection down (waits for a reading thread to let go). */
 void msb_conn_stop(msb_sandbox *sb);
+/* Notice, without blocking, whether the agent went away or said it is
+ * ending (for status queries between requests). */
+void msb_conn_poll(msb_sandbox *sb);
 
 /* Register a request and send its CALL. On success *out is registered and
  * must be released with msb_request_end(). */

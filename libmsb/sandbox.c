@@ -262,6 +262,8 @@ int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *user)
 		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
 	pthread_mutex_init(&sb->lock, NULL);
 	pthread_mutex_init(&sb->conn.wlock, NULL);
+	pthread_cond_init(&sb->conn.cond, NULL);
+	msb_decoder_init(&sb->conn.dec);
 	sb->conn.fd = -1;
 	sb->agent_pid = -1;
 	sb->status = MSB_STATUS_CREATED;
@@ -418,7 +420,7 @@ void msb_sandbox_free(msb_sandbox *sb)
 		sb->status = MSB_STATUS_STOPPED;
 	}
 	if (sb->status == MSB_STATUS_RUNNING || sb->conn.fd >= 0 ||
-	    sb->conn.reader_running || (sb->agent_pid > 0 && !sb->agent_reaped))
+	    (sb->agent_pid > 0 && !sb->agent_reaped))
 		msb_sandbox_stop(sb, 500);
 	msb_conn_stop(sb);
 	if (sb->agent_pid > 0 && !sb->agent_reaped)
@@ -433,6 +435,8 @@ void msb_sandbox_free(msb_sandbox *sb)
 		free((char *)sb->volumes[i].sandbox_path);
 	}
 	free(sb->volumes);
+	msb_decoder_release(&sb->conn.dec);
+	pthread_cond_destroy(&sb->conn.cond);
 	pthread_mutex_destroy(&sb->conn.wlock);
 	pthread_mutex_destroy(&sb->lock);
 	free(sb);
@@ -444,6 +448,8 @@ msb_status msb_sandbox_status(const msb_sandbox *sb)
 
 	if (!sb)
 		return MSB_STATUS_STOPPED;
+	/* Between requests nobody reads: look whether the agent went away. */
+	msb_conn_poll((msb_sandbox *)sb);
 	pthread_mutex_lock((pthread_mutex_t *)&sb->lock);
 	st = sb->status;
 	pthread_mutex_unlock((pthread_mutex_t *)&sb->lock);
