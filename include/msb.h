@@ -363,8 +363,11 @@ MSB_EXTERN int msb_sandbox_remove(const char *name);
  *
  * An msb_process is a command started without waiting for it. Its output
  * is read in chunks; its stdin stays open until closed. Handles may be
- * used from any thread, one call at a time. A process handle borrows its
- * sandbox: free it before the sandbox.
+ * used from any thread. msb_process_read() and msb_process_wait() are one
+ * at a time; msb_process_write, _close_stdin, _signal, _resize and _pid may
+ * be called while another thread is in read or wait; free must not race
+ * with any call. A process handle borrows its sandbox: free it before the
+ * sandbox.
  */
 typedef struct msb_process msb_process;
 

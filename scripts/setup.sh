@@ -13,6 +13,7 @@ packages=(
 	python3                               # the sandboxes' example code
 	passwd                                # useradd, for the unprivileged test run
 	util-linux                            # runuser
+	cargo rustc bindgen rust-clippy       # bindings/rust (offline, std only)
 )
 
 missing=()

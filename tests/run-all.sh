@@ -35,12 +35,12 @@ step "C tests under ASan+UBSan" $MAKE test-asan
 step "frame decoder fuzzing (${FUZZ_SECONDS:=20} s)" $MAKE fuzz FUZZ_SECONDS=$FUZZ_SECONDS
 
 # ---------------------------------------------------------------------------
-# BINDINGS TESTS GO HERE.
-# Each binding adds one step, run against the library built above, e.g.:
-#   step "Go bindings"   sh -c 'cd bindings/go && go test ./...'
-#   step "Rust bindings" sh -c 'cd bindings/rust && cargo test'
-#   step "Node bindings" sh -c 'cd bindings/node && npm test'
+# The bindings, each run against the library built above.
 # ---------------------------------------------------------------------------
+step "Rust FFI matches include/msb.h" $MAKE check-bindings
+step "Rust bindings" sh -c 'cd bindings/rust && cargo test --offline'
+step "Rust bindings: clippy" sh -c 'cd bindings/rust && if cargo clippy --version >/dev/null 2>&1; then cargo clippy --offline --all-targets -- -D warnings; else echo "skipped: cargo clippy is not installed"; fi'
+
 
 echo
 if [ -n "$failed" ]; then
