@@ -531,7 +531,7 @@ typedef struct msb_repl_context_list {
 } msb_repl_contexts;
 
 /* Create a context (MSB_EEXISTS if it exists), reset it to a fresh
- * interpreter, destroy it, or list them. */
+ * interpreter, destroy it, or list them. A NULL name is "default". */
 MSB_EXTERN int msb_repl_context_create(msb_sandbox *sb, msb_language lang,
 				       const char *name);
 MSB_EXTERN int msb_repl_context_reset(msb_sandbox *sb, msb_language lang,

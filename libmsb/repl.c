@@ -324,9 +324,7 @@ static int context_op(msb_sandbox *sb, msb_language lang, const char *name,
 	if ((rc = check_target(sb, lang, name)))
 		return rc;
 	if (!name)
-		return msb_fail(MSB_EINVAL, 0, "name the context (\"default\" is "
-				"the one runs use when they give none)",
-				"REPL context name is NULL");
+		name = "default"; /* as for runs */
 	req = target_call("repl.context", action, lang, name);
 	if (!req)
 		return msb_fail(MSB_EINVAL, 0, "give the context name as UTF-8",

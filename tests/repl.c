@@ -841,7 +841,15 @@ static void test_bad_inputs(void)
 
 	is_int(msb_repl_context_create(NULL, MSB_LANG_PYTHON, "x"), MSB_EINVAL, "bad: create with NULL sandbox");
 	is_int(msb_repl_context_create(sb, (msb_language)9, "x"), MSB_EINVAL, "bad: create with an unknown language");
-	is_int(msb_repl_context_create(sb, MSB_LANG_PYTHON, NULL), MSB_EINVAL, "bad: create with a NULL name");
+	{
+		msb_repl_options d = MSB_REPL_OPTIONS_INIT;
+
+		d.language = MSB_LANG_PYTHON; /* context NULL: "default" */
+		if (msb_repl_run(&r, sb, &d, "pass", 4) == 0)
+			msb_repl_result_free(r);
+		is_int(msb_repl_context_create(sb, MSB_LANG_PYTHON, NULL), MSB_EEXISTS,
+		       "a NULL context name means \"default\" for create too (it exists)");
+	}
 	is_int(msb_repl_context_list(NULL, sb), MSB_EINVAL, "bad: list with NULL out");
 	is_int(msb_repl_context_list(&l, NULL), MSB_EINVAL, "bad: list with NULL sandbox");
 	msb_repl_result_free(NULL);

@@ -1,0 +1,3 @@
+module msb
+
+go 1.23
