@@ -242,6 +242,14 @@ int main(int argc, char **argv)
 	}
 	if (argc == 3 && !strcmp(argv[1], "--fd"))
 		sock = atoi(argv[2]);
+	/* 0-2 must be taken, or the first socket we create would land there
+	 * and be mistaken for stdio later. */
+	int nul;
+
+	while ((nul = open("/dev/null", O_RDWR)) >= 0 && nul <= 2)
+		;
+	if (nul > 2)
+		close(nul);
 	if (sock < 0 || fcntl(sock, F_GETFD) < 0) {
 		usage();
 		return 2;

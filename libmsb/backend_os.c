@@ -124,6 +124,12 @@ static int spawn_agent(msb_sandbox *sb, const char *path, int child_fd)
 	sigemptyset(&none);
 	sigfillset(&all);
 	posix_spawn_file_actions_adddup2(&fa, child_fd, 3);
+	/* The agent never uses the caller's stdio: it must not keep the
+	 * caller's terminal or pipes open, and 0-2 must be taken even when
+	 * the caller's are closed (or close-on-exec, as in Node). */
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |

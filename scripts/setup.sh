@@ -70,4 +70,18 @@ if ! dpkg-query -W -f='${Status}' "$go_pkg" 2>/dev/null | grep -q "install ok in
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends -t bookworm-backports "$go_pkg"
 fi
+# --- Node for bindings/node: node, npm and the N-API headers --------------
+# Whatever Node the machine has will do (Debian's nodejs 18 or another
+# build of 18+); only when something is missing, Debian's packages.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null ||
+   [ ! -r /usr/include/node/node_api.h ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "setup: node, npm or /usr/include/node is missing; run as root" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends nodejs npm libnode-dev
+fi
+
 echo "setup: all build and test dependencies are installed"

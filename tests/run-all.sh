@@ -38,6 +38,7 @@ step "frame decoder fuzzing (${FUZZ_SECONDS:=20} s)" $MAKE fuzz FUZZ_SECONDS=$FU
 # The bindings, each run against the library built above.
 # ---------------------------------------------------------------------------
 step "Go bindings" bindings/go/run-tests.sh
+step "Node bindings" sh -c 'cd bindings/node && npm test'
 step "Rust FFI matches include/msb.h" $MAKE check-bindings
 step "Rust bindings" sh -c 'cd bindings/rust && cargo test --offline'
 step "Rust bindings: clippy" sh -c 'cd bindings/rust && if cargo clippy --version >/dev/null 2>&1; then cargo clippy --offline --all-targets -- -D warnings; else echo "skipped: cargo clippy is not installed"; fi'
