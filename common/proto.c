@@ -125,12 +125,13 @@ void msb_frame_header(uint8_t *out, uint8_t type, uint32_t id, uint32_t len)
 	put_le32(out + 8, id);
 }
 
-int msb_frame_write(int fd, uint8_t type, uint32_t id, const void *data,
-		    size_t len)
+int msb_frame_write_wait(int fd, uint8_t type, uint32_t id, const void *data,
+			 size_t len, int (*wait)(void *arg), void *arg)
 {
 	uint8_t hdr[MSB_FRAME_HEADER];
 	struct iovec iov[2];
-	int n = 2;
+	struct iovec *v = iov;
+	int n = len ? 2 : 1, rc;
 
 	if (len > MSB_FRAME_MAX)
 		return -EMSGSIZE;
@@ -139,17 +140,18 @@ int msb_frame_write(int fd, uint8_t type, uint32_t id, const void *data,
 	iov[0].iov_len = sizeof(hdr);
 	iov[1].iov_base = (void *)data;
 	iov[1].iov_len = len;
-	if (len == 0)
-		n = 1;
-	struct iovec *v = iov;
 	while (n > 0) {
 		ssize_t w = writev(fd, v, n);
 
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN && wait) {
+			if ((rc = wait(arg)) < 0)
+				return rc;
+			continue;
 		}
+		if (w < 0)
+			return -errno;
 		while (n > 0 && (size_t)w >= v->iov_len) {
 			w -= (ssize_t)v->iov_len;
 			v++;
@@ -161,6 +163,12 @@ int msb_frame_write(int fd, uint8_t type, uint32_t id, const void *data,
 		}
 	}
 	return 0;
+}
+
+int msb_frame_write(int fd, uint8_t type, uint32_t id, const void *data,
+		    size_t len)
+{
+	return msb_frame_write_wait(fd, type, id, data, len, NULL, NULL);
 }
 
 int msb_frame_write_json(int fd, uint8_t type, uint32_t id, const json_t *obj)

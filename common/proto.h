@@ -85,6 +85,11 @@ void msb_frame_header(uint8_t *out, uint8_t type, uint32_t id, uint32_t len);
 int msb_frame_write(int fd, uint8_t type, uint32_t id, const void *data,
 		    size_t len);
 
+/* The same on a non-blocking fd: when it is full, wait(arg) is called
+ * (it returns 0 to retry, or -errno to give up). */
+int msb_frame_write_wait(int fd, uint8_t type, uint32_t id, const void *data,
+			 size_t len, int (*wait)(void *arg), void *arg);
+
 /* Encode a JSON object and write it as one frame. Returns 0 or -errno
  * (-EMSGSIZE when the JSON is too large). */
 int msb_frame_write_json(int fd, uint8_t type, uint32_t id,

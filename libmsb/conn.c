@@ -17,7 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 
 #include "internal.h"
 
@@ -265,59 +264,32 @@ void msb_conn_stop(msb_sandbox *sb)
  * for room, take the lead and read whatever arrived, if nobody else does.
  * Called with wlock held (the lock order is wlock, then the sandbox lock).
  */
+static int wait_room(void *arg)
+{
+	msb_sandbox *sb = arg;
+	struct pollfd pfd = { .fd = sb->conn.fd, .events = POLLOUT | POLLIN };
+	int lead_now;
+
+	pthread_mutex_lock(&sb->lock);
+	lead_now = !sb->conn.reading && !sb->conn.dead;
+	pthread_mutex_unlock(&sb->lock);
+	if (!lead_now)
+		pfd.events = POLLOUT; /* the leader drains input */
+	if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
+		return -errno;
+	if (pfd.revents & POLLIN) {
+		pthread_mutex_lock(&sb->lock);
+		if (!sb->conn.reading && !sb->conn.dead)
+			lead(sb, 0, 1);
+		pthread_mutex_unlock(&sb->lock);
+	}
+	return sb->conn.dead ? -EPIPE : 0;
+}
+
 static int send_frame(msb_sandbox *sb, uint8_t type, uint32_t id,
 		      const void *data, size_t len)
 {
-	uint8_t hdr[MSB_FRAME_HEADER];
-	struct iovec iov[2] = {
-		{ .iov_base = hdr, .iov_len = sizeof(hdr) },
-		{ .iov_base = (void *)data, .iov_len = len },
-	};
-	struct iovec *v = iov;
-	int n = len ? 2 : 1;
-
-	if (len > MSB_FRAME_MAX)
-		return -EMSGSIZE;
-	msb_frame_header(hdr, type, id, (uint32_t)len);
-	while (n > 0) {
-		ssize_t w = writev(sb->conn.fd, v, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno == EAGAIN) {
-			struct pollfd pfd = { .fd = sb->conn.fd, .events = POLLOUT | POLLIN };
-			int lead_now;
-
-			pthread_mutex_lock(&sb->lock);
-			lead_now = !sb->conn.reading && !sb->conn.dead;
-			pthread_mutex_unlock(&sb->lock);
-			if (!lead_now)
-				pfd.events = POLLOUT; /* the leader drains input */
-			if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
-				return -errno;
-			if (pfd.revents & POLLIN) {
-				pthread_mutex_lock(&sb->lock);
-				if (!sb->conn.reading && !sb->conn.dead)
-					lead(sb, 0, 1);
-				pthread_mutex_unlock(&sb->lock);
-			}
-			if (sb->conn.dead)
-				return -EPIPE;
-			continue;
-		}
-		if (w < 0)
-			return -errno;
-		while (n > 0 && (size_t)w >= v->iov_len) {
-			w -= (ssize_t)v->iov_len;
-			v++;
-			n--;
-		}
-		if (n > 0) {
-			v->iov_base = (uint8_t *)v->iov_base + w;
-			v->iov_len -= (size_t)w;
-		}
-	}
-	return 0;
+	return msb_frame_write_wait(sb->conn.fd, type, id, data, len, wait_room, sb);
 }
 
 int msb_conn_send(msb_sandbox *sb, uint8_t type, uint32_t id,
