@@ -44,7 +44,12 @@ LIBS       := -ljansson -lpthread
 AGENT_LIBS := -lseccomp -ljansson
 
 .PHONY: all test test-c test-asan bench fuzz install uninstall clean help check-header check-bindings
-all: $(SHLIB) $(STLIB) $(AGENT) $(CLI) $(B)/lib/msb.pc
+all: $(SHLIB) $(STLIB) $(AGENT) $(CLI) $(B)/lib/msb.pc vmm
+
+# msb-vmm and its test guest (after `all`, which stays the default goal).
+include vmm/Makefile.inc
+vmm: $(VMM) $(TESTGUEST)
+.PHONY: vmm
 
 help:
 	@echo "make            build libmsb (shared + static), msb-agent, msb"
@@ -104,6 +109,9 @@ $(B)/tests/%: tests/%.c tests/tap.h tests/msbt.h $(SHLIB)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(B)/lib -lmsb \
 		-Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
 
+# The VMM's boot test runs ../bin/msb-vmm with ../share/msb/testguest.elf.
+$(B)/tests/vmm_boot: $(VMM) $(TESTGUEST)
+
 $(B)/tests/probe: tests/probe/probe.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -std=gnu11 $(OPT) $(WARN) -o $@ $<
@@ -154,12 +162,14 @@ install: all
 	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(B)/lib/msb.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	install -m 755 $(AGENT) $(DESTDIR)$(LIBEXECDIR)/msb/msb-agent
+	install -m 755 $(VMM) $(DESTDIR)$(LIBEXECDIR)/msb/msb-vmm
+	install -D -m 644 $(TESTGUEST) $(DESTDIR)$(PREFIX)/share/msb/testguest.elf
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/msb
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/msb.h $(DESTDIR)$(LIBDIR)/libmsb.* \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/msb.pc $(DESTDIR)$(BINDIR)/msb
-	rm -rf $(DESTDIR)$(LIBEXECDIR)/msb
+	rm -rf $(DESTDIR)$(LIBEXECDIR)/msb $(DESTDIR)$(PREFIX)/share/msb
 
 clean:
 	rm -rf build build-asan

@@ -63,7 +63,7 @@ trap 'rm -rf "$copy"' EXIT INT TERM
 chmod 755 "$copy"
 # The layout stays the same: tests find ../lib by rpath, the library finds
 # ../libexec/msb/msb-agent next to itself.
-for d in lib libexec tests bin; do
+for d in lib libexec tests bin share; do
 	[ -d "$B/$d" ] && cp -a "$B/$d" "$copy/$d"
 done
 chmod -R a+rX "$copy"

@@ -1,0 +1,293 @@
+/*
+ * main.c - msb-vmm: one KVM microVM per process.
+ *
+ *   msb-vmm --kernel FILE [--initrd FILE] [--cmdline STR] [--memory SIZE]
+ *           [--cpus N] [--disk FILE[:ro]] [--console-socket PATH]
+ *           [--serial-log FILE]
+ *
+ * Exit status:
+ *   0       the guest ended cleanly (debug exit port value 0, i8042 reset)
+ *   1..63   the guest wrote that value to the debug exit port (0x501)
+ *   64      bad usage or bad input (missing/non-ELF kernel, bad sizes, ...)
+ *   70      the VMM or KVM failed (including an unexpected KVM exit)
+ *   80      the guest triple-faulted
+ *   81      the boot vCPU halted with nothing to wake it (no irqchip)
+ * Diagnostics go to stderr as one "msb-vmm: ..." line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+#include <linux/kvm.h>
+
+#include "vmm.h"
+
+
+#define EXIT_USAGE 64
+#define EXIT_VMM   70
+
+#define DEFAULT_MEM   (256ull << 20)
+#define MAX_MEM       (3ull << 30)   /* below the MMIO window; no RAM hole yet */
+#define MAX_CPUS      32
+#define SERIAL_CAP    (1ull << 20)
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: msb-vmm --kernel FILE [--initrd FILE] [--cmdline STR] [--memory SIZE]\n"
+		"               [--cpus N] [--disk FILE[:ro]] [--console-socket PATH]\n"
+		"               [--serial-log FILE]\n"
+		"  --kernel FILE        an uncompressed x86-64 vmlinux (ELF), booted in 64-bit mode\n"
+		"  --initrd FILE        an initramfs, placed high in guest memory\n"
+		"  --cmdline STR        the kernel command line (at most 2047 bytes)\n"
+		"  --memory SIZE        guest RAM: a number of MiB, or with a K, M or G suffix\n"
+		"                       (default 256M, 4M..3G)\n"
+		"  --cpus N             vCPUs, 1..%d (default 1)\n"
+		"  --disk FILE[:ro]     a virtio-blk disk image\n"
+		"  --console-socket P   connect virtio-console to the unix socket P\n"
+		"  --serial-log FILE    where the 8250 serial output goes (default stderr),\n"
+		"                       capped at 1 MiB\n",
+		MAX_CPUS);
+}
+
+static int die_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "msb-vmm: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'msb-vmm --help'.\n");
+	return EXIT_USAGE;
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		return -1;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	unsigned shift = 20;
+	if (*end) {
+		switch (*end) {
+		case 'k': case 'K': shift = 10; break;
+		case 'm': case 'M': shift = 20; break;
+		case 'g': case 'G': shift = 30; break;
+		default: return -1;
+		}
+		end++;
+		if (*end == 'i' && end[1] == 'B')
+			end += 2;
+		else if (*end == 'B')
+			end++;
+		if (*end)
+			return -1;
+	}
+	if (v > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/*
+ * The seccomp allow-list for the running VMM (installed on every thread
+ * with TSYNC before the guest runs). Anything else kills the process.
+ * MSB_VMM_SECCOMP=log logs instead of killing (for finding a missing
+ * syscall), =off disables the filter (debugging only).
+ */
+static int install_seccomp(void)
+{
+	const char *mode = getenv("MSB_VMM_SECCOMP");
+	if (mode && strcmp(mode, "off") == 0)
+		return 0;
+	uint32_t deflt = (mode && strcmp(mode, "log") == 0) ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return vmm_fail(errno, "PR_SET_NO_NEW_PRIVS");
+	scmp_filter_ctx ctx = seccomp_init(deflt);
+	if (!ctx)
+		return vmm_fail(ENOMEM, "seccomp_init");
+	int rc = 0;
+	rc |= seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+#define ALLOW(name) rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(name), 0)
+	/* vCPU threads: KVM_RUN; devices: KVM_IRQ_LINE; triple-fault report: GET_REGS */
+	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+			       SCMP_A1(SCMP_CMP_EQ, KVM_RUN));
+	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+			       SCMP_A1(SCMP_CMP_EQ, KVM_IRQ_LINE));
+	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+			       SCMP_A1(SCMP_CMP_EQ, KVM_GET_REGS));
+	ALLOW(read);            /* console socket, disk */
+	ALLOW(write);           /* serial log, console socket, diagnostics */
+	ALLOW(readv);           /* stdio, socket I/O */
+	ALLOW(writev);
+	ALLOW(pread64);         /* virtio-blk */
+	ALLOW(pwrite64);
+	ALLOW(preadv);
+	ALLOW(pwritev);
+	ALLOW(fsync);           /* virtio-blk flush */
+	ALLOW(fdatasync);
+	ALLOW(lseek);           /* stdio */
+	ALLOW(recvfrom);        /* virtio-console socket */
+	ALLOW(sendto);
+	ALLOW(recvmsg);
+	ALLOW(sendmsg);
+	ALLOW(poll);            /* device event loops */
+	ALLOW(ppoll);
+	ALLOW(epoll_wait);
+	ALLOW(epoll_pwait);
+	ALLOW(epoll_ctl);
+	ALLOW(futex);           /* pthread mutexes and condvars */
+	ALLOW(tgkill);          /* pthread_kill: kick a vCPU out of KVM_RUN */
+	ALLOW(getpid);          /* pthread_kill */
+	ALLOW(gettid);
+	ALLOW(rt_sigreturn);    /* return from the SIGUSR1 kick */
+	ALLOW(rt_sigprocmask);  /* pthread internals */
+	ALLOW(sigaltstack);     /* thread exit under ASan */
+	ALLOW(madvise);         /* malloc trimming; thread stacks on exit */
+	ALLOW(mmap);            /* malloc */
+	ALLOW(munmap);
+	ALLOW(mprotect);        /* malloc arenas */
+	ALLOW(brk);             /* malloc */
+	ALLOW(clock_gettime);   /* timing (vDSO fallback) */
+	ALLOW(clock_nanosleep);
+	ALLOW(nanosleep);
+	ALLOW(sched_yield);
+	ALLOW(close);           /* teardown */
+	ALLOW(fstat);           /* stdio */
+	ALLOW(newfstatat);
+	ALLOW(exit);            /* vCPU threads end */
+	ALLOW(exit_group);      /* the process ends */
+#undef ALLOW
+	if (rc == 0)
+		rc = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (rc)
+		return vmm_fail(rc < 0 ? -rc : EINVAL, "installing the seccomp filter");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *kernel = NULL, *initrd = NULL, *cmdline = "", *serial_log = NULL;
+	const char *disk = NULL, *console_socket = NULL;
+	uint64_t mem = DEFAULT_MEM;
+	unsigned long cpus = 1;
+
+	static const struct option opts[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'c' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "cpus", required_argument, NULL, 'n' },
+		{ "disk", required_argument, NULL, 'd' },
+		{ "console-socket", required_argument, NULL, 's' },
+		{ "serial-log", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k': kernel = optarg; break;
+		case 'i': initrd = optarg; break;
+		case 'c': cmdline = optarg; break;
+		case 'm':
+			if (parse_size(optarg, &mem) < 0)
+				return die_usage("--memory '%s': expected a size such as 512M or 1G", optarg);
+			if (mem == 0)
+				return die_usage("--memory '%s': guest memory cannot be zero", optarg);
+			if (mem < (4ull << 20) || mem > MAX_MEM)
+				return die_usage("--memory '%s': must be between 4M and 3G", optarg);
+			if (mem % 4096)
+				return die_usage("--memory '%s': must be a multiple of 4 KiB", optarg);
+			break;
+		case 'n': {
+			char *end;
+			errno = 0;
+			cpus = strtoul(optarg, &end, 10);
+			if (errno || *optarg < '0' || *optarg > '9' || *end || cpus < 1 || cpus > MAX_CPUS) {
+				fprintf(stderr, "msb-vmm: --cpus '%s': expected a number from 1 to %d\n",
+					optarg, MAX_CPUS);
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case 'd': disk = optarg; break;
+		case 's': console_socket = optarg; break;
+		case 'l': serial_log = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default:
+			if (optopt)
+				fprintf(stderr, "msb-vmm: option '%s' needs an argument\n", argv[optind - 1]);
+			else
+				fprintf(stderr, "msb-vmm: unknown option '%s'\n", argv[optind - 1]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return die_usage("unexpected argument '%s'", argv[optind]);
+	if (!kernel)
+		return die_usage("%s", "--kernel FILE is required");
+
+	/* HOOK(virtio): vmm/virtio_blk.c and vmm/virtio_console.c plug in here:
+	 * create the devices on the virtio-mmio transport after vm_create()
+	 * and append their virtio_mmio.device=SIZE@ADDR:IRQ to the command line. */
+	if (disk) {
+		fprintf(stderr, "msb-vmm: --disk %s: virtio-blk is not yet supported by this build\n", disk);
+		return EXIT_USAGE;
+	}
+	if (console_socket) {
+		fprintf(stderr, "msb-vmm: --console-socket %s: virtio-console is not yet supported by this build\n",
+			console_socket);
+		return EXIT_USAGE;
+	}
+
+	int log_fd = STDERR_FILENO;
+	if (serial_log) {
+		log_fd = open(serial_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
+		if (log_fd < 0) {
+			fprintf(stderr, "msb-vmm: --serial-log %s: %s\n", serial_log, strerror(errno));
+			return EXIT_USAGE;
+		}
+	}
+
+	struct vm *vm = NULL;
+	if (vm_create(&vm, mem, (unsigned)cpus) < 0) {
+		fprintf(stderr, "msb-vmm: cannot create the VM: %s\n", vmm_error());
+		return EXIT_VMM;
+	}
+	struct boot_out bo;
+	if (boot_setup(vm_mem(vm), (unsigned)cpus, kernel, initrd, cmdline, &bo) < 0) {
+		fprintf(stderr, "msb-vmm: %s\n", vmm_error());
+		vm_destroy(vm);
+		return EXIT_USAGE;
+	}
+	if (serial_init(vm, log_fd, SERIAL_CAP) < 0 ||
+	    vm_set_boot_cpu(vm, bo.rip, bo.rsi, bo.cr3, bo.gdt_base, bo.gdt_limit) < 0 ||
+	    vm_start(vm) < 0) {
+		fprintf(stderr, "msb-vmm: %s\n", vmm_error());
+		vm_destroy(vm);
+		return EXIT_VMM;
+	}
+	if (install_seccomp() < 0) {
+		fprintf(stderr, "msb-vmm: %s\n", vmm_error());
+		vm_destroy(vm);
+		return EXIT_VMM;
+	}
+	int status = EXIT_VMM;
+	const char *reason = "";
+	vm_run(vm, &status, &reason);
+	serial_flush();
+	if (status != 0)
+		fprintf(stderr, "msb-vmm: guest ended with status %d: %s\n", status, reason);
+	/* the process ends here: the kernel reclaims the VM (no munmap/close
+	 * needed under the filter) */
+	_exit(status);
+}
