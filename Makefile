@@ -56,7 +56,7 @@ help:
 	@echo "make test       run the whole test suite (C tests as root and unprivileged, ASan/UBSan)"
 	@echo "make test-c     run the C tests once"
 	@echo "make bench      run the benchmarks (side by side with bubblewrap and fork+exec)"
-	@echo "make fuzz       build and run the frame decoder fuzzer for a while"
+	@echo "make fuzz       run the frame decoder and virtqueue fuzzers for a while"
 	@echo "make check-bindings  fail if the Rust FFI no longer matches include/msb.h"
 	@echo "make install    install to \$$DESTDIR\$$PREFIX"
 
@@ -151,6 +151,11 @@ fuzz:
 		tests/fuzz/fuzz_frame.c common/proto.c -ljansson
 	$(B)/fuzz/fuzz_frame -max_total_time=$${FUZZ_SECONDS:-60} -artifact_prefix=$(B)/fuzz/ \
 		$(B)/fuzz/corpus tests/fuzz/corpus
+	@mkdir -p $(B)/fuzz/corpus-virtq
+	clang $(CPPFLAGS) -Ivmm -g -O1 -fsanitize=fuzzer,address,undefined -o $(B)/fuzz/fuzz_virtq \
+		tests/fuzz/fuzz_virtq.c vmm/virtio.c
+	$(B)/fuzz/fuzz_virtq -max_total_time=$${FUZZ_SECONDS:-60} -artifact_prefix=$(B)/fuzz/virtq- \
+		$(B)/fuzz/corpus-virtq
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \

@@ -157,22 +157,35 @@ static void write_elf(const char *path, uint64_t paddr, const uint8_t *code, siz
 	write_file(path, buf, 256 + n);
 }
 
-static void boot_guest(unsigned cpus, const char *initrd, const uint8_t *rd, size_t rdn)
+static void boot_guest(unsigned cpus, const char *initrd, const uint8_t *rd, size_t rdn,
+		       int devices)
 {
-	char cmdline[1024], log[PATH_MAX], cpus_s[16];
+	char cmdline[1024], log[PATH_MAX], cpus_s[16], disk[PATH_MAX], sock[PATH_MAX];
 	const char *token = "hello-msb-42";
 	snprintf(cmdline, sizeof cmdline,
 		 "console=ttyS0 msbtest.token=%s msbtest.token_sum=%x msbtest.mem=%llu "
 		 "msbtest.cpus=%u msbtest.initrd_size=%zu msbtest.initrd_sum=%x",
 		 token, fnv1a((const uint8_t *)token, strlen(token)), 64ull << 20, cpus, rdn,
 		 fnv1a(rd, rdn));
-	snprintf(log, sizeof log, "%s/serial-%u.log", tmpdir, cpus);
+	snprintf(log, sizeof log, "%s/serial-%u-%d.log", tmpdir, cpus, devices);
 	snprintf(cpus_s, sizeof cpus_s, "%u", cpus);
-	int st = run_vmm((const char *const[]){ "--kernel", guest, "--initrd", initrd,
-						"--cmdline", cmdline, "--memory", "64M",
-						"--cpus", cpus_s, "--serial-log", log, NULL });
+	snprintf(disk, sizeof disk, "%s/disk.img", tmpdir);
+	snprintf(sock, sizeof sock, "%s/console-%u.sock", tmpdir, cpus);
+	if (devices) {
+		static uint8_t zero[64 << 10];
+		write_file(disk, zero, sizeof zero);
+	}
+	int st = devices ?
+		run_vmm((const char *const[]){ "--kernel", guest, "--initrd", initrd,
+					       "--cmdline", cmdline, "--memory", "64M",
+					       "--cpus", cpus_s, "--serial-log", log,
+					       "--disk", disk, "--console-socket", sock, NULL }) :
+		run_vmm((const char *const[]){ "--kernel", guest, "--initrd", initrd,
+					       "--cmdline", cmdline, "--memory", "64M",
+					       "--cpus", cpus_s, "--serial-log", log, NULL });
 	if (!ok(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		"%u vCPU(s): the test guest boots and exits 0", cpus))
+		"%u vCPU(s)%s: the test guest boots and exits 0", cpus,
+		devices ? ", virtio-blk and virtio-console attached (the filter lets their threads be)" : ""))
 		describe(st);
 	char *out = slurp(log);
 	/* every check the guest makes, by name, must have passed */
@@ -236,8 +249,9 @@ int main(void)
 	snprintf(rdpath, sizeof rdpath, "%s/initrd", tmpdir);
 	write_file(rdpath, rd, sizeof rd);
 
-	boot_guest(1, rdpath, rd, sizeof rd);
-	boot_guest(2, rdpath, rd, sizeof rd);
+	boot_guest(1, rdpath, rd, sizeof rd, 0);
+	boot_guest(2, rdpath, rd, sizeof rd, 0);
+	boot_guest(2, rdpath, rd, sizeof rd, 1);
 
 	/* ---- bad input ---- */
 	char p[PATH_MAX], p2[PATH_MAX];

@@ -26,6 +26,11 @@
 #include <linux/kvm.h>
 
 #include "vmm.h"
+#include "virtio.h"
+
+/* Where the virtio-mmio devices go: above RAM (at most 3 GiB), IRQs 5 up. */
+#define VIRTIO_BASE 0xd0000000ull
+#define VIRTIO_IRQ 5
 
 
 #define EXIT_USAGE 64
@@ -236,19 +241,6 @@ int main(int argc, char **argv)
 	if (!kernel)
 		return die_usage("%s", "--kernel FILE is required");
 
-	/* HOOK(virtio): vmm/virtio_blk.c and vmm/virtio_console.c plug in here:
-	 * create the devices on the virtio-mmio transport after vm_create()
-	 * and append their virtio_mmio.device=SIZE@ADDR:IRQ to the command line. */
-	if (disk) {
-		fprintf(stderr, "msb-vmm: --disk %s: virtio-blk is not yet supported by this build\n", disk);
-		return EXIT_USAGE;
-	}
-	if (console_socket) {
-		fprintf(stderr, "msb-vmm: --console-socket %s: virtio-console is not yet supported by this build\n",
-			console_socket);
-		return EXIT_USAGE;
-	}
-
 	int log_fd = STDERR_FILENO;
 	if (serial_log) {
 		log_fd = open(serial_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
@@ -263,8 +255,61 @@ int main(int argc, char **argv)
 		fprintf(stderr, "msb-vmm: cannot create the VM: %s\n", vmm_error());
 		return EXIT_VMM;
 	}
+	/* The virtio devices, above the top of RAM (capped at 3 GiB), each
+	 * announced on the command line as virtio_mmio.device=SIZE@ADDR:IRQ. */
+	char full_cmdline[4096], token[128];
+	if (snprintf(full_cmdline, sizeof(full_cmdline), "%s", cmdline) >= (int)sizeof(full_cmdline)) {
+		fprintf(stderr, "msb-vmm: --cmdline is too long\n");
+		vm_destroy(vm);
+		return EXIT_USAGE;
+	}
+	if (disk || console_socket) {
+		uint64_t base = VIRTIO_BASE;
+		unsigned irq = VIRTIO_IRQ;
+		struct virtio_dev *vd;
+
+		if (disk) {
+			char path[4096];
+			int ro = 0;
+			size_t n = strlen(disk);
+
+			snprintf(path, sizeof(path), "%s", disk);
+			if (n > 3 && !strcmp(path + n - 3, ":ro")) {
+				path[n - 3] = '\0';
+				ro = 1;
+			}
+			struct virtio_blk *b = virtio_blk_create(path, ro);
+			if (!b || !(vd = virtio_mmio_create(vm, NULL, base, irq, virtio_blk_ops(b), b))) {
+				fprintf(stderr, "msb-vmm: --disk %s: %s\n", disk, vmm_error());
+				vm_destroy(vm);
+				return EXIT_USAGE;
+			}
+			virtio_mmio_cmdline(vd, token, sizeof(token));
+			strncat(full_cmdline, " ", sizeof(full_cmdline) - strlen(full_cmdline) - 1);
+			strncat(full_cmdline, token, sizeof(full_cmdline) - strlen(full_cmdline) - 1);
+			base += VIRTIO_MMIO_SIZE;
+			irq++;
+		}
+		if (console_socket) {
+			struct virtio_console *con = virtio_console_create(console_socket);
+			if (!con || !(vd = virtio_mmio_create(vm, NULL, base, irq, &virtio_console_ops, con))) {
+				fprintf(stderr, "msb-vmm: --console-socket %s: %s\n", console_socket, vmm_error());
+				vm_destroy(vm);
+				return EXIT_USAGE;
+			}
+			virtio_console_attach(con, vd);
+			if (virtio_console_start(con) < 0) {
+				fprintf(stderr, "msb-vmm: --console-socket %s: %s\n", console_socket, vmm_error());
+				vm_destroy(vm);
+				return EXIT_VMM;
+			}
+			virtio_mmio_cmdline(vd, token, sizeof(token));
+			strncat(full_cmdline, " ", sizeof(full_cmdline) - strlen(full_cmdline) - 1);
+			strncat(full_cmdline, token, sizeof(full_cmdline) - strlen(full_cmdline) - 1);
+		}
+	}
 	struct boot_out bo;
-	if (boot_setup(vm_mem(vm), (unsigned)cpus, kernel, initrd, cmdline, &bo) < 0) {
+	if (boot_setup(vm_mem(vm), (unsigned)cpus, kernel, initrd, full_cmdline, &bo) < 0) {
 		fprintf(stderr, "msb-vmm: %s\n", vmm_error());
 		vm_destroy(vm);
 		return EXIT_USAGE;
