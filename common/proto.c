@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 static uint32_t get_le32(const uint8_t *p)
@@ -141,7 +142,14 @@ int msb_frame_write_wait(int fd, uint8_t type, uint32_t id, const void *data,
 	iov[1].iov_base = (void *)data;
 	iov[1].iov_len = len;
 	while (n > 0) {
-		ssize_t w = writev(fd, v, n);
+		/* A socket peer that went away must give EPIPE, never a
+		 * SIGPIPE in the (library caller's) process; writev for
+		 * whatever is not a socket. */
+		struct msghdr mh = { .msg_iov = v, .msg_iovlen = (size_t)n };
+		ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == ENOTSOCK)
+			w = writev(fd, v, n);
 
 		if (w < 0 && errno == EINTR)
 			continue;
