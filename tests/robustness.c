@@ -287,11 +287,19 @@ static void test_agent_death(void)
 
 	int killed = kill_children();
 	ok(killed >= 1, "SIGKILLed the agent's host process (%d children of the test)", killed);
+	/* Let the agent be surely gone, so that the next send meets a closed
+	 * socket: libmsb must see EPIPE, and this process no SIGPIPE (its
+	 * disposition is the default: a SIGPIPE would end the test here). */
+	signal(SIGPIPE, SIG_DFL);
+	usleep(300 * 1000);
 	msb_command_result *res = NULL;
 	msb_command_options co = MSB_COMMAND_OPTIONS_INIT;
-	co.argv = ARGV("echo", "x");
+	co.argv = ARGV("cat");
+	co.stdin_data = "payload";
+	co.stdin_len = 7;
 	uint64_t t0 = msbt_now_ms();
 	int rc = msb_command_run(&res, s, &co);
+	ok(1, "sending to a dead sandbox raised no SIGPIPE in the caller");
 	ok(rc == MSB_ESANDBOX || rc == MSB_ESTATE || rc == MSB_EIO,
 	   "a command after the agent died fails cleanly (%d: %s) in %llu ms", rc,
 	   msb_strerror(rc), (unsigned long long)(msbt_now_ms() - t0));
