@@ -13,7 +13,10 @@
 #include <linux/kvm.h>
 #include <signal.h>
 #include <stdint.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -48,9 +51,9 @@ static char *slurp(const char *path)
 	return strdup(buf);
 }
 
-/* Run msb-vmm with argv (NULL-terminated, without argv[0]); stderr goes
- * to tmpdir/stderr. Returns the wait status (or -1 on a timeout). */
-static int run_vmm(const char *const *args)
+/* Start msb-vmm with argv (NULL-terminated, without argv[0]); stderr goes
+ * to tmpdir/stderr. Returns its pid. */
+static pid_t spawn_vmm(const char *const *args)
 {
 	const char *argv[32] = { vmm };
 	int n = 1;
@@ -74,17 +77,45 @@ static int run_vmm(const char *const *args)
 		execv(vmm, (char *const *)argv);
 		_exit(127);
 	}
-	for (int i = 0; i < 600; i++) { /* 30 s: a hang is a failure, not a benchmark */
+	return pid;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+}
+
+/* Wait for a spawned msb-vmm: its wait status, or -1 (killed) when it
+ * has not ended by `deadline` (now()). */
+static int wait_vmm(pid_t pid, double deadline)
+{
+	for (;;) {
 		int st;
 		pid_t r = waitpid(pid, &st, WNOHANG);
 		if (r == pid)
 			return st;
-		struct timespec ts = { 0, 50 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
+		if (now() > deadline)
+			break;
+		sleep_ms(50);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	return -1;
+}
+
+/* Run msb-vmm synchronously. Returns the wait status (or -1 on a timeout:
+ * 30 s, a hang is a failure, not a benchmark). */
+static int run_vmm(const char *const *args)
+{
+	return wait_vmm(spawn_vmm(args), now() + 30);
 }
 
 static char *stderr_text(void)
@@ -157,32 +188,179 @@ static void write_elf(const char *path, uint64_t paddr, const uint8_t *code, siz
 	write_file(path, buf, 256 + n);
 }
 
+/* The conventions shared with vmm/testguest/guest.c (see the comment
+ * above its virtio part): the disk image's initial bytes, the pattern
+ * the guest writes to msbtest.blk_sector, and the console burst. */
+#define DISK_BYTES (64u << 10)
+#define BLK_SECTOR 5
+#define BLK_SEED 0x5eed1234u
+#define CONS_BURST (2u << 20)
+static const char guest_line[] = "hello from the guest\n";
+static const char host_reply[] = "host got: hello from the guest\n";
+
+static uint8_t disk_fill(uint64_t off)
+{
+	return (uint8_t)((off >> 9) * 13 + (off & 511));
+}
+static uint8_t blk_pattern(uint32_t seed, unsigned i)
+{
+	return (uint8_t)((seed >> (8 * (i & 3))) ^ (i * 7) ^ (i >> 8));
+}
+static uint8_t burst_byte(uint64_t k)
+{
+	uint64_t c = k >> 12, o = k & 4095;
+	return o < 8 ? (uint8_t)(c >> (8 * o)) : (uint8_t)(o * 7 + 1);
+}
+
+static long rss_kib(pid_t pid)
+{
+	char p[64], line[256];
+	long kib = -1;
+	snprintf(p, sizeof p, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(p, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* read into buf until `want` bytes, EOF or the deadline; returns bytes */
+static size_t read_until(int fd, char *buf, size_t want, double deadline)
+{
+	size_t got = 0;
+	while (got < want && now() < deadline) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		ssize_t r = read(fd, buf + got, want - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (memchr(buf, '\n', got))
+			break;
+	}
+	return got;
+}
+
+/* The host end of virtio-console while msb-vmm runs: connect (with
+ * retries), read the guest's line, answer, stall 1 s while the guest
+ * bursts (sampling msb-vmm's RSS), then drain to EOF and check the burst. */
+static void console_host(pid_t pid, const char *sock)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(sock) >= sizeof sa.sun_path)
+		bail_out("socket path too long: %s", sock);
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	int fd = -1;
+	double deadline = now() + 10;
+	while (now() < deadline && waitpid(pid, NULL, WNOHANG) == 0) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			bail_out("socket: %s", strerror(errno));
+		if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+			break;
+		close(fd);
+		fd = -1;
+		sleep_ms(10);
+	}
+	if (!ok(fd >= 0, "console socket: the host connects to --console-socket")) {
+		skip(3, "no console connection");
+		return;
+	}
+	char line[256] = { 0 };
+	size_t n = read_until(fd, line, sizeof line - 1, now() + 15);
+	if (!ok(n == strlen(guest_line) && memcmp(line, guest_line, n) == 0,
+		"console socket: the guest's line arrives ('hello from the guest')"))
+		diag("got %zu bytes: '%.*s'", n, (int)n, line);
+	long rss0 = rss_kib(pid);
+	if (write(fd, host_reply, strlen(host_reply)) != (ssize_t)strlen(host_reply))
+		diag("write reply: %s", strerror(errno));
+	/* do not read: the guest's burst must back up into its own queue */
+	sleep_ms(1000);
+	long rss1 = rss_kib(pid);
+	if (!ok(rss0 > 0 && rss1 > 0 && rss1 - rss0 < 4096,
+		"console socket: msb-vmm's RSS grows < 4 MiB while the host does not read a 2 MiB burst"))
+		diag("VmRSS before %ld KiB, during the stall %ld KiB", rss0, rss1);
+	static char buf[1 << 16];
+	uint64_t total = 0, bad_at = UINT64_MAX;
+	deadline = now() + 30;
+	while (now() < deadline) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		ssize_t r = read(fd, buf, sizeof buf);
+		if (r <= 0)
+			break;   /* EOF: msb-vmm ended */
+		for (ssize_t i = 0; i < r; i++)
+			if (bad_at == UINT64_MAX && (uint8_t)buf[i] != burst_byte(total + (uint64_t)i))
+				bad_at = total + (uint64_t)i;
+		total += (uint64_t)r;
+	}
+	if (!ok(total == CONS_BURST && bad_at == UINT64_MAX,
+		"console socket: the 2 MiB burst arrives complete and in order, nothing more"))
+		diag("received %llu bytes, first wrong byte at %lld", (unsigned long long)total,
+		     bad_at == UINT64_MAX ? -1ll : (long long)bad_at);
+	close(fd);
+}
+
+static int expect_ok_lines(const char *out, const char *const *expect)
+{
+	int all = 1;
+	for (const char *const *e = expect; *e; e++) {
+		const char *line = strstr(out, *e);
+		/* the line holding it must start with "ok " */
+		while (line && line > out && line[-1] != '\n')
+			line--;
+		if (!line || strncmp(line, "ok ", 3) != 0) {
+			diag("missing an ok line for '%s'", *e);
+			all = 0;
+		}
+	}
+	return all;
+}
+
 static void boot_guest(unsigned cpus, const char *initrd, const uint8_t *rd, size_t rdn,
 		       int devices)
 {
 	char cmdline[1024], log[PATH_MAX], cpus_s[16], disk[PATH_MAX], sock[PATH_MAX];
 	const char *token = "hello-msb-42";
-	snprintf(cmdline, sizeof cmdline,
+	int n = snprintf(cmdline, sizeof cmdline,
 		 "console=ttyS0 msbtest.token=%s msbtest.token_sum=%x msbtest.mem=%llu "
 		 "msbtest.cpus=%u msbtest.initrd_size=%zu msbtest.initrd_sum=%x",
 		 token, fnv1a((const uint8_t *)token, strlen(token)), 64ull << 20, cpus, rdn,
 		 fnv1a(rd, rdn));
+	if (devices)
+		snprintf(cmdline + n, sizeof cmdline - (size_t)n,
+			 " msbtest.virtio_devices=2 msbtest.blk_sectors=%u msbtest.blk_sector=%u"
+			 " msbtest.blk_seed=0x%x msbtest.blk_id=disk.img",
+			 DISK_BYTES / 512, BLK_SECTOR, BLK_SEED);
 	snprintf(log, sizeof log, "%s/serial-%u-%d.log", tmpdir, cpus, devices);
 	snprintf(cpus_s, sizeof cpus_s, "%u", cpus);
 	snprintf(disk, sizeof disk, "%s/disk.img", tmpdir);
 	snprintf(sock, sizeof sock, "%s/console-%u.sock", tmpdir, cpus);
+	static uint8_t image[DISK_BYTES];
 	if (devices) {
-		static uint8_t zero[64 << 10];
-		write_file(disk, zero, sizeof zero);
+		for (size_t i = 0; i < sizeof image; i++)
+			image[i] = disk_fill(i);
+		write_file(disk, image, sizeof image);
 	}
-	int st = devices ?
-		run_vmm((const char *const[]){ "--kernel", guest, "--initrd", initrd,
+	int st;
+	if (devices) {
+		pid_t pid = spawn_vmm((const char *const[]){ "--kernel", guest, "--initrd", initrd,
 					       "--cmdline", cmdline, "--memory", "64M",
 					       "--cpus", cpus_s, "--serial-log", log,
-					       "--disk", disk, "--console-socket", sock, NULL }) :
-		run_vmm((const char *const[]){ "--kernel", guest, "--initrd", initrd,
+					       "--disk", disk, "--console-socket", sock, NULL });
+		double deadline = now() + 60;
+		console_host(pid, sock);
+		st = wait_vmm(pid, deadline);
+	} else {
+		st = run_vmm((const char *const[]){ "--kernel", guest, "--initrd", initrd,
 					       "--cmdline", cmdline, "--memory", "64M",
 					       "--cpus", cpus_s, "--serial-log", log, NULL });
+	}
 	if (!ok(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		"%u vCPU(s)%s: the test guest boots and exits 0", cpus,
 		devices ? ", virtio-blk and virtio-console attached (the filter lets their threads be)" : ""))
@@ -197,21 +375,84 @@ static void boot_guest(unsigned cpus, const char *initrd, const uint8_t *rd, siz
 		"initrd: bytes match", "MP floating pointer", "MP configuration table",
 		"announces every vCPU", NULL,
 	};
-	int all = 1;
-	for (const char *const *e = expect; *e; e++) {
-		char *line = strstr(out, *e);
-		/* the line holding it must start with "ok " */
-		while (line && line > out && line[-1] != '\n')
-			line--;
-		if (!line || strncmp(line, "ok ", 3) != 0) {
-			diag("missing an ok line for '%s'", *e);
-			all = 0;
-		}
-	}
+	static const char *const expect_virtio[] = {
+		"virtio_mmio.device= tokens parse",
+		"virtio-mmio windows mapped",
+		"virtio-blk: MagicValue 'virt', Version 2",
+		"virtio-blk: reset: Status reads 0",
+		"virtio-blk: ACKNOWLEDGE | DRIVER accepted",
+		"virtio-blk: device offers VIRTIO_F_VERSION_1",
+		"virtio-blk: FEATURES_OK accepted",
+		"virtio-blk: queue 0 set up",
+		"virtio-blk: DRIVER_OK",
+		"virtio-blk: config capacity matches msbtest.blk_sectors",
+		"virtio-blk: IN of 2 sectors",
+		"virtio-blk: InterruptStatus has the used-ring bit",
+		"virtio-blk: OUT of the msbtest.blk_seed pattern",
+		"virtio-blk: IN of that sector reads the pattern back",
+		"virtio-blk: OUT past the capacity: status IOERR",
+		"virtio-blk: GET_ID: status OK",
+		"virtio-blk: GET_ID through an indirect descriptor",
+		"virtio-blk: 1-, 2-, 8-byte and unaligned reads",
+		"virtio-blk: 1-, 2-, 8-byte and unaligned writes of 0 to Status",
+		"virtio-blk: 2- and 1-byte QueueNotify writes are ignored",
+		"virtio-blk: config accesses past its end read 0",
+		"virtio-blk: aligned 32-bit register reads still sane",
+		"virtio-blk: FEATURES_OK refused",
+		"virtio-blk: a notify before DRIVER_OK is ignored",
+		"virtio-blk: a descriptor just past the end of RAM",
+		"virtio-blk: NEEDS_RESET stays through driver Status writes",
+		"virtio-blk: a descriptor straddling the end of RAM",
+		"virtio-blk: a descriptor whose addr + len overflows",
+		"virtio-blk: a looping descriptor chain",
+		"virtio-blk: a next index past the queue size",
+		"virtio-blk: an indirect descriptor without the feature",
+		"virtio-blk: a looping chain inside an indirect table",
+		"virtio-blk: avail idx more than the queue size ahead",
+		"virtio-blk: a descriptor table running past the end of RAM",
+		"virtio-blk: after each break a reset and re-probe",
+		"virtio-console: MagicValue 'virt', Version 2",
+		"virtio-console: reset: Status reads 0",
+		"virtio-console: FEATURES_OK accepted",
+		"virtio-console: queues 0 and 1 set up",
+		"virtio-console: DRIVER_OK",
+		"virtio-console: transmitq: the line to the host comes back used",
+		"virtio-console: receiveq: the host's answer arrives intact",
+		"virtio-console: a burst of 2 MiB",
+		"virtio-console: while the host does not read, the transmitq fills up",
+		"virtio-console: a transmit descriptor outside RAM",
+		"virtio-console: after reset, a looping transmit chain",
+		"virtio-console: reset clears DEVICE_NEEDS_RESET",
+		NULL,
+	};
+	int all = expect_ok_lines(out, expect);
+	if (devices)
+		all &= expect_ok_lines(out, expect_virtio);
+	else if (!strstr(out, "# no virtio devices"))
+		diag("missing the '# no virtio devices' line"), all = 0;
 	if (!ok(all && !strstr(out, "not ok") && strstr(out, "# all checks passed"),
-		"%u vCPU(s): the serial log holds every expected ok line and no 'not ok'", cpus))
+		"%u vCPU(s)%s: the serial log holds every expected ok line and no 'not ok'", cpus,
+		devices ? " with devices" : ""))
 		diag("serial log:\n%s", out);
 	free(out);
+	if (devices) {
+		int fd = open(disk, O_RDONLY);
+		ssize_t r = fd >= 0 ? read(fd, image, sizeof image) : -1;
+		if (fd >= 0)
+			close(fd);
+		int same = r == (ssize_t)sizeof image;
+		for (size_t i = 0; same && i < sizeof image; i++) {
+			uint64_t s = i / 512;
+			uint8_t want = s == BLK_SECTOR ? blk_pattern(BLK_SEED, (unsigned)(i % 512))
+						       : disk_fill(i);
+			if (image[i] != want) {
+				diag("disk image byte %zu is 0x%02x, want 0x%02x", i, image[i], want);
+				same = 0;
+			}
+		}
+		ok(same, "disk image: sector %u holds the guest's pattern, every other byte is untouched",
+		   BLK_SECTOR);
+	}
 }
 
 int main(void)
@@ -235,6 +476,7 @@ int main(void)
 	close(kfd);
 	if (access(vmm, X_OK) != 0 || access(guest, R_OK) != 0)
 		bail_out("build %s and %s first", vmm, guest);
+	signal(SIGPIPE, SIG_IGN);   /* a console peer that went away is a failed check */
 	if (!mkdtemp(tmpdir))
 		bail_out("mkdtemp: %s", strerror(errno));
 

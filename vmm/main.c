@@ -137,6 +137,8 @@ static int install_seccomp(void)
 	ALLOW(fsync);           /* virtio-blk flush */
 	ALLOW(fdatasync);
 	ALLOW(lseek);           /* stdio */
+	ALLOW(accept4);         /* virtio-console: the host's connection */
+	ALLOW(accept);
 	ALLOW(recvfrom);        /* virtio-console socket */
 	ALLOW(sendto);
 	ALLOW(recvmsg);

@@ -119,8 +119,13 @@ static void console_tx(struct virtio_console *c)
 		w = sendmsg(c->conn_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (w < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				c->tx_blocked = true;
-				wake(c);
+				/* Wake the loop once so that it polls for room;
+				 * waking it again while the socket stays full
+				 * would only make it spin. */
+				if (!c->tx_blocked) {
+					c->tx_blocked = true;
+					wake(c);
+				}
 				return;
 			}
 			if (errno == EINTR)
@@ -257,9 +262,11 @@ int virtio_console_poll(struct virtio_console *c, int timeout_ms)
 	if (conn_idx >= 0 && (pfd[conn_idx].revents & (POLLHUP | POLLERR)) &&
 	    !(pfd[conn_idx].revents & POLLIN))
 		c->conn_dead = true;
-	/* every wake-up re-examines both queues: cheap, and no event is lost */
+	/* every wake-up re-examines both queues: cheap, and no event is lost;
+	 * a blocked transmit waits for room (POLLOUT) before it is retried */
 	c->rx_starved = false;
-	c->tx_blocked = false;
+	if (conn_idx < 0 || (pfd[conn_idx].revents & (POLLOUT | POLLHUP | POLLERR)))
+		c->tx_blocked = false;
 	console_tx(c);
 	console_rx(c);
 	virtio_dev_unlock(c->vd);
