@@ -43,7 +43,7 @@ BENCH      := $(B)/bench/msb-bench
 LIBS       := -ljansson -lpthread
 AGENT_LIBS := -lseccomp -ljansson
 
-.PHONY: all test test-c test-asan bench fuzz install uninstall clean help check-header check-bindings
+.PHONY: all test test-c test-asan bench fuzz install uninstall clean help check-header check-bindings kernel test-nested
 all: $(SHLIB) $(STLIB) $(AGENT) $(CLI) $(B)/lib/msb.pc vmm
 
 # msb-vmm and its test guest (after `all`, which stays the default goal).
@@ -58,6 +58,8 @@ help:
 	@echo "make bench      run the benchmarks (side by side with bubblewrap and fork+exec)"
 	@echo "make fuzz       run the frame decoder and virtqueue fuzzers for a while"
 	@echo "make check-bindings  fail if the Rust FFI no longer matches include/msb.h"
+	@echo "make kernel     build (once, cached) the microVM guest kernel"
+	@echo "make test-nested  boot it with msb-vmm inside an emulated L1 with KVM"
 	@echo "make install    install to \$$DESTDIR\$$PREFIX"
 
 $(B)/obj/lib/%.o: %.c $(LIB_HDR)
@@ -132,6 +134,23 @@ check-header:
 # include/msb.h and committed: this fails when it is stale.
 check-bindings:
 	bindings/rust/gen-bindings.sh --check
+
+# The guest kernel, from Debian's linux-source-6.1 and vmm/kernel/msb.config,
+# built once per machine and cached outside the work tree (see
+# vmm/kernel/README.md); a few minutes the first time.
+kernel:
+	scripts/build-kernel.sh --link $(B)/share/msb/vmlinux
+
+# The whole path on this machine: QEMU emulates a CPU with AMD SVM, an L1
+# Linux runs KVM, and msb-vmm boots the guest kernel to a minimal init
+# inside it (tests/nested/run; slow, and not yet part of `make test`).
+test-nested: all
+	out=$$(tests/nested/run -- msb-vmm --kernel /usr/share/msb/vmlinux \
+		--initrd /usr/share/msb/nested/l2-initrd.gz \
+		--cmdline 'console=ttyS0 reboot=k panic=-1' 2>&1); rc=$$?; \
+	echo "$$out" | tail -n 20; \
+	echo "$$out" | grep -q MSB-L2-INIT-OK && [ $$rc -eq 0 ] && \
+		echo "test-nested: msb-vmm booted the guest kernel to its init inside L1"
 
 test-c: all $(TESTS) $(B)/tests/probe
 	B=$(B) tests/run-c-tests.sh
