@@ -119,12 +119,43 @@ static int connect_to(const char *path)
 	return fd;
 }
 
+/* Is pid an msb-agent (so that a recycled pid is never signalled)? */
+static int is_agent(pid_t pid)
+{
+	char path[64], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return !strcmp(buf, "msb-agent");
+}
+
+static json_t *read_state(const char *name);
+
+/* Running: its agent (stage 0, the pid recorded) is alive and its socket
+ * accepts. Both, so that a dying agent, or a socket some other process
+ * holds open, never makes a crashed sandbox look alive. */
 static int is_running(const char *name)
 {
 	char sock[PATH_MAX];
+	json_t *st;
+	pid_t pid;
 	int fd;
 
 	if (entry_path(sock, sizeof(sock), name, "agent.sock"))
+		return 0;
+	st = read_state(name);
+	pid = st ? (pid_t)json_integer_value(json_object_get(st, "pid")) : 0;
+	json_decref(st);
+	if (pid > 1 && !is_agent(pid))
 		return 0;
 	fd = connect_to(sock);
 	if (fd < 0)
@@ -231,10 +262,10 @@ int msb_sandbox_connect(msb_sandbox **out, const char *name)
 	if (!st)
 		return msb_fail(MSB_ENOTFOUND, 0, "list them with `msb ls`",
 				"no sandbox named %s", name);
-	fd = connect_to(sock);
+	fd = is_running(name) ? connect_to(sock) : -1;
 	if (fd < 0) {
 		json_decref(st);
-		return msb_fail(MSB_ESTATE, errno, "start a new one with `msb create`",
+		return msb_fail(MSB_ESTATE, 0, "start a new one with `msb create`",
 				"the sandbox %s is not running", name);
 	}
 	o.name = name;
@@ -354,24 +385,6 @@ void msb_sandbox_list_free(msb_sandbox_list *l)
 	free(l);
 }
 
-/* Is pid an msb-agent (so that a recycled pid is never signalled)? */
-static int is_agent(pid_t pid)
-{
-	char path[64], buf[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	return !strcmp(buf, "msb-agent");
-}
 
 static int wait_gone(pid_t pid, int ms)
 {
