@@ -218,9 +218,8 @@ static int run(msb_command_result **out, msb_sandbox *sb,
 		return msb_fail(MSB_EINVAL, 0, "pass the address of an "
 				"msb_command_result pointer", "out is NULL");
 	*out = NULL;
-	if (!sb)
-		return msb_fail(MSB_EINVAL, 0, "pass a handle from "
-				"msb_sandbox_create()", "sandbox handle is NULL");
+	if ((rc = msb_check_sb(sb)))
+		return rc;
 	if ((rc = msb_command_check(o)))
 		return rc;
 	cap = o->output_cap ? o->output_cap : MSB_DEFAULT_OUTPUT_CAP;

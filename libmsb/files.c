@@ -27,14 +27,6 @@
 
 /* ---- checks and requests ------------------------------------------------ */
 
-static int check_sb(const msb_sandbox *sb)
-{
-	if (!sb)
-		return msb_fail(MSB_EINVAL, 0, "pass a handle from "
-				"msb_sandbox_create()", "sandbox handle is NULL");
-	return 0;
-}
-
 static int check_path(const char *path, const char *what)
 {
 	if (!path)
@@ -233,7 +225,7 @@ int msb_file_read(msb_buf *out, msb_sandbox *sb, const char *path,
 				"out is NULL");
 	out->ptr = NULL;
 	out->len = 0;
-	if ((rc = check_sb(sb)) || (rc = check_path(path, "path")))
+	if ((rc = msb_check_sb(sb)) || (rc = check_path(path, "path")))
 		return rc;
 	if (max_bytes < 0)
 		return msb_fail(MSB_EINVAL, 0, "give the cap in bytes, or 0 for "
@@ -267,7 +259,7 @@ int msb_file_read_stream(msb_sandbox *sb, const char *path, int64_t max_bytes,
 	struct cb_sink s = { cb, payload };
 	int rc;
 
-	if ((rc = check_sb(sb)) || (rc = check_path(path, "path")))
+	if ((rc = msb_check_sb(sb)) || (rc = check_path(path, "path")))
 		return rc;
 	if (!cb)
 		return msb_fail(MSB_EINVAL, 0, "use msb_file_read() to buffer the "
@@ -355,7 +347,7 @@ static int check_write_args(msb_sandbox *sb, const char *path, int flags,
 {
 	int rc;
 
-	if ((rc = check_sb(sb)) || (rc = check_path(path, "path")) ||
+	if ((rc = msb_check_sb(sb)) || (rc = check_path(path, "path")) ||
 	    (rc = check_mode(mode)))
 		return rc;
 	if (flags < MSB_WRITE_TRUNCATE || flags > MSB_WRITE_EXCL)
@@ -422,7 +414,7 @@ int msb_file_stat_path(msb_file_stat *out, msb_sandbox *sb, const char *path)
 		return msb_fail(MSB_EINVAL, 0, "pass the address of an "
 				"msb_file_stat", "out is NULL");
 	memset(out, 0, sizeof(*out));
-	if ((rc = check_sb(sb)) || (rc = check_path(path, "path")))
+	if ((rc = msb_check_sb(sb)) || (rc = check_path(path, "path")))
 		return rc;
 	if ((rc = call_ok(sb, file_call("stat", path), &reply)))
 		return rc;
@@ -448,7 +440,7 @@ int msb_file_exists(int *out, msb_sandbox *sb, const char *path)
 		return msb_fail(MSB_EINVAL, 0, "pass the address of an int",
 				"out is NULL");
 	*out = 0;
-	if ((rc = check_sb(sb)) || (rc = check_path(path, "path")))
+	if ((rc = msb_check_sb(sb)) || (rc = check_path(path, "path")))
 		return rc;
 	if ((rc = call_ok(sb, file_call("exists", path), &reply)))
 		return rc;
@@ -521,7 +513,7 @@ int msb_file_list(msb_dir_list **out, msb_sandbox *sb, const char *path)
 		return msb_fail(MSB_EINVAL, 0, "pass the address of an "
 				"msb_dir_list pointer", "out is NULL");
 	*out = NULL;
-	if ((rc = check_sb(sb)) || (rc = check_path(path, "path")))
+	if ((rc = msb_check_sb(sb)) || (rc = check_path(path, "path")))
 		return rc;
 	if (!(call = file_call("list", path)))
 		return msb_error_last()->code;
@@ -588,7 +580,7 @@ int msb_file_mkdir(msb_sandbox *sb, const char *path, unsigned int mode,
 	json_t *call;
 	int rc;
 
-	if ((rc = check_sb(sb)) || (rc = check_path(path, "path")) ||
+	if ((rc = msb_check_sb(sb)) || (rc = check_path(path, "path")) ||
 	    (rc = check_mode(mode)))
 		return rc;
 	if (!(call = file_call("mkdir", path)))
@@ -603,7 +595,7 @@ int msb_file_remove(msb_sandbox *sb, const char *path, int recursive)
 	json_t *call;
 	int rc;
 
-	if ((rc = check_sb(sb)) || (rc = check_path(path, "path")))
+	if ((rc = msb_check_sb(sb)) || (rc = check_path(path, "path")))
 		return rc;
 	if (!(call = file_call("remove", path)))
 		return msb_error_last()->code;
@@ -616,7 +608,7 @@ int msb_file_rename(msb_sandbox *sb, const char *from, const char *to)
 	json_t *call;
 	int rc;
 
-	if ((rc = check_sb(sb)) || (rc = check_path(from, "from")) ||
+	if ((rc = msb_check_sb(sb)) || (rc = check_path(from, "from")) ||
 	    (rc = check_path(to, "to")))
 		return rc;
 	call = json_pack("{s:s,s:s,s:s,s:s}", "op", "file", "action", "rename",
@@ -676,7 +668,7 @@ int msb_file_copy_in(msb_sandbox *sb, const char *host_path,
 	uint8_t *buf;
 	int fd, rc;
 
-	if ((rc = check_sb(sb)) || (rc = check_host_path(host_path, "host_path")) ||
+	if ((rc = msb_check_sb(sb)) || (rc = check_host_path(host_path, "host_path")) ||
 	    (rc = check_path(sandbox_path, "sandbox_path")))
 		return rc;
 	/* O_NONBLOCK: opening a FIFO must not hang; it is refused below. */
@@ -783,7 +775,7 @@ int msb_file_copy_out(msb_sandbox *sb, const char *sandbox_path,
 	size_t dlen;
 	int rc, fd;
 
-	if ((rc = check_sb(sb)) || (rc = check_path(sandbox_path, "sandbox_path")) ||
+	if ((rc = msb_check_sb(sb)) || (rc = check_path(sandbox_path, "sandbox_path")) ||
 	    (rc = check_host_path(host_path, "host_path")))
 		return rc;
 	if (stat(host_path, &hst) == 0 && S_ISDIR(hst.st_mode))

@@ -36,6 +36,8 @@ int msb_error_restore(const struct msb_saved_error *s); /* returns code */
 /* Return 0 after clearing the thread's error: `return msb_ok();` */
 int msb_ok(void);
 
+/* sandbox.c: MSB_EINVAL with a hint when the handle is NULL, else 0. */
+int msb_check_sb(const msb_sandbox *sb);
 /* sandbox.c: check a "KEY=VALUE" list; copy it when out is not NULL. */
 int msb_check_env(const char *const *env, char ***out, const char *what);
 

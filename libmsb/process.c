@@ -85,9 +85,8 @@ int msb_process_start(msb_process **out, msb_sandbox *sb,
 		return msb_fail(MSB_EINVAL, 0, "pass the address of an msb_process "
 				"pointer", "out is NULL");
 	*out = NULL;
-	if (!sb)
-		return msb_fail(MSB_EINVAL, 0, "pass a handle from "
-				"msb_sandbox_create()", "sandbox handle is NULL");
+	if ((rc = msb_check_sb(sb)))
+		return rc;
 	if ((rc = msb_command_check(opts)))
 		return rc;
 	if ((rc = msb_exec_call(&call, opts, opts->output_cap ? opts->output_cap :
@@ -111,9 +110,8 @@ int msb_pty_open(msb_process **out, msb_sandbox *sb, const msb_pty_options *o)
 		return msb_fail(MSB_EINVAL, 0, "pass the address of an msb_process "
 				"pointer", "out is NULL");
 	*out = NULL;
-	if (!sb)
-		return msb_fail(MSB_EINVAL, 0, "pass a handle from "
-				"msb_sandbox_create()", "sandbox handle is NULL");
+	if ((rc = msb_check_sb(sb)))
+		return rc;
 	if (!o || o->version == 0 || o->version > MSB_PTY_OPTIONS_VERSION)
 		return msb_fail(o ? MSB_EVERSION : MSB_EINVAL, 0,
 				"initialise options with MSB_PTY_OPTIONS_INIT",
@@ -367,9 +365,8 @@ int msb_process_list_all(msb_process_list **out, msb_sandbox *sb)
 		return msb_fail(MSB_EINVAL, 0, "pass the address of an "
 				"msb_process_list pointer", "out is NULL");
 	*out = NULL;
-	if (!sb)
-		return msb_fail(MSB_EINVAL, 0, "pass a handle from "
-				"msb_sandbox_create()", "sandbox handle is NULL");
+	if ((rc = msb_check_sb(sb)))
+		return rc;
 	call = json_pack("{s:s}", "op", "ps");
 	rc = msb_call(sb, call, &reply, 10000);
 	json_decref(call);

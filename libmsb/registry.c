@@ -140,21 +140,20 @@ static int is_agent(pid_t pid)
 
 static json_t *read_state(const char *name);
 
-/* Running: its agent (stage 0, the pid recorded) is alive and its socket
+/* Running: its agent (stage 0, the pid recorded in its state, which the
+ * caller passes when it has read it already) is alive and its socket
  * accepts. Both, so that a dying agent, or a socket some other process
  * holds open, never makes a crashed sandbox look alive. */
-static int is_running(const char *name)
+static int is_running(const char *name, const json_t *state)
 {
 	char sock[PATH_MAX];
-	json_t *st;
-	pid_t pid;
+	json_t *own = state ? NULL : read_state(name);
+	pid_t pid = (pid_t)json_integer_value(json_object_get(state ? state : own, "pid"));
 	int fd;
 
+	json_decref(own);
 	if (entry_path(sock, sizeof(sock), name, "agent.sock"))
 		return 0;
-	st = read_state(name);
-	pid = st ? (pid_t)json_integer_value(json_object_get(st, "pid")) : 0;
-	json_decref(st);
 	if (pid > 1 && !is_agent(pid))
 		return 0;
 	fd = connect_to(sock);
@@ -197,7 +196,7 @@ int msb_registry_prepare(msb_sandbox *sb)
 	if ((rc = entry_path(dir, sizeof(dir), sb->name, NULL)) ||
 	    (rc = entry_path(sock, sizeof(sock), sb->name, "agent.sock")))
 		return rc;
-	if (is_running(sb->name))
+	if (is_running(sb->name, NULL))
 		return msb_fail(MSB_EEXISTS, 0, "stop it first, or pick another "
 				"name", "a sandbox named %s is running", sb->name);
 	/* Whatever is left of an earlier one goes. */
@@ -262,7 +261,7 @@ int msb_sandbox_connect(msb_sandbox **out, const char *name)
 	if (!st)
 		return msb_fail(MSB_ENOTFOUND, 0, "list them with `msb ls`",
 				"no sandbox named %s", name);
-	fd = is_running(name) ? connect_to(sock) : -1;
+	fd = is_running(name, st) ? connect_to(sock) : -1;
 	if (fd < 0) {
 		json_decref(st);
 		return msb_fail(MSB_ESTATE, 0, "start a new one with `msb create`",
@@ -350,7 +349,7 @@ int msb_sandbox_list_all(msb_sandbox_list **out)
 		}
 		it->backend = MSB_BACKEND_OS;
 		it->created_ms = json_integer_value(json_object_get(st, "created_ms"));
-		if (is_running(e->d_name)) {
+		if (is_running(e->d_name, st)) {
 			it->status = MSB_STATUS_RUNNING;
 			it->pid = json_integer_value(json_object_get(st, "pid"));
 		} else if (json_is_true(json_object_get(st, "stopped"))) {
@@ -437,7 +436,7 @@ int msb_sandbox_remove(const char *name)
 
 	if ((rc = entry_path(dir, sizeof(dir), name, NULL)))
 		return rc;
-	if (is_running(name))
+	if (is_running(name, NULL))
 		return msb_fail(MSB_ESTATE, 0, "stop it first (msb stop NAME)",
 				"the sandbox %s is running", name);
 	if (access(dir, F_OK) < 0)

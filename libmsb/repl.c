@@ -51,10 +51,10 @@ msb_language msb_language_parse(const char *name)
 static int check_target(msb_sandbox *sb, msb_language lang, const char *name)
 {
 	size_t n;
+	int rc;
 
-	if (!sb)
-		return msb_fail(MSB_EINVAL, 0, "pass a handle from "
-				"msb_sandbox_create()", "sandbox handle is NULL");
+	if ((rc = msb_check_sb(sb)))
+		return rc;
 	if (!msb_language_name(lang))
 		return msb_fail(MSB_EINVAL, 0, "use MSB_LANG_PYTHON, "
 				"MSB_LANG_NODE or MSB_LANG_SHELL",
@@ -221,9 +221,8 @@ static int run(msb_repl_result **out, msb_sandbox *sb, const msb_repl_options *o
 		return msb_fail(MSB_EINVAL, 0, "pass the address of an "
 				"msb_repl_result pointer", "out is NULL");
 	*out = NULL;
-	if (!sb)
-		return msb_fail(MSB_EINVAL, 0, "pass a handle from "
-				"msb_sandbox_create()", "sandbox handle is NULL");
+	if ((rc = msb_check_sb(sb)))
+		return rc;
 	if (!o)
 		return msb_fail(MSB_EINVAL, 0, "pass options with at least the "
 				"language set", "REPL options are NULL");
@@ -371,9 +370,8 @@ int msb_repl_context_list(msb_repl_contexts **out, msb_sandbox *sb)
 		return msb_fail(MSB_EINVAL, 0, "pass the address of an "
 				"msb_repl_contexts pointer", "out is NULL");
 	*out = NULL;
-	if (!sb)
-		return msb_fail(MSB_EINVAL, 0, "pass a handle from "
-				"msb_sandbox_create()", "sandbox handle is NULL");
+	if ((rc = msb_check_sb(sb)))
+		return rc;
 	req = json_pack("{s:s,s:s}", "op", "repl.context", "action", "list");
 	if (!req)
 		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");

@@ -316,12 +316,19 @@ int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *user)
 	return msb_ok();
 }
 
-#define CHECK_SB(sb)                                                        \
-	do {                                                                \
-		if (!(sb))                                                  \
-			return msb_fail(MSB_EINVAL, 0, "pass a handle from "  \
-					"msb_sandbox_create()",             \
-					"sandbox handle is NULL");          \
+int msb_check_sb(const msb_sandbox *sb)
+{
+	if (!sb)
+		return msb_fail(MSB_EINVAL, 0, "pass a handle from "
+				"msb_sandbox_create()", "sandbox handle is NULL");
+	return 0;
+}
+
+#define CHECK_SB(sb)                          \
+	do {                                  \
+		int rc_ = msb_check_sb(sb);   \
+		if (rc_)                      \
+			return rc_;           \
 	} while (0)
 
 int msb_sandbox_start(msb_sandbox *sb)
