@@ -81,10 +81,43 @@ static int v2_delegated(void)
 	return ok;
 }
 
+/*
+ * Can this host's KVM boot a standard (unmodified Linux) guest?  Returns 1
+ * if so; writes the reason either way to why.  *usable (if not NULL) says
+ * whether /dev/kvm answers at all.  PVM (kvm_pvm) answers but runs only
+ * paravirtualized guests, so it does not count.
+ */
+int msb_kvm_check(int *usable, char *why, size_t n)
+{
+	int fd, kvm = 0, ok = 0;
+
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		kvm = ioctl(fd, KVM_GET_API_VERSION_NR, 0) == 12;
+		close(fd);
+	}
+	if (!kvm) {
+		snprintf(why, n, "/dev/kvm is missing or not usable by this "
+			 "user");
+	} else if (exists("/sys/module/kvm_pvm")) {
+		snprintf(why, n, "KVM is the PVM hypervisor (kvm_pvm): it "
+			 "cannot boot an unmodified Linux guest");
+	} else if ((cpu_has_flag("vmx") && exists("/sys/module/kvm_intel")) ||
+		   (cpu_has_flag("svm") && exists("/sys/module/kvm_amd"))) {
+		ok = 1;
+		snprintf(why, n, "hardware virtualization (%s) is available",
+			 cpu_has_flag("vmx") ? "VT-x" : "AMD-V");
+	} else {
+		snprintf(why, n, "no hardware virtualization (vmx/svm) in "
+			 "this CPU, or its KVM module is not loaded");
+	}
+	if (usable)
+		*usable = kvm;
+	return ok;
+}
+
 int msb_host_probe(msb_host_info *out)
 {
-	int fd;
-
 	if (!out)
 		return msb_fail(MSB_EINVAL, 0, "pass an msb_host_info with "
 				"version set", "out is NULL");
@@ -114,28 +147,8 @@ int msb_host_probe(msb_host_info *out)
 	out->seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 &&
 		       exists("/proc/sys/kernel/seccomp/actions_avail");
 
-	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd >= 0) {
-		out->kvm = ioctl(fd, KVM_GET_API_VERSION_NR, 0) == 12;
-		close(fd);
-	}
-	if (!out->kvm) {
-		snprintf(out->kvm_detail, sizeof(out->kvm_detail),
-			 "/dev/kvm is missing or not usable by this user");
-	} else if (exists("/sys/module/kvm_pvm")) {
-		snprintf(out->kvm_detail, sizeof(out->kvm_detail),
-			 "KVM is the PVM hypervisor (kvm_pvm): it cannot boot "
-			 "an unmodified Linux guest");
-	} else if ((cpu_has_flag("vmx") && exists("/sys/module/kvm_intel")) ||
-		   (cpu_has_flag("svm") && exists("/sys/module/kvm_amd"))) {
-		out->kvm_standard_guest = 1;
-		snprintf(out->kvm_detail, sizeof(out->kvm_detail),
-			 "hardware virtualization (%s) is available",
-			 cpu_has_flag("vmx") ? "VT-x" : "AMD-V");
-	} else {
-		snprintf(out->kvm_detail, sizeof(out->kvm_detail),
-			 "no hardware virtualization (vmx/svm) in this CPU");
-	}
+	out->kvm_standard_guest = msb_kvm_check(&out->kvm, out->kvm_detail,
+					      sizeof(out->kvm_detail));
 	/* The vm backend is not built yet: auto always means os for now. */
 	out->auto_backend = MSB_BACKEND_OS;
 	return msb_ok();

@@ -36,6 +36,10 @@ int msb_error_restore(const struct msb_saved_error *s); /* returns code */
 /* Return 0 after clearing the thread's error: `return msb_ok();` */
 int msb_ok(void);
 
+/* host.c: 1 if this host's KVM can boot a standard guest; the reason goes
+ * to why either way; *usable (may be NULL): /dev/kvm answers at all. */
+int msb_kvm_check(int *usable, char *why, size_t n);
+
 /* sandbox.c: MSB_EINVAL with a hint when the handle is NULL, else 0. */
 int msb_check_sb(const msb_sandbox *sb);
 /* sandbox.c: check a "KEY=VALUE" list; copy it when out is not NULL. */

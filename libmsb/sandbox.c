@@ -190,12 +190,22 @@ int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *user)
 				"unknown msb_sandbox_options version %u "
 				"(this libmsb knows 1..%d)", o->version,
 				MSB_SANDBOX_OPTIONS_VERSION);
-	if (o->backend == MSB_BACKEND_VM)
+	if (o->backend == MSB_BACKEND_VM) {
+		char why[128];
+
+		if (!msb_kvm_check(NULL, why, sizeof(why)))
+			return msb_fail(MSB_EUNSUPPORTED, 0,
+					"use MSB_BACKEND_OS, or AUTO (which "
+					"picks os here); the vm backend needs "
+					"KVM on a CPU with VT-x or AMD-V",
+					"the vm backend cannot run on this "
+					"host: %s", why);
 		return msb_fail(MSB_EUNSUPPORTED, 0,
-				"use the os backend (MSB_BACKEND_OS or AUTO); "
-				"the microVM backend is not built yet",
-				"the vm backend is not available in this "
-				"version of libmsb");
+				"use MSB_BACKEND_OS or AUTO for now",
+				"this host could run microVMs (%s), but this "
+				"version of libmsb cannot yet start msb-agent "
+				"inside one", why);
+	}
 	if (o->backend != MSB_BACKEND_AUTO && o->backend != MSB_BACKEND_OS)
 		return msb_fail(MSB_EINVAL, 0, "use MSB_BACKEND_AUTO, _OS or _VM",
 				"unknown backend %d", (int)o->backend);

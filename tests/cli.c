@@ -447,6 +447,14 @@ int main(int argc, char **argv)
 	check("run -- no-such-program-xyz", 127, "a missing program: 127");
 	check("run --workdir /etc -- /etc/passwd", 126, "a file that is not executable: 126");
 	check("run --backend vm -- true", 125, "the vm backend (not available): 125");
+	{
+		char *vo = NULL, *ve = NULL;
+		run("run --backend vm -- true", &vo, &ve);
+		ok(ve && strstr(ve, "vm backend") && strstr(ve, "hint"),
+		   "the vm backend refusal says why, with a hint (%s)", ve ? ve : "");
+		free(vo);
+		free(ve);
+	}
 	check("run --memory 1K -- true", 2, "an impossible memory limit: usage error");
 
 	int st = run("run --env GREETING=hi -- sh -c 'echo $GREETING'", &out, NULL);
