@@ -42,25 +42,10 @@ if ! dpkg-query -W -f='${Status}' "$go_pkg" 2>/dev/null | grep -q "install ok in
 		exit 1
 	fi
 	if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-		mirror=""
-		if [ -r /etc/apt/sources.list.d/debian.sources ]; then
-			# deb822: the URIs line of the stanza whose Suites include "bookworm"
-			mirror=$(awk '
-				/^[[:space:]]*$/ { if (suite && uri) { print uri; exit } suite = 0; uri = "" ; next }
-				/^URIs:/   { uri = $2 }
-				/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm") suite = 1 }
-				END        { if (suite && uri) print uri }
-			' /etc/apt/sources.list.d/debian.sources | head -n1)
-		fi
-		if [ -z "$mirror" ] && [ -r /etc/apt/sources.list ]; then
-			mirror=$(awk '$1 == "deb" && $0 ~ /[[:space:]]bookworm[[:space:]]/ {
-				for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' \
-				/etc/apt/sources.list)
-		fi
-		if [ -z "$mirror" ]; then
+		mirror=$("$(dirname "$0")/debian-mirror.sh") || {
 			echo "setup: cannot find the Debian mirror for bookworm in the apt sources" >&2
 			exit 1
-		fi
+		}
 		printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: %s\n' \
 			"$mirror" /usr/share/keyrings/debian-archive-keyring.gpg \
 			> /etc/apt/sources.list.d/msb-backports.sources
