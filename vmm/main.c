@@ -1,12 +1,13 @@
 /*
  * main.c - msb-vmm: one KVM microVM per process.
  *
- *   msb-vmm --kernel FILE [--initrd FILE] [--cmdline STR] [--memory SIZE]
- *           [--cpus N] [--disk FILE[:ro]] [--console-socket PATH]
- *           [--serial-log FILE]
+ *   msb-vmm --kernel FILE [--initrd FILE | --init FILE] [--cmdline STR]
+ *           [--memory SIZE] [--cpus N] [--disk FILE[:ro]]
+ *           [--console-socket PATH | --console-fd N] [--serial-log FILE]
  *
  * Exit status:
- *   0       the guest ended cleanly (debug exit port value 0, i8042 reset)
+ *   0       the guest ended cleanly (debug exit port value 0, i8042 reset),
+ *           or the host closed the --console-fd connection
  *   1..63   the guest wrote that value to the debug exit port (0x501)
  *   64      bad usage or bad input (missing/non-ELF kernel, bad sizes, ...)
  *   70      the VMM or KVM failed (including an unexpected KVM exit)
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <linux/kvm.h>
 
@@ -44,17 +46,21 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: msb-vmm --kernel FILE [--initrd FILE] [--cmdline STR] [--memory SIZE]\n"
-		"               [--cpus N] [--disk FILE[:ro]] [--console-socket PATH]\n"
-		"               [--serial-log FILE]\n"
+		"usage: msb-vmm --kernel FILE [--initrd FILE | --init FILE] [--cmdline STR]\n"
+		"               [--memory SIZE] [--cpus N] [--disk FILE[:ro]]\n"
+		"               [--console-socket PATH | --console-fd N] [--serial-log FILE]\n"
 		"  --kernel FILE        an uncompressed x86-64 vmlinux (ELF), booted in 64-bit mode\n"
 		"  --initrd FILE        an initramfs, placed high in guest memory\n"
+		"  --init FILE          boot an initramfs that holds just FILE as /init\n"
 		"  --cmdline STR        the kernel command line (at most 2047 bytes)\n"
 		"  --memory SIZE        guest RAM: a number of MiB, or with a K, M or G suffix\n"
 		"                       (default 256M, 4M..3G)\n"
 		"  --cpus N             vCPUs, 1..%d (default 1)\n"
 		"  --disk FILE[:ro]     a virtio-blk disk image\n"
-		"  --console-socket P   connect virtio-console to the unix socket P\n"
+		"  --console-socket P   connect virtio-console to the unix socket P (listens;\n"
+		"                       one client at a time)\n"
+		"  --console-fd N       connect virtio-console to the connected socket N; when\n"
+		"                       its host end closes, the VM ends (status 0)\n"
 		"  --serial-log FILE    where the 8250 serial output goes (default stderr),\n"
 		"                       capped at 1 MiB\n",
 		MAX_CPUS);
@@ -178,10 +184,18 @@ static int install_seccomp(void)
 	return 0;
 }
 
+/* --console-fd: the host end is gone, so nobody can use this VM any more. */
+static void host_hangup(void *vm)
+{
+	vm_request_exit(vm, 0);
+}
+
 int main(int argc, char **argv)
 {
 	const char *kernel = NULL, *initrd = NULL, *cmdline = "", *serial_log = NULL;
-	const char *disk = NULL, *console_socket = NULL;
+	const char *disk = NULL, *console_socket = NULL, *init = NULL;
+	int console_fd = -1;
+	char initrd_path[64];
 	uint64_t mem = DEFAULT_MEM;
 	unsigned long cpus = 1;
 
@@ -193,6 +207,8 @@ int main(int argc, char **argv)
 		{ "cpus", required_argument, NULL, 'n' },
 		{ "disk", required_argument, NULL, 'd' },
 		{ "console-socket", required_argument, NULL, 's' },
+		{ "console-fd", required_argument, NULL, 'f' },
+		{ "init", required_argument, NULL, 'I' },
 		{ "serial-log", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -227,6 +243,18 @@ int main(int argc, char **argv)
 		}
 		case 'd': disk = optarg; break;
 		case 's': console_socket = optarg; break;
+		case 'I': init = optarg; break;
+		case 'f': {
+			char *end;
+			long v;
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *optarg < '0' || *optarg > '9' || *end || v < 3 || v > 65535 ||
+			    fcntl((int)v, F_GETFD) < 0)
+				return die_usage("--console-fd '%s': expected an open file descriptor (3 or above)", optarg);
+			console_fd = (int)v;
+			break;
+		}
 		case 'l': serial_log = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default:
@@ -242,6 +270,26 @@ int main(int argc, char **argv)
 		return die_usage("unexpected argument '%s'", argv[optind]);
 	if (!kernel)
 		return die_usage("%s", "--kernel FILE is required");
+	if (init && initrd)
+		return die_usage("%s", "give --initrd or --init, not both");
+	if (console_socket && console_fd >= 0)
+		return die_usage("%s", "give --console-socket or --console-fd, not both");
+	if (console_fd >= 0) {
+		int type = 0;
+		socklen_t len = sizeof(type);
+		if (getsockopt(console_fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
+			return die_usage("%s", "--console-fd: not a stream socket");
+		fcntl(console_fd, F_SETFD, FD_CLOEXEC);
+	}
+	if (init) {
+		int fd = initramfs_build(init);
+		if (fd < 0) {
+			fprintf(stderr, "msb-vmm: %s\n", vmm_error());
+			return EXIT_USAGE;
+		}
+		snprintf(initrd_path, sizeof(initrd_path), "/proc/self/fd/%d", fd);
+		initrd = initrd_path;
+	}
 
 	int log_fd = STDERR_FILENO;
 	if (serial_log) {
@@ -265,7 +313,7 @@ int main(int argc, char **argv)
 		vm_destroy(vm);
 		return EXIT_USAGE;
 	}
-	if (disk || console_socket) {
+	if (disk || console_socket || console_fd >= 0) {
 		uint64_t base = VIRTIO_BASE;
 		unsigned irq = VIRTIO_IRQ;
 		struct virtio_dev *vd;
@@ -292,16 +340,20 @@ int main(int argc, char **argv)
 			base += VIRTIO_MMIO_SIZE;
 			irq++;
 		}
-		if (console_socket) {
-			struct virtio_console *con = virtio_console_create(console_socket);
+		if (console_socket || console_fd >= 0) {
+			const char *what = console_socket ? console_socket : "(--console-fd)";
+			struct virtio_console *con = console_socket ? virtio_console_create(console_socket)
+								    : virtio_console_create_fd(console_fd);
 			if (!con || !(vd = virtio_mmio_create(vm, NULL, base, irq, &virtio_console_ops, con))) {
-				fprintf(stderr, "msb-vmm: --console-socket %s: %s\n", console_socket, vmm_error());
+				fprintf(stderr, "msb-vmm: --console %s: %s\n", what, vmm_error());
 				vm_destroy(vm);
 				return EXIT_USAGE;
 			}
 			virtio_console_attach(con, vd);
+			if (console_fd >= 0)
+				virtio_console_on_hangup(con, host_hangup, vm);
 			if (virtio_console_start(con) < 0) {
-				fprintf(stderr, "msb-vmm: --console-socket %s: %s\n", console_socket, vmm_error());
+				fprintf(stderr, "msb-vmm: --console %s: %s\n", what, vmm_error());
 				vm_destroy(vm);
 				return EXIT_VMM;
 			}

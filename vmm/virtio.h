@@ -189,6 +189,9 @@ extern const struct virtio_dev_ops virtio_console_ops;
 struct virtio_console *virtio_console_create(const char *path);
 /* Use an already-connected stream socket (tests; a socketpair). Takes it. */
 struct virtio_console *virtio_console_create_fd(int fd);
+/* Call fn(arg) once, from the device loop, when the connection given to
+ * virtio_console_create_fd() is gone (the host end closed). */
+void virtio_console_on_hangup(struct virtio_console *c, void (*fn)(void *), void *arg);
 /* Attach to its transport device (after virtio_mmio_create). */
 void virtio_console_attach(struct virtio_console *c, struct virtio_dev *vd);
 /* One iteration of the device loop: wait up to timeout_ms for the socket

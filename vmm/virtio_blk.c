@@ -234,13 +234,19 @@ struct virtio_blk *virtio_blk_create(const char *path, bool ro)
 		free(b);
 		return NULL;
 	}
-	if (fstat(b->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		vmm_fail(errno ? errno : EINVAL, "disk image %s is not a regular file", path);
+	off_t size = -1;
+	errno = 0;
+	if (fstat(b->fd, &st) == 0 && S_ISREG(st.st_mode))
+		size = st.st_size;
+	else if (S_ISBLK(st.st_mode))   /* a block device: its size is its end */
+		size = lseek(b->fd, 0, SEEK_END);
+	if (size < 0) {
+		vmm_fail(errno ? errno : EINVAL, "disk image %s is not a regular file or block device", path);
 		close(b->fd);
 		free(b);
 		return NULL;
 	}
-	b->capacity = (uint64_t)st.st_size / SECTOR;
+	b->capacity = (uint64_t)size / SECTOR;
 	cap = htole64(b->capacity);
 	memcpy(b->config, &cap, sizeof cap);
 	/* the serial: the image's base name, truncated (not NUL-terminated

@@ -58,6 +58,8 @@ struct virtio_console {
 	bool thread_started;
 	bool stop;                /* __atomic */
 	uint8_t config[12];       /* cols, rows, max_nr_ports, emerg_wr: zeros */
+	void (*hangup)(void *);   /* a given connection is gone (--console-fd) */
+	void *hangup_arg;
 };
 
 static void wake(struct virtio_console *c)
@@ -216,6 +218,11 @@ int virtio_console_poll(struct virtio_console *c, int timeout_ms)
 		close_conn(c);
 		/* pending transmits of a gone client are discarded */
 		console_tx(c);
+		/* a connection we were given cannot come back */
+		if (c->listen_fd < 0 && c->hangup) {
+			c->hangup(c->hangup_arg);
+			c->hangup = NULL;
+		}
 	}
 	running = virtio_dev_running(c->vd);
 	pfd[0].fd = c->wake_fd;
@@ -357,6 +364,12 @@ struct virtio_console *virtio_console_create(const char *path)
 		return NULL;
 	}
 	return c;
+}
+
+void virtio_console_on_hangup(struct virtio_console *c, void (*fn)(void *), void *arg)
+{
+	c->hangup = fn;
+	c->hangup_arg = arg;
 }
 
 void virtio_console_attach(struct virtio_console *c, struct virtio_dev *vd)

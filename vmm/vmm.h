@@ -97,6 +97,12 @@ int boot_setup(struct guest_mem *gm, unsigned ncpus, const char *kernel,
 /* An MP 1.4 table at addr announcing ncpus vCPUs, an ISA bus and an IOAPIC. */
 int mptable_write(struct guest_mem *gm, uint64_t addr, uint64_t limit, unsigned ncpus);
 
+/* ---- initramfs.c ------------------------------------------------------------------ */
+
+/* A memfd holding a newc initramfs with the file init_path as /init (and
+ * empty /proc, /sys, /run); -1 with the error set. */
+int initramfs_build(const char *init_path);
+
 /* ---- the serial console (serial.c) ------------------------------------------------ */
 
 /* An 8250 at 0x3f8 (IRQ 4) writing to log_fd, at most cap bytes. */
