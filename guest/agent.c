@@ -220,6 +220,41 @@ static int detach(struct agent_config *cfg, struct agent_err *err)
 	return 0;
 }
 
+/* /init of a microVM: the same agent, over the virtio-console channel. */
+static int vm_main(void)
+{
+	struct agent_config cfg;
+	struct agent_enforcement enf;
+	struct agent_err err = { 0 };
+	json_t *hello;
+	int ch = -1;
+
+	if (vm_early(&ch, &err) < 0)
+		vm_power_off(1);
+	hello = read_config(ch, &err);
+	if (!hello || parse_config(json_object_get(hello, "config"), &cfg, &err)) {
+		send_error(ch, &err);
+		vm_power_off(1);
+	}
+	json_decref(hello);
+	cfg.vm = 1;
+	cfg.host_pid = getpid();
+	if (cfg.socket_path || cfg.volumes_len) {
+		agent_fail(&err, MSB_EUNSUPPORTED, 0, "use the os backend for "
+			   "host volumes and detached sandboxes", "the vm "
+			   "backend cannot do %s yet", cfg.socket_path ?
+			   "detached sandboxes" : "host volumes");
+		send_error(ch, &err);
+		vm_power_off(1);
+	}
+	memset(&enf, 0, sizeof(enf));
+	if (vm_root(&err) < 0 || isolate_enter(&cfg, ch, &enf, &err)) {
+		send_error(ch, &err);
+		vm_power_off(1);
+	}
+	return agent_serve(&cfg, ch, -1, &enf);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: msb-agent --fd N\n"
@@ -242,6 +277,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 3 && !strcmp(argv[1], "--fd"))
 		sock = atoi(argv[2]);
+	else if (vm_detect())
+		return vm_main();
 	/* 0-2 must be taken, or the first socket we create would land there
 	 * and be mistaken for stdio later. */
 	int nul;

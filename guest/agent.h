@@ -55,6 +55,7 @@ struct agent_config {
 	char *socket_path;    /* detached: where to listen, else NULL */
 	int listen_fd;        /* detached: the listening socket, else -1 */
 	pid_t host_pid;       /* stage 0's pid on the host */
+	int vm;               /* /init of a microVM (vminit.c) */
 };
 
 /* How each limit ended up enforced (msb_enforcement values). */
@@ -75,6 +76,16 @@ struct agent_enforcement {
  */
 int isolate_enter(const struct agent_config *cfg, int sock,
 		  struct agent_enforcement *enf, struct agent_err *err);
+
+/* vminit.c: msb-agent as /init of a microVM.  vm_detect(): are we?
+ * vm_early(): mount /dev, /proc, /sys and cgroup2, open the protocol
+ * channel (virtio-console) as *channel.  vm_root(): after the HELLO, make
+ * the root filesystem image (/dev/vda) the root.  vm_power_off(): end the
+ * VM (PID 1 must never exit). */
+int vm_detect(void);
+int vm_early(int *channel, struct agent_err *err);
+int vm_root(struct agent_err *err);
+void vm_power_off(int status) __attribute__((noreturn));
 
 /* seccomp.c: build the sandbox's seccomp filter with libseccomp and write
  * it to fd as a BPF program (stage 0); read such a program from fd and

@@ -997,6 +997,8 @@ static int stage0(const struct agent_config *cfg, int sock, pid_t pid, int go_fd
 	int status = wait_child(pid);
 	/* Stage 1 was PID 1: its exit killed the rest of the namespace. */
 	cg_destroy(&cg);
+	if (cfg->vm)
+		vm_power_off(status);
 	_exit(status);
 }
 

@@ -29,15 +29,22 @@
 
 #define HANDSHAKE_TIMEOUT_MS 30000
 
-static int is_executable(const char *p)
+/* A regular file we may read, and execute if it has any x bit; or a block
+ * device we may read (a root filesystem image on a disk). */
+static int is_usable(const char *p)
 {
 	struct stat st;
 
-	return stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0;
+	if (stat(p, &st) < 0)
+		return 0;
+	if (S_ISBLK(st.st_mode))
+		return access(p, R_OK) == 0;
+	return S_ISREG(st.st_mode) &&
+	       access(p, (st.st_mode & 0111) ? X_OK : R_OK) == 0;
 }
 
-/* <dir of file>/../libexec/msb/msb-agent */
-static int agent_near(const char *file, char *out, size_t outsz)
+/* <dir of file>/REL for each REL of rels (NULL-terminated). */
+static int near(const char *file, const char *const *rels, char *out, size_t outsz)
 {
 	char real[PATH_MAX];
 	char *slash;
@@ -48,42 +55,56 @@ static int agent_near(const char *file, char *out, size_t outsz)
 	if (!slash)
 		return 0;
 	*slash = '\0';
-	if (snprintf(out, outsz, "%s/../libexec/msb/msb-agent", real) <
-		    (int)outsz && is_executable(out))
-		return 1;
-	return snprintf(out, outsz, "%s/msb-agent", real) < (int)outsz &&
-	       is_executable(out);
+	for (; *rels; rels++)
+		if (snprintf(out, outsz, "%s/%s", real, *rels) < (int)outsz &&
+		    is_usable(out))
+			return 1;
+	return 0;
+}
+
+int msb_find_file(const char *env, const char *const *rels,
+		  const char *installed, const char *what, char *out,
+		  size_t outsz)
+{
+	const char *val = getenv(env);
+	char hint[128];
+	Dl_info info;
+
+	if (val && val[0]) {
+		snprintf(out, outsz, "%s", val);
+		if (is_usable(out))
+			return 0;
+		snprintf(hint, sizeof(hint), "fix or unset %s", env);
+		return msb_fail(MSB_ESPAWN, 0, hint, "%s=%s is not a usable file",
+				env, val);
+	}
+	/* Next to libmsb (an installed or a build tree), next to the
+	 * program (a static link), then where `make install` put it. */
+	if (dladdr((void *)msb_version, &info) &&
+	    near(info.dli_fname, rels, out, outsz))
+		return 0;
+	if (near("/proc/self/exe", rels, out, outsz))
+		return 0;
+	snprintf(out, outsz, "%s", installed);
+	if (is_usable(out))
+		return 0;
+	snprintf(hint, sizeof(hint), "install msb (make install) or set %s", env);
+	return msb_fail(MSB_ESPAWN, 0, hint, "%s not found next to libmsb nor "
+			"at %s", what, installed);
 }
 
 static int find_agent(char *out, size_t outsz)
 {
-	const char *env = getenv("MSB_AGENT_PATH");
-	Dl_info info;
+	static const char *const rels[] = {
+		"../libexec/msb/msb-agent", "msb-agent", NULL
+	};
 
-	if (env && env[0]) {
-		snprintf(out, outsz, "%s", env);
-		if (is_executable(out))
-			return 0;
-		return msb_fail(MSB_ESPAWN, 0, "fix or unset MSB_AGENT_PATH",
-				"MSB_AGENT_PATH=%s is not an executable file",
-				env);
-	}
-	if (dladdr((void *)msb_version, &info) &&
-	    agent_near(info.dli_fname, out, outsz))
-		return 0;
-	if (agent_near("/proc/self/exe", out, outsz))
-		return 0;
-	snprintf(out, outsz, "%s/msb/msb-agent", MSB_LIBEXECDIR);
-	if (is_executable(out))
-		return 0;
-	return msb_fail(MSB_ESPAWN, 0,
-			"install msb (make install) or set MSB_AGENT_PATH to "
-			"the msb-agent binary",
-			"msb-agent not found next to libmsb nor in %s/msb",
-			MSB_LIBEXECDIR);
+	return msb_find_file("MSB_AGENT_PATH", rels,
+			     MSB_LIBEXECDIR "/msb/msb-agent", "msb-agent",
+			     out, outsz);
 }
 
-static json_t *config_json(const msb_sandbox *sb)
+json_t *msb_config_json(const msb_sandbox *sb)
 {
 	json_t *env = json_array(), *vols = json_array(), *cfg;
 
@@ -110,12 +131,12 @@ static json_t *config_json(const msb_sandbox *sb)
 	return json_pack("{s:i,s:o}", "proto", MSB_PROTO_VERSION, "config", cfg);
 }
 
-static int spawn_agent(msb_sandbox *sb, const char *path, int child_fd)
+int msb_spawn(msb_sandbox *sb, const char *path, char *const argv[],
+	      int child_fd, int err_fd)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
-	char *argv[] = { "msb-agent", "--fd", "3", NULL };
 	char *envp[] = { NULL };
 	int rc;
 
@@ -129,7 +150,10 @@ static int spawn_agent(msb_sandbox *sb, const char *path, int child_fd)
 	 * the caller's are closed (or close-on-exec, as in Node). */
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	if (err_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+	else
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
@@ -140,8 +164,8 @@ static int spawn_agent(msb_sandbox *sb, const char *path, int child_fd)
 	posix_spawnattr_destroy(&attr);
 	if (rc) {
 		sb->agent_pid = -1;
-		return msb_fail(MSB_ESPAWN, rc, "check that msb-agent is "
-				"executable", "cannot run %s", path);
+		return msb_fail(MSB_ESPAWN, rc, "check that it is executable",
+				"cannot run %s", path);
 	}
 	sb->agent_reaped = 0;
 	return 0;
@@ -263,25 +287,15 @@ int msb_handshake(msb_sandbox *sb, const json_t *hello)
 int msb_os_start(msb_sandbox *sb)
 {
 	char path[PATH_MAX];
+	char *argv[] = { "msb-agent", "--fd", "3", NULL };
 	int sv[2], rc;
 	json_t *hello;
 
 	if ((rc = find_agent(path, sizeof(path))))
 		return rc;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return msb_fail(MSB_ESPAWN, errno, NULL, "socketpair");
-	/* dup2(3, 3) would keep O_CLOEXEC: move the child's end out of the way. */
-	if (sv[1] == 3) {
-		int fd = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
-
-		close(sv[1]);
-		if (fd < 0) {
-			close(sv[0]);
-			return msb_fail(MSB_ESPAWN, errno, NULL, "fcntl");
-		}
-		sv[1] = fd;
-	}
-	rc = spawn_agent(sb, path, sv[1]);
+	if ((rc = msb_socketpair(sv)))
+		return rc;
+	rc = msb_spawn(sb, path, argv, sv[1], -1);
 	close(sv[1]);
 	if (rc) {
 		close(sv[0]);
@@ -289,7 +303,7 @@ int msb_os_start(msb_sandbox *sb)
 	}
 	sb->conn.fd = sv[0];
 
-	hello = config_json(sb);
+	hello = msb_config_json(sb);
 	if (!hello) {
 		rc = msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
 		goto fail;
@@ -309,6 +323,24 @@ fail:
 	sb->conn.fd = -1;
 	msb_os_kill(sb);
 	return rc;
+}
+
+int msb_socketpair(int sv[2])
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return msb_fail(MSB_ESPAWN, errno, NULL, "socketpair");
+	/* dup2(3, 3) would keep O_CLOEXEC: move the child's end out of the way. */
+	if (sv[1] <= 3) {
+		int fd = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
+
+		close(sv[1]);
+		if (fd < 0) {
+			close(sv[0]);
+			return msb_fail(MSB_ESPAWN, errno, NULL, "fcntl");
+		}
+		sv[1] = fd;
+	}
+	return 0;
 }
 
 int msb_os_wait(msb_sandbox *sb, int64_t timeout_ms)

@@ -173,10 +173,27 @@ int msb_handshake(msb_sandbox *sb, const json_t *hello);
 /* Spawn the agent, do the handshake; fills sb->agent_pid, sb->conn.fd and
  * sb->enforcement. */
 int msb_os_start(msb_sandbox *sb);
+/* Find a file of ours: $env if set, else <dir of libmsb or of the program>/
+ * REL for each of rels, else `installed`. */
+int msb_find_file(const char *env, const char *const *rels,
+		  const char *installed, const char *what, char *out,
+		  size_t outsz);
+/* The HELLO carrying the sandbox's configuration. */
+json_t *msb_config_json(const msb_sandbox *sb);
+/* A socketpair whose sv[1] is above 3 (to be the child's fd 3). */
+int msb_socketpair(int sv[2]);
+/* posix_spawn path with argv, child_fd as fd 3, /dev/null on 0 and 1, and
+ * err_fd (or /dev/null) on 2; sets sb->agent_pid. */
+int msb_spawn(msb_sandbox *sb, const char *path, char *const argv[],
+	      int child_fd, int err_fd);
 /* Wait for the agent process to exit, up to timeout_ms; 1 if it exited. */
 int msb_os_wait(msb_sandbox *sb, int64_t timeout_ms);
 /* Make sure the agent process is gone and reaped. */
 void msb_os_kill(msb_sandbox *sb);
+
+/* backend_vm.c: spawn msb-vmm booting msb-agent in a microVM and shake
+ * hands over its console; the VMM is sb->agent_pid (msb_os_wait/kill). */
+int msb_vm_start(msb_sandbox *sb);
 
 /* registry.c ------------------------------------------------------------------ */
 

@@ -200,13 +200,9 @@ int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *user)
 					"KVM on a CPU with VT-x or AMD-V",
 					"the vm backend cannot run on this "
 					"host: %s", why);
-		return msb_fail(MSB_EUNSUPPORTED, 0,
-				"use MSB_BACKEND_OS or AUTO for now",
-				"this host could run microVMs (%s), but this "
-				"version of libmsb cannot yet start msb-agent "
-				"inside one", why);
 	}
-	if (o->backend != MSB_BACKEND_AUTO && o->backend != MSB_BACKEND_OS)
+	if (o->backend != MSB_BACKEND_AUTO && o->backend != MSB_BACKEND_OS &&
+	    o->backend != MSB_BACKEND_VM)
 		return msb_fail(MSB_EINVAL, 0, "use MSB_BACKEND_AUTO, _OS or _VM",
 				"unknown backend %d", (int)o->backend);
 	if (o->network != MSB_NETWORK_NONE)
@@ -277,7 +273,8 @@ int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *user)
 	sb->conn.fd = -1;
 	sb->agent_pid = -1;
 	sb->status = MSB_STATUS_CREATED;
-	sb->backend = MSB_BACKEND_OS;
+	sb->backend = o->backend == MSB_BACKEND_VM ? MSB_BACKEND_VM
+						   : MSB_BACKEND_OS;
 	sb->memory_bytes = o->memory_bytes ? o->memory_bytes : DEFAULT_MEMORY;
 	sb->pids = o->pids ? o->pids : DEFAULT_PIDS;
 	sb->disk_bytes = o->disk_bytes ? o->disk_bytes : DEFAULT_DISK;
@@ -359,7 +356,7 @@ int msb_sandbox_start(msb_sandbox *sb)
 
 	if (sb->detached && (rc = msb_registry_prepare(sb)))
 		return rc;
-	rc = msb_os_start(sb);
+	rc = sb->backend == MSB_BACKEND_VM ? msb_vm_start(sb) : msb_os_start(sb);
 	if (rc)
 		return rc;
 	if (sb->detached && (rc = msb_registry_record(sb))) {

@@ -1,0 +1,206 @@
+/*
+ * vminit.c - msb-agent as /init of a microVM (the vm backend).
+ *
+ * msb-vmm boots the guest kernel with an initramfs that holds only this
+ * static agent as /init (msb-vmm --init), the shared root filesystem image
+ * as the first virtio-blk disk (/dev/vda, read-only), and the protocol
+ * channel as the virtio-console port (/dev/hvc0), whose host end is
+ * libmsb's socket.  Here the agent:
+ *
+ *   1. mounts /proc, /sys, /dev (devtmpfs) and the cgroup tree;
+ *   2. opens /dev/hvc0 in raw mode: from then on it carries the same framed
+ *      protocol as the os backend's socketpair, HELLO first;
+ *   3. after the HELLO, mounts the image read-only and makes it the root
+ *      (moved over the initramfs, as switch_root does: pivot_root, which
+ *      isolation needs, refuses the initramfs itself);
+ *   4. isolates exactly as on the host (isolate.c: namespaces, a read-only
+ *      root built from the image's system directories, writable tmpfs areas
+ *      bounded by the disk limit, cgroups, seccomp), so that a guest kernel
+ *      bug is not the only wall: the sandbox is a container inside the VM.
+ *
+ * Stage 0 stays PID 1 of the VM; when the sandbox ends it powers the VM
+ * off (an i8042 reset, reboot=k on the kernel command line), which ends
+ * msb-vmm.  PID 1 must never exit: the kernel would panic.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+
+#include "agent.h"
+
+#define CHANNEL "/dev/hvc0"
+#define ROOT_DISK "/dev/vda"
+#define DEVICE_WAIT_MS 5000
+
+int vm_detect(void)
+{
+	return getpid() == 1;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Device nodes appear when their driver has probed; built-in drivers have
+ * normally done so before init runs, but do not count on it. */
+static int wait_for(const char *path)
+{
+	struct stat st;
+
+	for (int waited = 0; stat(path, &st) < 0; waited += 10) {
+		if (waited >= DEVICE_WAIT_MS)
+			return -1;
+		sleep_ms(10);
+	}
+	return 0;
+}
+
+static void vm_log(const char *msg)
+{
+	int fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		(void)!write(fd, "msb-agent: ", 11);
+		(void)!write(fd, msg, strlen(msg));
+		(void)!write(fd, "\n", 1);
+		close(fd);
+	}
+}
+
+/* The VM's own pid namespace: only its PID 1 may power the VM off; the
+ * sandbox's init (stage 1, PID 1 of a namespace of its own) just exits. */
+static ino_t vm_pidns;
+
+static ino_t pidns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/pid", &st) == 0 ? st.st_ino : 0;
+}
+
+void vm_power_off(int status)
+{
+	char msg[64];
+
+	if (!vm_pidns || pidns() != vm_pidns)
+		_exit(status);
+	snprintf(msg, sizeof(msg), "sandbox ended (status %d); powering off", status);
+	vm_log(msg);
+	sync();
+	reboot(RB_AUTOBOOT);   /* reboot=k: an i8042 reset ends msb-vmm */
+	reboot(RB_POWER_OFF);
+	for (;;)
+		pause();
+}
+
+int vm_early(int *channel, struct agent_err *err)
+{
+	struct termios t;
+	int fd;
+
+	/* The kernel mounted nothing: devtmpfs first, for stdio. */
+	mkdir("/dev", 0755);
+	if (mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") < 0 &&
+	    errno != EBUSY)
+		return agent_fail(err, MSB_ESPAWN, errno, NULL, "mount devtmpfs on /dev");
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0 && fd != 0) {
+		dup2(fd, 0);
+		close(fd);
+	}
+	/* Our own diagnostics go to the kernel console (the serial log). */
+	fd = open("/dev/console", O_WRONLY | O_NOCTTY);
+	if (fd < 0)
+		fd = open("/dev/null", O_WRONLY);
+	if (fd >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	mkdir("/proc", 0555);
+	mkdir("/sys", 0555);
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return agent_fail(err, MSB_ESPAWN, errno, NULL, "mount /proc");
+	vm_pidns = pidns();
+	if (mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return agent_fail(err, MSB_ESPAWN, errno, NULL, "mount /sys");
+	if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		vm_log("no cgroup2 (limits fall back to rlimits)");
+
+	if (wait_for(CHANNEL) < 0) {
+		vm_log("no " CHANNEL ": start msb-vmm with --console-fd or --console-socket");
+		return agent_fail(err, MSB_ESPAWN, ENODEV, NULL, "no %s", CHANNEL);
+	}
+	fd = open(CHANNEL, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		vm_log("cannot open " CHANNEL);
+		return agent_fail(err, MSB_ESPAWN, errno, NULL, "open %s", CHANNEL);
+	}
+	/* A tty: raw bytes both ways, no echo, no line editing, no CR/LF
+	 * mapping, no flow-control characters, reads return what is there. */
+	if (tcgetattr(fd, &t) == 0) {
+		cfmakeraw(&t);
+		t.c_cc[VMIN] = 1;
+		t.c_cc[VTIME] = 0;
+		tcsetattr(fd, TCSANOW, &t);
+	}
+	if (fd < 3) {
+		int hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+		close(fd);
+		fd = hi;
+		if (fd < 0)
+			return agent_fail(err, MSB_ESPAWN, errno, NULL, "dup %s", CHANNEL);
+	}
+	*channel = fd;
+	return 0;
+}
+
+/* Move mount `what` to under the new root, keeping its name. */
+static int move_into(const char *what, const char *root, struct agent_err *err)
+{
+	char dst[64];
+
+	snprintf(dst, sizeof(dst), "%s%s", root, what);
+	mkdir(dst, 0755);
+	if (mount(what, dst, NULL, MS_MOVE, NULL) < 0)
+		return agent_fail(err, MSB_ESPAWN, errno, "the root filesystem image needs "
+				  "/dev, /proc and /sys directories", "move %s into the root", what);
+	return 0;
+}
+
+int vm_root(struct agent_err *err)
+{
+	static const char root[] = "/newroot";
+
+	if (wait_for(ROOT_DISK) < 0)
+		return agent_fail(err, MSB_ESPAWN, ENODEV, "give msb-vmm the root "
+				  "filesystem image as its first --disk",
+				  "no root disk %s in the VM", ROOT_DISK);
+	mkdir(root, 0755);
+	if (mount(ROOT_DISK, root, "ext4", MS_RDONLY | MS_NODEV, "noload") < 0)
+		return agent_fail(err, MSB_ESPAWN, errno, "build the image with "
+				  "scripts/build-rootfs.sh", "mount the root "
+				  "filesystem image (%s, ext4)", ROOT_DISK);
+	if (move_into("/dev", root, err) < 0 || move_into("/proc", root, err) < 0 ||
+	    move_into("/sys", root, err) < 0)
+		return -1;
+	/* As switch_root does: the image over /, then chroot into it. */
+	if (chdir(root) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 ||
+	    chroot(".") < 0 || chdir("/") < 0)
+		return agent_fail(err, MSB_ESPAWN, errno, NULL, "make the image the root");
+	return 0;
+}

@@ -1,0 +1,171 @@
+/*
+ * backend_vm.c - the vm backend: a microVM per sandbox.
+ *
+ * libmsb spawns msb-vmm (vmm/), which boots the guest kernel with msb-agent
+ * as /init of an initramfs (msb-vmm --init), the shared root filesystem
+ * image as a read-only virtio-blk disk, and the virtio-console joined to
+ * our end of a socketpair (--console-fd 3).  The agent then speaks the very
+ * protocol of the os backend over that console (guest/vminit.c), HELLO
+ * first, and isolates the sandbox inside the guest as it would on a host.
+ *
+ * The VM ends when the sandbox does (the agent powers it off), when libmsb
+ * closes its end (msb-vmm ends the VM when the console's host end goes:
+ * this covers the owner's death), or on SIGTERM/SIGKILL to msb-vmm
+ * (msb_os_kill, since sb->agent_pid is the VMM).
+ *
+ * What the VM needs, each found next to libmsb or where `make install`
+ * puts it, or named by an environment variable:
+ *   MSB_VMM_PATH      msb-vmm
+ *   MSB_VM_KERNEL     the guest kernel (vmlinux; `make kernel`)
+ *   MSB_VM_ROOTFS     the root filesystem image (`make rootfs`)
+ * The agent is the os backend's (MSB_AGENT_PATH).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+#ifndef MSB_LIBEXECDIR
+#define MSB_LIBEXECDIR "/usr/local/libexec"
+#endif
+#ifndef MSB_DATADIR
+#define MSB_DATADIR "/usr/local/share"
+#endif
+
+#define GUEST_OVERHEAD (160ll << 20)   /* kernel, page cache, agent */
+#define GUEST_MAX_MEM  (3ll << 30)     /* msb-vmm's limit */
+#define SERIAL_TAIL    1024
+
+static int find(const char *env, const char *const *rels, const char *installed,
+		const char *what, char *out, size_t outsz)
+{
+	return msb_find_file(env, rels, installed, what, out, outsz);
+}
+
+/* The end of the guest's serial console, for an error message: the
+ * kernel's last words when the VM did not come up. */
+static void serial_tail(int fd, char *out, size_t outsz)
+{
+	off_t end = lseek(fd, 0, SEEK_END);
+	off_t from = end > (off_t)outsz - 1 ? end - (off_t)outsz + 1 : 0;
+	ssize_t n = end > 0 ? pread(fd, out, outsz - 1, from) : 0;
+
+	out[n > 0 ? n : 0] = '\0';
+	for (char *p = out; *p; p++)
+		if (*p == '\r' || (*p < ' ' && *p != '\n'))
+			*p = ' ';
+}
+
+int msb_vm_start(msb_sandbox *sb)
+{
+	static const char *const vmm_rels[] = {
+		"../libexec/msb/msb-vmm", "../bin/msb-vmm", "msb-vmm", NULL
+	};
+	static const char *const agent_rels[] = {
+		"../libexec/msb/msb-agent", "msb-agent", NULL
+	};
+	static const char *const kernel_rels[] = { "../share/msb/vmlinux", NULL };
+	static const char *const rootfs_rels[] = { "../share/msb/rootfs.ext4", NULL };
+	char vmm[PATH_MAX], agent[PATH_MAX], kernel[PATH_MAX], rootfs[PATH_MAX];
+	char disk[PATH_MAX + 8], mem[32], cpus[24];
+	long long mem_bytes;
+	long ncpus;
+	int sv[2], log = -1, rc;
+	json_t *hello;
+
+	if ((rc = find("MSB_VMM_PATH", vmm_rels, MSB_LIBEXECDIR "/msb/msb-vmm",
+		       "msb-vmm", vmm, sizeof(vmm))) ||
+	    (rc = find("MSB_AGENT_PATH", agent_rels, MSB_LIBEXECDIR "/msb/msb-agent",
+		       "msb-agent", agent, sizeof(agent))) ||
+	    (rc = find("MSB_VM_KERNEL", kernel_rels, MSB_DATADIR "/msb/vmlinux",
+		       "the guest kernel (make kernel)", kernel, sizeof(kernel))) ||
+	    (rc = find("MSB_VM_ROOTFS", rootfs_rels, MSB_DATADIR "/msb/rootfs.ext4",
+		       "the root filesystem image (make rootfs)", rootfs,
+		       sizeof(rootfs))))
+		return rc;
+	if (sb->detached)
+		return msb_fail(MSB_EUNSUPPORTED, 0, "use the os backend for a "
+				"detached (named) sandbox", "the vm backend "
+				"cannot run detached sandboxes yet");
+	if (sb->volumes_len)
+		return msb_fail(MSB_EUNSUPPORTED, 0, "use the os backend, or copy "
+				"files in with msb_file_write", "the vm backend "
+				"cannot mount host volumes yet");
+	if (strcmp(sb->rootfs, "/"))
+		return msb_fail(MSB_EUNSUPPORTED, 0, "set MSB_VM_ROOTFS to an ext4 "
+				"image instead", "the vm backend takes its root "
+				"from an image, not a directory");
+
+	/* The guest holds the sandbox's memory and its writable tmpfs, plus
+	 * its own overhead; memfd pages cost only when touched. */
+	mem_bytes = sb->memory_bytes + sb->disk_bytes + GUEST_OVERHEAD;
+	if (mem_bytes > GUEST_MAX_MEM)
+		mem_bytes = GUEST_MAX_MEM;
+	ncpus = (long)sb->cpus + ((double)(long)sb->cpus < sb->cpus);
+	if (ncpus < 1)
+		ncpus = 1;
+	snprintf(mem, sizeof(mem), "%lldM", mem_bytes >> 20);
+	snprintf(cpus, sizeof(cpus), "%ld", ncpus);
+	snprintf(disk, sizeof(disk), "%s:ro", rootfs);
+	char *argv[] = {
+		"msb-vmm", "--kernel", kernel, "--init", agent,
+		"--disk", disk, "--console-fd", "3",
+		"--memory", mem, "--cpus", cpus,
+		"--cmdline", "console=ttyS0 reboot=k panic=-1 quiet loglevel=3",
+		NULL
+	};
+
+	if ((rc = msb_socketpair(sv)))
+		return rc;
+	/* The serial console (kernel messages, the agent's own) goes to a
+	 * memfd, msb-vmm's stderr: read back only when something failed. */
+	log = memfd_create("msb-vm-serial", MFD_CLOEXEC);
+	rc = msb_spawn(sb, vmm, argv, sv[1], log);
+	close(sv[1]);
+	if (rc) {
+		close(sv[0]);
+		if (log >= 0)
+			close(log);
+		return rc;
+	}
+	sb->conn.fd = sv[0];
+	hello = msb_config_json(sb);
+	rc = hello ? msb_handshake(sb, hello)
+		   : msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+	json_decref(hello);
+	if (rc) {
+		struct msb_saved_error e;
+		char tail[SERIAL_TAIL];
+
+		close(sb->conn.fd);
+		sb->conn.fd = -1;
+		msb_os_kill(sb);
+		if (log >= 0) {
+			serial_tail(log, tail, sizeof(tail));
+			msb_error_save(&e);
+			size_t used = strlen(e.message);
+			static const char sep[] = "; the VM's console ended with: ";
+
+			if (tail[0] && used + sizeof(sep) < sizeof(e.message)) {
+				memcpy(e.message + used, sep, sizeof(sep));
+				used += sizeof(sep) - 1;
+				/* the end of the tail: its last words */
+				size_t room = sizeof(e.message) - used - 1;
+				size_t tl = strlen(tail);
+				const char *t = tl > room ? tail + tl - room : tail;
+
+				memcpy(e.message + used, t, strlen(t) + 1);
+			}
+			rc = msb_error_restore(&e);
+		}
+	}
+	if (log >= 0)
+		close(log);
+	return rc;
+}
