@@ -231,6 +231,11 @@ static int vm_main(void)
 
 	if (vm_early(&ch, &err) < 0)
 		vm_power_off(1);
+	/* The channel is raw now: tell the host it may send its HELLO. */
+	hello = json_pack("{s:i,s:b}", "proto", MSB_PROTO_VERSION, "ready", 1);
+	if (!hello || msb_frame_write_json(ch, MSB_FRAME_HELLO, 0, hello) < 0)
+		vm_power_off(1);
+	json_decref(hello);
 	hello = read_config(ch, &err);
 	if (!hello || parse_config(json_object_get(hello, "config"), &cfg, &err)) {
 		send_error(ch, &err);

@@ -187,7 +187,7 @@ static msb_enforcement enforcement_of(const json_t *enf, const char *key)
 }
 
 /* Read the agent's HELLO, with a deadline. */
-static int read_hello(msb_sandbox *sb, json_t **out)
+int msb_read_hello(msb_sandbox *sb, json_t **out)
 {
 	struct msb_decoder dec;
 	struct msb_frame f;
@@ -259,7 +259,7 @@ int msb_handshake(msb_sandbox *sb, const json_t *hello)
 	if (rc < 0)
 		return msb_fail(MSB_ESPAWN, -rc, "run `msb info` to see what this "
 				"host supports", "msb-agent exited at once");
-	if ((rc = read_hello(sb, &reply)))
+	if ((rc = msb_read_hello(sb, &reply)))
 		return rc;
 	err = json_object_get(reply, "error");
 	if (err || !json_is_true(json_object_get(reply, "ok"))) {

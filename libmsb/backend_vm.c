@@ -135,10 +135,23 @@ int msb_vm_start(msb_sandbox *sb)
 		return rc;
 	}
 	sb->conn.fd = sv[0];
-	hello = msb_config_json(sb);
-	rc = hello ? msb_handshake(sb, hello)
-		   : msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+	/* The agent speaks first in a VM: the console is a tty, and bytes
+	 * that reached it before the agent made it raw would have been
+	 * cooked (echoed, CR mapped, ^C eaten).  Only then the config. */
+	rc = msb_read_hello(sb, &hello);
+	if (!rc && !json_is_true(json_object_get(hello, "ready"))) {
+		rc = msb_fail(MSB_EPROTO, 0, "install msb-agent and libmsb from "
+			      "the same release", "the VM's agent did not say "
+			      "it is ready");
+	}
 	json_decref(hello);
+	hello = NULL;
+	if (!rc) {
+		hello = msb_config_json(sb);
+		rc = hello ? msb_handshake(sb, hello)
+			   : msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+		json_decref(hello);
+	}
 	if (rc) {
 		struct msb_saved_error e;
 		char tail[SERIAL_TAIL];

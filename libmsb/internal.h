@@ -167,6 +167,8 @@ int msb_call(msb_sandbox *sb, json_t *call, json_t **reply, int64_t timeout_ms);
 
 /* backend_os.c --------------------------------------------------------------- */
 
+/* Read a HELLO frame from the agent (30 s deadline) as JSON. */
+int msb_read_hello(msb_sandbox *sb, json_t **out);
 /* Send a HELLO and check the agent's answer; fills the enforcement and
  * sb->host_pid. */
 int msb_handshake(msb_sandbox *sb, const json_t *hello);
