@@ -50,6 +50,10 @@ static void usage(FILE *f)
 "\n"
 "msb run runs one command in a fresh sandbox and exits with its status.\n"
 "  --backend os|vm|auto   isolation backend (default auto)\n"
+"  --trust untrusted|trusted  how auto routes: untrusted code needs a microVM\n"
+"                         (or fails), trusted code gets os (default: vm when\n"
+"                         this host can run one, else os)\n"
+"  --allow-fallback       let auto run untrusted code in os without a microVM\n"
 "  --memory SIZE          memory limit, e.g. 256M, 1G (default 512M)\n"
 "  --cpus N               CPU limit, fractions allowed (default 1)\n"
 "  --pids N               process limit (default 512)\n"
@@ -251,9 +255,11 @@ static int parse_flags(int argc, char **argv, unsigned allowed, struct flags *f)
 {
 	enum { O_BACKEND = 256, O_MEMORY, O_CPUS, O_PIDS, O_DISK, O_TIMEOUT,
 	       O_ENV, O_WORKDIR, O_VOLUME, O_ROOTFS, O_NAME, O_JSON, O_LANG,
-	       O_CONTEXT, O_GRACE };
+	       O_CONTEXT, O_GRACE, O_TRUST, O_FALLBACK };
 	static const struct { struct option opt; unsigned need; } table[] = {
 		{ { "backend", required_argument, NULL, O_BACKEND }, F_SANDBOX },
+		{ { "trust", required_argument, NULL, O_TRUST }, F_SANDBOX },
+		{ { "allow-fallback", no_argument, NULL, O_FALLBACK }, F_SANDBOX },
 		{ { "memory", required_argument, NULL, O_MEMORY }, F_SANDBOX },
 		{ { "cpus", required_argument, NULL, O_CPUS }, F_SANDBOX },
 		{ { "pids", required_argument, NULL, O_PIDS }, F_SANDBOX },
@@ -314,6 +320,21 @@ static int parse_flags(int argc, char **argv, unsigned allowed, struct flags *f)
 			else
 				return bad_usage("--backend must be os, vm or "
 						 "auto, not \"%s\"", optarg);
+			break;
+		case O_TRUST:
+			if (!strcmp(optarg, "untrusted"))
+				f->so.trust = MSB_TRUST_UNTRUSTED;
+			else if (!strcmp(optarg, "trusted"))
+				f->so.trust = MSB_TRUST_TRUSTED;
+			else if (!strcmp(optarg, "default"))
+				f->so.trust = MSB_TRUST_DEFAULT;
+			else
+				return bad_usage("--trust must be untrusted, "
+						 "trusted or default, not \"%s\"",
+						 optarg);
+			break;
+		case O_FALLBACK:
+			f->so.allow_fallback = 1;
 			break;
 		case O_MEMORY:
 			if ((f->so.memory_bytes = parse_size(optarg)) <= 0)
@@ -454,7 +475,7 @@ static int run_in(msb_sandbox *sb, struct flags *f, char **argv)
 			msb_sandbox_enforcement(sb, MSB_LIMIT_CPU))));
 		json_object_set_new(enf, "pids", json_string(msb_enforcement_name(
 			msb_sandbox_enforcement(sb, MSB_LIMIT_PIDS))));
-		o = json_pack("{s:i,s:i,s:b,s:I,s:o,s:o,s:b,s:b,s:{s:s,s:s,s:o}}",
+		o = json_pack("{s:i,s:i,s:b,s:I,s:o,s:o,s:b,s:b,s:{s:s,s:s,s:s,s:o}}",
 			      "exit_code", res->exit_code, "signal", res->signal,
 			      "timed_out", res->timed_out,
 			      "elapsed_us", (json_int_t)res->elapsed_us,
@@ -464,6 +485,7 @@ static int run_in(msb_sandbox *sb, struct flags *f, char **argv)
 			      "stderr_truncated", res->err_truncated,
 			      "sandbox", "name", msb_sandbox_name(sb),
 			      "backend", msb_backend_name(msb_sandbox_backend(sb)),
+			      "backend_reason", msb_sandbox_backend_reason(sb),
 			      "enforcement", enf);
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		putchar('\n');
@@ -1003,7 +1025,8 @@ static int cmd_info(int argc, char **argv)
 			"standard_guest", hi.kvm_standard_guest,
 			"detail", hi.kvm_detail,
 			"auto_backend", msb_backend_name(hi.auto_backend),
-			"vm_backend", "not available in this version");
+			"vm_backend", hi.vm_ready ? "ready" : "not available");
+		json_object_set_new(o, "vm_detail", json_string(hi.vm_detail));
 		json_dumpf(o, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(o);
@@ -1022,7 +1045,8 @@ static int cmd_info(int argc, char **argv)
 	printf("kvm:              %s\n", hi.kvm ? "yes" : "no");
 	printf("standard guest:   %s (%s)\n", hi.kvm_standard_guest ? "yes" : "no",
 	       hi.kvm_detail);
-	printf("vm backend:       not available in this version\n");
+	printf("vm backend:       %s (%s)\n", hi.vm_ready ? "ready" : "not available",
+	       hi.vm_detail);
 	printf("auto picks:       %s\n", msb_backend_name(hi.auto_backend));
 	return 0;
 }

@@ -107,8 +107,15 @@ typedef struct msb_sandbox msb_sandbox;
 typedef enum msb_backend {
 	MSB_BACKEND_AUTO = 0, /* the best this host offers */
 	MSB_BACKEND_OS = 1,   /* namespaces + seccomp + cgroups */
-	MSB_BACKEND_VM = 2    /* a KVM microVM (not yet available) */
+	MSB_BACKEND_VM = 2    /* a KVM microVM (needs VT-x/AMD-V) */
 } msb_backend;
+
+/* How far the code to run is trusted: how MSB_BACKEND_AUTO routes it. */
+typedef enum msb_trust {
+	MSB_TRUST_DEFAULT = 0,   /* vm when this host can run one, else os */
+	MSB_TRUST_UNTRUSTED = 1, /* vm, or fail closed (see allow_fallback) */
+	MSB_TRUST_TRUSTED = 2    /* os: the cheaper isolation is enough */
+} msb_trust;
 
 typedef enum msb_network {
 	MSB_NETWORK_NONE = 0 /* loopback only */
@@ -120,7 +127,7 @@ typedef struct msb_volume {
 	int read_only;            /* non-zero: mounted read-only */
 } msb_volume;
 
-#define MSB_SANDBOX_OPTIONS_VERSION 2
+#define MSB_SANDBOX_OPTIONS_VERSION 3
 
 typedef struct msb_sandbox_options {
 	unsigned int version;  /* MSB_SANDBOX_OPTIONS_VERSION */
@@ -144,13 +151,21 @@ typedef struct msb_sandbox_options {
 	int detached;          /* non-zero: the sandbox outlives this handle
 	                          and this process, under its name (which is
 	                          then required); see msb_sandbox_connect() */
+	/* version 3 */
+	msb_trust trust;       /* how AUTO routes; default MSB_TRUST_DEFAULT */
+	int allow_fallback;    /* non-zero: AUTO may run MSB_TRUST_UNTRUSTED
+	                          code in the os backend when this host
+	                          cannot run a microVM (instead of failing) */
 } msb_sandbox_options;
 
 #define MSB_SANDBOX_OPTIONS_INIT                                        \
 	{ MSB_SANDBOX_OPTIONS_VERSION, MSB_BACKEND_AUTO, NULL, 0, 0.0, 0, 0, \
-	  0, NULL, NULL, MSB_NETWORK_NONE, NULL, NULL, 0, 0 }
+	  0, NULL, NULL, MSB_NETWORK_NONE, NULL, NULL, 0, 0,                 \
+	  MSB_TRUST_DEFAULT, 0 }
 
-/* Same as MSB_SANDBOX_OPTIONS_INIT, for languages without C macros. */
+/* Same as MSB_SANDBOX_OPTIONS_INIT, for languages without C macros; any
+ * version from 1 up to MSB_SANDBOX_OPTIONS_VERSION (only the fields of that
+ * version are written). */
 MSB_EXTERN int msb_sandbox_options_init(msb_sandbox_options *opts,
 					unsigned int version);
 
@@ -190,8 +205,12 @@ MSB_EXTERN const char *msb_status_name(msb_status status);
 /* The sandbox's name; borrowed, lives as long as the handle. */
 MSB_EXTERN const char *msb_sandbox_name(const msb_sandbox *sb);
 
-/* The backend the sandbox runs on (AUTO is resolved at start). */
+/* The backend the sandbox runs on (AUTO is resolved at create). */
 MSB_EXTERN msb_backend msb_sandbox_backend(const msb_sandbox *sb);
+
+/* Why it runs there, e.g. "auto: vm (untrusted code; hardware
+ * virtualization (VT-x) is available)"; borrowed, lives with the handle. */
+MSB_EXTERN const char *msb_sandbox_backend_reason(const msb_sandbox *sb);
 
 /* A static name for a backend: "auto", "os", "vm". */
 MSB_EXTERN const char *msb_backend_name(msb_backend backend);
@@ -631,7 +650,7 @@ MSB_EXTERN int msb_file_copy_out(msb_sandbox *sb, const char *sandbox_path,
 /* ---------------------------------------------------------------------------
  * What this host offers
  */
-#define MSB_HOST_INFO_VERSION 1
+#define MSB_HOST_INFO_VERSION 2
 
 typedef struct msb_host_info {
 	unsigned int version;      /* set to MSB_HOST_INFO_VERSION */
@@ -644,8 +663,14 @@ typedef struct msb_host_info {
 	int kvm;                   /* /dev/kvm opens */
 	int kvm_standard_guest;    /* KVM can boot a standard guest (hardware
 	                              virtualization, not PVM) */
-	msb_backend auto_backend;  /* what MSB_BACKEND_AUTO would pick */
+	msb_backend auto_backend;  /* what MSB_BACKEND_AUTO would pick for
+	                              MSB_TRUST_DEFAULT */
 	char kvm_detail[128];      /* why KVM can or cannot run a guest */
+	/* version 2 */
+	int vm_ready;              /* the vm backend can start here: KVM runs
+	                              standard guests and msb-vmm, the guest
+	                              kernel and the root image are found */
+	char vm_detail[256];       /* why it can or cannot */
 } msb_host_info;
 
 MSB_EXTERN int msb_host_probe(msb_host_info *out);

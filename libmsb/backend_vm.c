@@ -18,6 +18,8 @@
  *   MSB_VMM_PATH      msb-vmm
  *   MSB_VM_KERNEL     the guest kernel (vmlinux; `make kernel`)
  *   MSB_VM_ROOTFS     the root filesystem image (`make rootfs`)
+ * and MSB_VM_LOG=FILE keeps the guest's serial console (kernel and agent
+ * messages) in FILE, for debugging.
  * The agent is the os backend's (MSB_AGENT_PATH).
  */
 #include <errno.h>
@@ -42,10 +44,50 @@
 #define GUEST_MAX_MEM  (3ll << 30)     /* msb-vmm's limit */
 #define SERIAL_TAIL    1024
 
-static int find(const char *env, const char *const *rels, const char *installed,
-		const char *what, char *out, size_t outsz)
+struct vm_files {
+	char vmm[PATH_MAX], agent[PATH_MAX], kernel[PATH_MAX], rootfs[PATH_MAX];
+};
+
+int msb_vm_find(struct vm_files *f)
 {
-	return msb_find_file(env, rels, installed, what, out, outsz);
+	static const char *const vmm_rels[] = {
+		"../libexec/msb/msb-vmm", "../bin/msb-vmm", "msb-vmm", NULL
+	};
+	static const char *const agent_rels[] = {
+		"../libexec/msb/msb-agent", "msb-agent", NULL
+	};
+	static const char *const kernel_rels[] = { "../share/msb/vmlinux", NULL };
+	static const char *const rootfs_rels[] = { "../share/msb/rootfs.ext4", NULL };
+	struct vm_files scratch;
+	int rc;
+
+	if (!f)
+		f = &scratch;
+	if ((rc = msb_find_file("MSB_VMM_PATH", vmm_rels, MSB_LIBEXECDIR
+				"/msb/msb-vmm", "msb-vmm", f->vmm,
+				sizeof(f->vmm))) ||
+	    (rc = msb_find_file("MSB_AGENT_PATH", agent_rels, MSB_LIBEXECDIR
+				"/msb/msb-agent", "msb-agent", f->agent,
+				sizeof(f->agent))) ||
+	    (rc = msb_find_file("MSB_VM_KERNEL", kernel_rels, MSB_DATADIR
+				"/msb/vmlinux", "the guest kernel (make kernel)",
+				f->kernel, sizeof(f->kernel))) ||
+	    (rc = msb_find_file("MSB_VM_ROOTFS", rootfs_rels, MSB_DATADIR
+				"/msb/rootfs.ext4", "the root filesystem image "
+				"(make rootfs)", f->rootfs, sizeof(f->rootfs))))
+		return rc;
+	return 0;
+}
+
+const char *msb_vm_unsupported(const msb_sandbox *sb)
+{
+	if (sb->detached)
+		return "detached (named) sandboxes";
+	if (sb->volumes_len)
+		return "host volumes";
+	if (strcmp(sb->rootfs, "/"))
+		return "a root directory (it boots an image: set MSB_VM_ROOTFS)";
+	return NULL;
 }
 
 /* The end of the guest's serial console, for an error message: the
@@ -64,43 +106,20 @@ static void serial_tail(int fd, char *out, size_t outsz)
 
 int msb_vm_start(msb_sandbox *sb)
 {
-	static const char *const vmm_rels[] = {
-		"../libexec/msb/msb-vmm", "../bin/msb-vmm", "msb-vmm", NULL
-	};
-	static const char *const agent_rels[] = {
-		"../libexec/msb/msb-agent", "msb-agent", NULL
-	};
-	static const char *const kernel_rels[] = { "../share/msb/vmlinux", NULL };
-	static const char *const rootfs_rels[] = { "../share/msb/rootfs.ext4", NULL };
-	char vmm[PATH_MAX], agent[PATH_MAX], kernel[PATH_MAX], rootfs[PATH_MAX];
+	struct vm_files f;
+	const char *missing = msb_vm_unsupported(sb);
 	char disk[PATH_MAX + 8], mem[32], cpus[24];
+	const char *vm_log = getenv("MSB_VM_LOG");
 	long long mem_bytes;
 	long ncpus;
 	int sv[2], log = -1, rc;
 	json_t *hello;
 
-	if ((rc = find("MSB_VMM_PATH", vmm_rels, MSB_LIBEXECDIR "/msb/msb-vmm",
-		       "msb-vmm", vmm, sizeof(vmm))) ||
-	    (rc = find("MSB_AGENT_PATH", agent_rels, MSB_LIBEXECDIR "/msb/msb-agent",
-		       "msb-agent", agent, sizeof(agent))) ||
-	    (rc = find("MSB_VM_KERNEL", kernel_rels, MSB_DATADIR "/msb/vmlinux",
-		       "the guest kernel (make kernel)", kernel, sizeof(kernel))) ||
-	    (rc = find("MSB_VM_ROOTFS", rootfs_rels, MSB_DATADIR "/msb/rootfs.ext4",
-		       "the root filesystem image (make rootfs)", rootfs,
-		       sizeof(rootfs))))
+	if (missing)
+		return msb_fail(MSB_EUNSUPPORTED, 0, "use the os backend for it",
+				"the vm backend cannot do %s yet", missing);
+	if ((rc = msb_vm_find(&f)))
 		return rc;
-	if (sb->detached)
-		return msb_fail(MSB_EUNSUPPORTED, 0, "use the os backend for a "
-				"detached (named) sandbox", "the vm backend "
-				"cannot run detached sandboxes yet");
-	if (sb->volumes_len)
-		return msb_fail(MSB_EUNSUPPORTED, 0, "use the os backend, or copy "
-				"files in with msb_file_write", "the vm backend "
-				"cannot mount host volumes yet");
-	if (strcmp(sb->rootfs, "/"))
-		return msb_fail(MSB_EUNSUPPORTED, 0, "set MSB_VM_ROOTFS to an ext4 "
-				"image instead", "the vm backend takes its root "
-				"from an image, not a directory");
 
 	/* The guest holds the sandbox's memory and its writable tmpfs, plus
 	 * its own overhead; memfd pages cost only when touched. */
@@ -112,21 +131,26 @@ int msb_vm_start(msb_sandbox *sb)
 		ncpus = 1;
 	snprintf(mem, sizeof(mem), "%lldM", mem_bytes >> 20);
 	snprintf(cpus, sizeof(cpus), "%ld", ncpus);
-	snprintf(disk, sizeof(disk), "%s:ro", rootfs);
+	snprintf(disk, sizeof(disk), "%s:ro", f.rootfs);
 	char *argv[] = {
-		"msb-vmm", "--kernel", kernel, "--init", agent,
+		"msb-vmm", "--kernel", f.kernel, "--init", f.agent,
 		"--disk", disk, "--console-fd", "3",
 		"--memory", mem, "--cpus", cpus,
 		"--cmdline", "console=ttyS0 reboot=k panic=-1 quiet loglevel=3",
-		NULL
+		NULL, NULL, NULL
 	};
+
+	if (vm_log && vm_log[0]) {
+		argv[15] = "--serial-log";
+		argv[16] = (char *)vm_log;
+	}
 
 	if ((rc = msb_socketpair(sv)))
 		return rc;
 	/* The serial console (kernel messages, the agent's own) goes to a
 	 * memfd, msb-vmm's stderr: read back only when something failed. */
 	log = memfd_create("msb-vm-serial", MFD_CLOEXEC);
-	rc = msb_spawn(sb, vmm, argv, sv[1], log);
+	rc = msb_spawn(sb, f.vmm, argv, sv[1], log);
 	close(sv[1]);
 	if (rc) {
 		close(sv[0]);

@@ -2,6 +2,7 @@
  * host.c - what this host offers: user namespaces, cgroups, seccomp, KVM.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,27 @@ int msb_kvm_check(int *usable, char *why, size_t n)
 	return ok;
 }
 
+int msb_vm_ready(char *why, size_t n)
+{
+	struct msb_saved_error saved;
+	char detail[128];
+	int ok;
+
+	if (!msb_kvm_check(NULL, detail, sizeof(detail))) {
+		snprintf(why, n, "%s", detail);
+		return 0;
+	}
+	msb_error_save(&saved);
+	ok = msb_vm_find(NULL) == 0;
+	if (!ok)
+		snprintf(why, n, "%s (%s)", msb_error_last()->message,
+			 msb_error_last()->hint);
+	else
+		snprintf(why, n, "%s", detail);
+	msb_error_restore(&saved);
+	return ok;
+}
+
 int msb_host_probe(msb_host_info *out)
 {
 	if (!out)
@@ -125,8 +147,13 @@ int msb_host_probe(msb_host_info *out)
 		return msb_fail(MSB_EVERSION, 0, "set version to "
 				"MSB_HOST_INFO_VERSION",
 				"unknown msb_host_info version %u", out->version);
+	size_t size = out->version >= 2 ? sizeof(*out)
+					: offsetof(msb_host_info, vm_ready);
+	char vm_detail[sizeof(out->vm_detail)];
+	int vm_ready;
+
 	memset((char *)out + sizeof(out->version), 0,
-	       sizeof(*out) - sizeof(out->version));
+	       size - sizeof(out->version));
 
 	out->user_namespaces =
 		read_long("/proc/sys/user/max_user_namespaces", 1) > 0 &&
@@ -149,7 +176,11 @@ int msb_host_probe(msb_host_info *out)
 
 	out->kvm_standard_guest = msb_kvm_check(&out->kvm, out->kvm_detail,
 					      sizeof(out->kvm_detail));
-	/* The vm backend is not built yet: auto always means os for now. */
-	out->auto_backend = MSB_BACKEND_OS;
+	vm_ready = msb_vm_ready(vm_detail, sizeof(vm_detail));
+	out->auto_backend = vm_ready ? MSB_BACKEND_VM : MSB_BACKEND_OS;
+	if (out->version >= 2) {
+		out->vm_ready = vm_ready;
+		memcpy(out->vm_detail, vm_detail, sizeof(vm_detail));
+	}
 	return msb_ok();
 }

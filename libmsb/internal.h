@@ -132,6 +132,7 @@ struct msb_sandbox {
 	/* Named, detached sandboxes (registry.c). */
 	int detached;        /* outlives this handle: free only disconnects */
 	char *socket_path;   /* where its agent listens */
+	char backend_reason[320]; /* why this backend (msb_sandbox_backend_reason) */
 	pid_t host_pid;      /* stage 0 of its agent, on the host */
 };
 
@@ -196,6 +197,15 @@ void msb_os_kill(msb_sandbox *sb);
 /* backend_vm.c: spawn msb-vmm booting msb-agent in a microVM and shake
  * hands over its console; the VMM is sb->agent_pid (msb_os_wait/kill). */
 int msb_vm_start(msb_sandbox *sb);
+/* Find msb-vmm, the agent, the guest kernel and the root image (f may be
+ * NULL: just check); 0 or an MSB_E* code with the error set. */
+struct vm_files;
+int msb_vm_find(struct vm_files *f);
+/* What this sandbox asks for that the vm backend cannot do, or NULL. */
+const char *msb_vm_unsupported(const msb_sandbox *sb);
+/* host.c: 1 if the vm backend can start here (KVM and the files); the
+ * reason goes to why either way.  Leaves the thread's error as it was. */
+int msb_vm_ready(char *why, size_t n);
 
 /* registry.c ------------------------------------------------------------------ */
 

@@ -2,6 +2,7 @@
  * sandbox.c - sandbox handles: options, lifecycle, status, metrics.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,11 +64,15 @@ int msb_sandbox_options_init(msb_sandbox_options *opts, unsigned int version)
 	if (!opts)
 		return msb_fail(MSB_EINVAL, 0, "pass a pointer to an "
 				"msb_sandbox_options", "opts is NULL");
-	if (version != MSB_SANDBOX_OPTIONS_VERSION)
+	if (version == 0 || version > MSB_SANDBOX_OPTIONS_VERSION)
 		return msb_fail(MSB_EVERSION, 0, "pass MSB_SANDBOX_OPTIONS_VERSION",
 				"unknown msb_sandbox_options version %u",
 				version);
-	*opts = def;
+	/* A caller built against an older msb.h has a shorter struct. */
+	def.version = version;
+	memcpy(opts, &def, version == 1 ? offsetof(msb_sandbox_options, detached)
+			 : version == 2 ? offsetof(msb_sandbox_options, trust)
+			 : sizeof(def));
 	return msb_ok();
 }
 
@@ -172,6 +177,69 @@ static int check_limit(int64_t v, int64_t min, const char *name,
 
 void msb_sandbox_free(msb_sandbox *sb);
 
+/*
+ * Pick the backend.  VM and OS are taken as asked (VM fails at once when
+ * this host cannot run microVMs).  AUTO follows the trust level: trusted
+ * code gets os; untrusted code gets vm, or fails closed unless the caller
+ * allows the fallback; by default vm when this host can run it and the
+ * sandbox asks for nothing the vm backend lacks, else os.
+ */
+static int route(msb_sandbox *sb, const msb_sandbox_options *o)
+{
+	msb_trust trust = o->version >= 3 ? o->trust : MSB_TRUST_DEFAULT;
+	int fallback = o->version >= 3 && o->allow_fallback;
+	const char *lacks;
+	char why[256];
+	size_t n = sizeof(sb->backend_reason);
+
+	if (o->backend == MSB_BACKEND_OS) {
+		sb->backend = MSB_BACKEND_OS;
+		snprintf(sb->backend_reason, n, "os (asked for)");
+		return 0;
+	}
+	if (o->backend == MSB_BACKEND_VM) {
+		if (!msb_kvm_check(NULL, why, sizeof(why)))
+			return msb_fail(MSB_EUNSUPPORTED, 0,
+					"use MSB_BACKEND_OS, or AUTO (which "
+					"picks os here); the vm backend needs "
+					"KVM on a CPU with VT-x or AMD-V",
+					"the vm backend cannot run on this "
+					"host: %s", why);
+		sb->backend = MSB_BACKEND_VM;
+		snprintf(sb->backend_reason, n, "vm (asked for)");
+		return 0;
+	}
+	if (trust == MSB_TRUST_TRUSTED) {
+		sb->backend = MSB_BACKEND_OS;
+		snprintf(sb->backend_reason, n, "auto: os (trusted code)");
+		return 0;
+	}
+	lacks = msb_vm_unsupported(sb);
+	if (lacks)
+		snprintf(why, sizeof(why), "the vm backend cannot do %s yet",
+			 lacks);
+	if (!lacks && msb_vm_ready(why, sizeof(why))) {
+		sb->backend = MSB_BACKEND_VM;
+		snprintf(sb->backend_reason, n, "auto: vm (%s code; %s)",
+			 trust == MSB_TRUST_UNTRUSTED ? "untrusted" : "any",
+			 why);
+		return 0;
+	}
+	if (trust == MSB_TRUST_UNTRUSTED && !fallback)
+		return msb_fail(MSB_EUNSUPPORTED, 0,
+				"run it on a host with VT-x/AMD-V and the "
+				"microVM files (make kernel rootfs), set "
+				"allow_fallback to accept the os backend, or "
+				"mark the code trusted",
+				"untrusted code needs a microVM, and this "
+				"sandbox cannot have one: %s", why);
+	sb->backend = MSB_BACKEND_OS;
+	snprintf(sb->backend_reason, n, "auto: os (%s%s)",
+		 trust == MSB_TRUST_UNTRUSTED ? "untrusted code, fallback "
+		 "allowed: " : "no microVM: ", why);
+	return 0;
+}
+
 int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *user)
 {
 	msb_sandbox_options def = MSB_SANDBOX_OPTIONS_INIT;
@@ -190,21 +258,15 @@ int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *user)
 				"unknown msb_sandbox_options version %u "
 				"(this libmsb knows 1..%d)", o->version,
 				MSB_SANDBOX_OPTIONS_VERSION);
-	if (o->backend == MSB_BACKEND_VM) {
-		char why[128];
-
-		if (!msb_kvm_check(NULL, why, sizeof(why)))
-			return msb_fail(MSB_EUNSUPPORTED, 0,
-					"use MSB_BACKEND_OS, or AUTO (which "
-					"picks os here); the vm backend needs "
-					"KVM on a CPU with VT-x or AMD-V",
-					"the vm backend cannot run on this "
-					"host: %s", why);
-	}
 	if (o->backend != MSB_BACKEND_AUTO && o->backend != MSB_BACKEND_OS &&
 	    o->backend != MSB_BACKEND_VM)
 		return msb_fail(MSB_EINVAL, 0, "use MSB_BACKEND_AUTO, _OS or _VM",
 				"unknown backend %d", (int)o->backend);
+	if (o->version >= 3 && (o->trust < MSB_TRUST_DEFAULT ||
+				o->trust > MSB_TRUST_TRUSTED))
+		return msb_fail(MSB_EINVAL, 0, "use MSB_TRUST_DEFAULT, _UNTRUSTED "
+				"or _TRUSTED", "unknown trust level %d",
+				(int)o->trust);
 	if (o->network != MSB_NETWORK_NONE)
 		return msb_fail(MSB_EUNSUPPORTED, 0,
 				"use MSB_NETWORK_NONE (loopback only)",
@@ -273,8 +335,7 @@ int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *user)
 	sb->conn.fd = -1;
 	sb->agent_pid = -1;
 	sb->status = MSB_STATUS_CREATED;
-	sb->backend = o->backend == MSB_BACKEND_VM ? MSB_BACKEND_VM
-						   : MSB_BACKEND_OS;
+	sb->backend = MSB_BACKEND_OS;
 	sb->memory_bytes = o->memory_bytes ? o->memory_bytes : DEFAULT_MEMORY;
 	sb->pids = o->pids ? o->pids : DEFAULT_PIDS;
 	sb->disk_bytes = o->disk_bytes ? o->disk_bytes : DEFAULT_DISK;
@@ -318,6 +379,10 @@ int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *user)
 						"out of memory");
 			}
 		}
+	}
+	if ((rc = route(sb, o))) {
+		msb_sandbox_free(sb);
+		return rc;
 	}
 	*out = sb;
 	return msb_ok();
@@ -473,6 +538,11 @@ msb_status msb_sandbox_status(const msb_sandbox *sb)
 const char *msb_sandbox_name(const msb_sandbox *sb)
 {
 	return sb ? sb->name : "";
+}
+
+const char *msb_sandbox_backend_reason(const msb_sandbox *sb)
+{
+	return sb ? sb->backend_reason : "";
 }
 
 msb_backend msb_sandbox_backend(const msb_sandbox *sb)

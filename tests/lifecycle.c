@@ -2,6 +2,7 @@
  * lifecycle.c - versions, names, status transitions, stop/free semantics,
  * host probing.
  */
+#include <stddef.h>
 #include <ctype.h>
 #include <pthread.h>
 
@@ -108,6 +109,79 @@ static void test_host_probe(void)
 		   "host info: root can create cgroups when the host has them");
 	else
 		skip(1, "cgroup_writable for root: not running as root");
+}
+
+/* Backend routing by trust (issue 8): what AUTO picks, and why, on this
+ * host; the microVM cases are checked where one can run (nested harness). */
+static void test_routing(void)
+{
+	msb_host_info hi;
+	memset(&hi, 0, sizeof hi);
+	hi.version = MSB_HOST_INFO_VERSION;
+	msb_host_probe(&hi);
+	ok(memchr(hi.vm_detail, '\0', sizeof hi.vm_detail) && hi.vm_detail[0],
+	   "host info says whether the vm backend can start here (%s)", hi.vm_detail);
+	ok(hi.auto_backend == (hi.vm_ready ? MSB_BACKEND_VM : MSB_BACKEND_OS),
+	   "auto picks vm exactly when the vm backend is ready");
+
+	/* An older caller's struct is shorter: options_init(2) must not write
+	 * past the version-2 fields. */
+	struct { msb_sandbox_options o; char canary[16]; } big;
+	memset(&big, 0x5a, sizeof big);
+	is_int(msb_sandbox_options_init(&big.o, 2), 0, "options_init accepts version 2");
+	const unsigned char *p = (const unsigned char *)&big.o;
+	size_t v2 = offsetof(msb_sandbox_options, trust), bad = 0;
+	for (size_t i = v2; i < sizeof big; i++)
+		bad += p[i] != 0x5a;
+	ok(bad == 0 && big.o.version == 2 && big.o.backend == MSB_BACKEND_AUTO,
+	   "options_init(2) fills only the version-2 fields (%zu bytes beyond)", bad);
+	is_int(msb_sandbox_options_init(&big.o, MSB_SANDBOX_OPTIONS_VERSION + 1),
+	       MSB_EVERSION, "options_init refuses a future version");
+
+	static const struct {
+		msb_trust trust;
+		int fallback;
+		const char *name;
+	} cases[] = {
+		{ MSB_TRUST_DEFAULT, 0, "default trust" },
+		{ MSB_TRUST_TRUSTED, 0, "trusted code" },
+		{ MSB_TRUST_UNTRUSTED, 0, "untrusted code, no fallback" },
+		{ MSB_TRUST_UNTRUSTED, 1, "untrusted code, fallback allowed" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+		msb_sandbox *sb = NULL;
+		o.trust = cases[i].trust;
+		o.allow_fallback = cases[i].fallback;
+		int rc = msb_sandbox_create(&sb, &o);
+		msb_backend want = hi.vm_ready && cases[i].trust != MSB_TRUST_TRUSTED
+					   ? MSB_BACKEND_VM : MSB_BACKEND_OS;
+		if (cases[i].trust == MSB_TRUST_UNTRUSTED && !cases[i].fallback && !hi.vm_ready) {
+			is_int(rc, MSB_EUNSUPPORTED, "%s without a microVM fails closed", cases[i].name);
+			const msb_error *e = msb_error_last();
+			ok(strstr(e->message, "untrusted") && strstr(e->hint, "allow_fallback"),
+			   "... saying why, with a hint (%s / %s)", e->message, e->hint);
+		} else {
+			is_int(rc, 0, "%s: created", cases[i].name);
+			is_str(msb_backend_name(msb_sandbox_backend(sb)), msb_backend_name(want),
+			       "%s: routed to %s", cases[i].name, msb_backend_name(want));
+			const char *r = msb_sandbox_backend_reason(sb);
+			ok(r && !strncmp(r, "auto: ", 6) &&
+			   (cases[i].trust != MSB_TRUST_TRUSTED || strstr(r, "trusted")) &&
+			   (!cases[i].fallback || hi.vm_ready || strstr(r, "fallback")),
+			   "%s: the reason is visible (%s)", cases[i].name, r ? r : "(null)");
+		}
+		msb_sandbox_free(sb);
+	}
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	msb_sandbox *sb = NULL;
+	o.trust = (msb_trust)7;
+	is_int(msb_sandbox_create(&sb, &o), MSB_EINVAL, "an unknown trust level is refused");
+	o.trust = MSB_TRUST_UNTRUSTED;
+	o.backend = MSB_BACKEND_OS;
+	if (is_int(msb_sandbox_create(&sb, &o), 0, "an explicit os backend overrides the trust level"))
+		is_str(msb_sandbox_backend_reason(sb), "os (asked for)", "... and says so");
+	msb_sandbox_free(sb);
 }
 
 static void *stop_thread(void *arg)
@@ -247,6 +321,7 @@ int main(void)
 	msbt_watchdog(60);
 	test_static_api();
 	test_host_probe();
+	test_routing();
 	const char *why = msbt_sandbox_unavailable();
 	if (why)
 		skip(1, "%s", why);

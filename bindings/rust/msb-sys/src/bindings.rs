@@ -4,7 +4,7 @@ pub const MSB_VERSION_MAJOR: u32 = 0;
 pub const MSB_VERSION_MINOR: u32 = 1;
 pub const MSB_VERSION_PATCH: u32 = 0;
 pub const MSB_VERSION: &[u8; 6usize] = b"0.1.0\0";
-pub const MSB_SANDBOX_OPTIONS_VERSION: u32 = 2;
+pub const MSB_SANDBOX_OPTIONS_VERSION: u32 = 3;
 pub const MSB_COMMAND_OPTIONS_VERSION: u32 = 1;
 pub const MSB_STREAM_STDOUT: u32 = 1;
 pub const MSB_STREAM_STDERR: u32 = 2;
@@ -14,7 +14,7 @@ pub const MSB_REPL_OPTIONS_VERSION: u32 = 1;
 pub const MSB_WRITE_TRUNCATE: u32 = 0;
 pub const MSB_WRITE_APPEND: u32 = 1;
 pub const MSB_WRITE_EXCL: u32 = 2;
-pub const MSB_HOST_INFO_VERSION: u32 = 1;
+pub const MSB_HOST_INFO_VERSION: u32 = 2;
 pub type __uint8_t = ::std::os::raw::c_uchar;
 pub type __uint16_t = ::std::os::raw::c_ushort;
 pub type __uint32_t = ::std::os::raw::c_uint;
@@ -220,6 +220,10 @@ pub const MSB_BACKEND_AUTO: msb_backend = 0;
 pub const MSB_BACKEND_OS: msb_backend = 1;
 pub const MSB_BACKEND_VM: msb_backend = 2;
 pub type msb_backend = ::std::os::raw::c_uint;
+pub const MSB_TRUST_DEFAULT: msb_trust = 0;
+pub const MSB_TRUST_UNTRUSTED: msb_trust = 1;
+pub const MSB_TRUST_TRUSTED: msb_trust = 2;
+pub type msb_trust = ::std::os::raw::c_uint;
 pub const MSB_NETWORK_NONE: msb_network = 0;
 pub type msb_network = ::std::os::raw::c_uint;
 #[repr(C)]
@@ -320,12 +324,14 @@ pub struct msb_sandbox_options {
     pub volumes: *const msb_volume,
     pub volumes_len: usize,
     pub detached: ::std::os::raw::c_int,
+    pub trust: msb_trust,
+    pub allow_fallback: ::std::os::raw::c_int,
 }
 #[test]
 fn bindgen_test_layout_msb_sandbox_options() {
     assert_eq!(
         ::std::mem::size_of::<msb_sandbox_options>(),
-        112usize,
+        120usize,
         concat!("Size of: ", stringify!(msb_sandbox_options))
     );
     assert_eq!(
@@ -588,6 +594,40 @@ fn bindgen_test_layout_msb_sandbox_options() {
         );
     }
     test_field_detached();
+    fn test_field_trust() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<msb_sandbox_options>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).trust) as usize - ptr as usize
+            },
+            108usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(msb_sandbox_options),
+                "::",
+                stringify!(trust)
+            )
+        );
+    }
+    test_field_trust();
+    fn test_field_allow_fallback() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<msb_sandbox_options>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).allow_fallback) as usize - ptr as usize
+            },
+            112usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(msb_sandbox_options),
+                "::",
+                stringify!(allow_fallback)
+            )
+        );
+    }
+    test_field_allow_fallback();
 }
 impl Default for msb_sandbox_options {
     fn default() -> Self {
@@ -635,6 +675,9 @@ extern "C" {
 }
 extern "C" {
     pub fn msb_sandbox_backend(sb: *const msb_sandbox) -> msb_backend;
+}
+extern "C" {
+    pub fn msb_sandbox_backend_reason(sb: *const msb_sandbox) -> *const ::std::os::raw::c_char;
 }
 extern "C" {
     pub fn msb_backend_name(backend: msb_backend) -> *const ::std::os::raw::c_char;
@@ -2663,12 +2706,14 @@ pub struct msb_host_info {
     pub kvm_standard_guest: ::std::os::raw::c_int,
     pub auto_backend: msb_backend,
     pub kvm_detail: [::std::os::raw::c_char; 128usize],
+    pub vm_ready: ::std::os::raw::c_int,
+    pub vm_detail: [::std::os::raw::c_char; 256usize],
 }
 #[test]
 fn bindgen_test_layout_msb_host_info() {
     assert_eq!(
         ::std::mem::size_of::<msb_host_info>(),
-        164usize,
+        424usize,
         concat!("Size of: ", stringify!(msb_host_info))
     );
     assert_eq!(
@@ -2846,6 +2891,40 @@ fn bindgen_test_layout_msb_host_info() {
         );
     }
     test_field_kvm_detail();
+    fn test_field_vm_ready() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<msb_host_info>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).vm_ready) as usize - ptr as usize
+            },
+            164usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(msb_host_info),
+                "::",
+                stringify!(vm_ready)
+            )
+        );
+    }
+    test_field_vm_ready();
+    fn test_field_vm_detail() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<msb_host_info>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).vm_detail) as usize - ptr as usize
+            },
+            168usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(msb_host_info),
+                "::",
+                stringify!(vm_detail)
+            )
+        );
+    }
+    test_field_vm_detail();
 }
 impl Default for msb_host_info {
     fn default() -> Self {

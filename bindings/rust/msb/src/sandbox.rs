@@ -333,12 +333,17 @@ impl Sandbox {
                 ))
             }
         }
-        let backend = match (config.isolation, config.trust_level) {
-            // fail-closed: untrusted code only in a microVM
-            (IsolationLevel::Auto, TrustLevel::Untrusted) => sys::MSB_BACKEND_VM,
-            (IsolationLevel::Auto, _) => sys::MSB_BACKEND_AUTO,
-            (IsolationLevel::Os, _) => sys::MSB_BACKEND_OS,
-            (IsolationLevel::MicroVm, _) => sys::MSB_BACKEND_VM,
+        let backend = match config.isolation {
+            IsolationLevel::Auto => sys::MSB_BACKEND_AUTO,
+            IsolationLevel::Os => sys::MSB_BACKEND_OS,
+            IsolationLevel::MicroVm => sys::MSB_BACKEND_VM,
+        };
+        // libmsb routes Auto by trust: untrusted code fails closed
+        // without a microVM (no fallback is allowed here).
+        let trust = match config.trust_level {
+            TrustLevel::Trusted => sys::MSB_TRUST_TRUSTED,
+            TrustLevel::SemiTrusted => sys::MSB_TRUST_DEFAULT,
+            TrustLevel::Untrusted => sys::MSB_TRUST_UNTRUSTED,
         };
         let mb = |v: Option<u64>, what: &str| -> Result<i64, SdkError> {
             match v {
@@ -400,6 +405,8 @@ impl Sandbox {
             Op::Create,
         )?;
         o.backend = backend;
+        o.trust = trust;
+        o.allow_fallback = 0;
         o.name = opt_cstr(&name);
         o.memory_bytes = mb(config.memory_limit_mb, "memory_limit_mb")?;
         o.cpus = config.cpu_limit.unwrap_or(0.0);
