@@ -123,6 +123,11 @@ $(BENCH): bench/bench.c $(SHLIB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(B)/lib -lmsb \
 		-Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
 
+# msb-vmm's benchmarks: runs ../bin/msb-vmm and ../share/msb/testguest.elf.
+$(B)/bench/msb-vmm-bench: bench/vmm.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
 check-header:
 	@mkdir -p $(B)/tmp
 	printf '#include "msb.h"\nint main(void){return msb_version()==0;}\n' > $(B)/tmp/h.c
@@ -161,8 +166,9 @@ test: all
 test-asan:
 	$(MAKE) B=build-asan OPT='-O1 -g' SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' test-c
 
-bench: all $(BENCH)
+bench: all $(BENCH) $(B)/bench/msb-vmm-bench
 	$(BENCH)
+	$(B)/bench/msb-vmm-bench
 
 fuzz:
 	@mkdir -p $(B)/fuzz/corpus

@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -55,6 +56,7 @@ struct virtio_console {
 	uint64_t tx_off;
 	struct virtq_chain tx, rx;
 	pthread_t thread;
+	sem_t thread_up;          /* posted once the loop thread runs */
 	bool thread_started;
 	bool stop;                /* __atomic */
 	uint8_t config[12];       /* cols, rows, max_nr_ports, emerg_wr: zeros */
@@ -284,19 +286,32 @@ static void *loop(void *arg)
 {
 	struct virtio_console *c = arg;
 
+	sem_post(&c->thread_up);
 	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE))
 		if (virtio_console_poll(c, 1000) < 0)
 			break;
 	return NULL;
 }
 
+/* Start the loop thread and return once it runs: past glibc's start-up of
+ * a new thread (rseq, set_robust_list), which main.c's seccomp filter,
+ * installed next, does not allow. (A thread still starting when the filter
+ * comes kills the VMM with SIGSYS; vm_start() waits for the vCPU threads
+ * the same way.) */
 int virtio_console_start(struct virtio_console *c)
 {
-	int e = pthread_create(&c->thread, NULL, loop, c);
+	int e;
 
-	if (e)
+	if (sem_init(&c->thread_up, 0, 0) < 0)
+		return vmm_fail(errno, "virtio-console: sem_init");
+	e = pthread_create(&c->thread, NULL, loop, c);
+	if (e) {
+		sem_destroy(&c->thread_up);
 		return vmm_fail(e, "virtio-console: cannot start its thread");
+	}
 	c->thread_started = true;
+	while (sem_wait(&c->thread_up) < 0 && errno == EINTR)
+		;
 	return 0;
 }
 
@@ -385,6 +400,7 @@ void virtio_console_destroy(struct virtio_console *c)
 		__atomic_store_n(&c->stop, true, __ATOMIC_RELEASE);
 		wake(c);
 		pthread_join(c->thread, NULL);
+		sem_destroy(&c->thread_up);
 	}
 	if (c->conn_fd >= 0)
 		close(c->conn_fd);
