@@ -318,13 +318,22 @@ int vm_create(struct vm **out, uint64_t mem_size, unsigned ncpus)
 			strerror(errno));
 	}
 
-	struct kvm_cpuid2 *cpuid = calloc(1, sizeof *cpuid + 256 * sizeof(struct kvm_cpuid_entry2));
+	/* The CPU the guest sees: KVM's supported CPUID, normalized (cpuid.c).
+	 * A /dev/kvm that cannot say what it supports keeps its own default. */
+	struct kvm_cpuid2 *cpuid = calloc(1, sizeof *cpuid +
+					  CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
 	if (!cpuid) {
 		vmm_fail(ENOMEM, "cpuid");
 		goto fail;
 	}
-	cpuid->nent = 256;
+	cpuid->nent = CPUID_MAX_ENTRIES;
 	int have_cpuid = ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0;
+	if (have_cpuid &&
+	    cpuid_normalize(cpuid, ncpus, vm->has_irqchip,
+			    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0) < 0) {
+		free(cpuid);
+		goto fail;
+	}
 
 	for (unsigned i = 0; i < ncpus; i++) {
 		struct vcpu *c = &vm->cpus[i];
@@ -345,14 +354,8 @@ int vm_create(struct vm **out, uint64_t mem_size, unsigned ncpus)
 		}
 		c->run = r;
 		if (have_cpuid) {
-			/* each vCPU learns its own APIC id (leaf 1 EBX[31:24], 0xb EDX) */
-			for (unsigned e = 0; e < cpuid->nent; e++) {
-				struct kvm_cpuid_entry2 *ent = &cpuid->entries[e];
-				if (ent->function == 1)
-					ent->ebx = (ent->ebx & 0x00ffffffu) | (i << 24);
-				if (ent->function == 0xb || ent->function == 0x1f)
-					ent->edx = i;
-			}
+			/* each vCPU learns its own APIC id */
+			cpuid_set_apic_id(cpuid, i);
 			if (ioctl(c->fd, KVM_SET_CPUID2, cpuid) < 0)
 				fprintf(stderr, "msb-vmm: note: KVM_SET_CPUID2 on vCPU %u: %s\n",
 					i, strerror(errno));
