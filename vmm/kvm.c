@@ -221,6 +221,25 @@ static const struct io_ops i8042_ops = {
 
 /* ---- creation ------------------------------------------------------------------- */
 
+/*
+ * XCR0 starts with every user state component the guest's CPUID offers:
+ * what Linux enables anyway, so on a sound host its XSETBV changes
+ * nothing. It matters where KVM never sees the guest's XSETBV: QEMU's
+ * emulated SVM before 8.2 does not intercept it (tests/nested/run), so an
+ * L1 KVM keeps its reset value, x87 only, as the guest's XCR0, loads that
+ * on every guest entry and sizes CPUID 0xD.0 EBX for it, and Linux warns
+ * "XSAVE consistency problem: size 832 != kernel_size 576". XCR0
+ * survives INIT, so the APs keep it too. Best effort: a KVM that refuses
+ * leaves XCR0 at its reset value.
+ */
+static void set_xcr0(struct vm *vm, struct vcpu *c, uint64_t xcr0)
+{
+	if (!xcr0 || ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) <= 0)
+		return;
+	struct kvm_xcrs xcrs = { .nr_xcrs = 1, .xcrs = { { .xcr = 0, .value = xcr0 } } };
+	(void)ioctl(c->fd, KVM_SET_XCRS, &xcrs);
+}
+
 static void sigusr1_nop(int sig)
 {
 	(void)sig;
@@ -359,6 +378,8 @@ int vm_create(struct vm **out, uint64_t mem_size, unsigned ncpus)
 			if (ioctl(c->fd, KVM_SET_CPUID2, cpuid) < 0)
 				fprintf(stderr, "msb-vmm: note: KVM_SET_CPUID2 on vCPU %u: %s\n",
 					i, strerror(errno));
+			else
+				set_xcr0(vm, c, cpuid_xcr0(cpuid));
 		}
 	}
 	free(cpuid);
