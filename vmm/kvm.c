@@ -222,6 +222,29 @@ static const struct io_ops i8042_ops = {
 /* ---- creation ------------------------------------------------------------------- */
 
 /*
+ * MTRRs on, default type write-back, no ranges: what firmware leaves on a
+ * PC (Firecracker does the same). With KVM's reset value, all off, Linux
+ * finds "MTRRs disabled" and turns PAT off with them, losing
+ * write-combining. Every vCPU alike (Linux checks they agree). Best
+ * effort: KVM ignores guest MTRRs for RAM, this only tells the guest.
+ */
+#define MSR_MTRR_DEF_TYPE 0x2ff
+#define MTRR_ENABLE       (1u << 11)
+#define MTRR_TYPE_WB      6u
+
+static void set_mtrr_default(struct vcpu *c)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[1];
+	} msrs = {
+		.hdr.nmsrs = 1,
+		.e = { { .index = MSR_MTRR_DEF_TYPE, .data = MTRR_ENABLE | MTRR_TYPE_WB } },
+	};
+	(void)ioctl(c->fd, KVM_SET_MSRS, &msrs);
+}
+
+/*
  * XCR0 starts with every user state component the guest's CPUID offers:
  * what Linux enables anyway, so on a sound host its XSETBV changes
  * nothing. It matters where KVM never sees the guest's XSETBV: QEMU's
@@ -381,6 +404,7 @@ int vm_create(struct vm **out, uint64_t mem_size, unsigned ncpus)
 			else
 				set_xcr0(vm, c, cpuid_xcr0(cpuid));
 		}
+		set_mtrr_default(c);
 	}
 	free(cpuid);
 
