@@ -148,14 +148,19 @@ kernel:
 
 # The whole path on this machine: QEMU emulates a CPU with AMD SVM, an L1
 # Linux runs KVM, and msb-vmm boots the guest kernel to a minimal init
-# inside it (tests/nested/run; slow, and not yet part of `make test`).
+# inside it (tests/nested/run; slow, and not yet part of `make test`). The
+# guest must find KVM and run on kvm-clock, and warn about nothing.
 test-nested: all
 	out=$$(tests/nested/run -- msb-vmm --kernel /usr/share/msb/vmlinux \
 		--initrd /usr/share/msb/nested/l2-initrd.gz \
 		--cmdline 'console=ttyS0 reboot=k panic=-1' 2>&1); rc=$$?; \
 	echo "$$out" | tail -n 20; \
-	echo "$$out" | grep -q MSB-L2-INIT-OK && [ $$rc -eq 0 ] && \
-		echo "test-nested: msb-vmm booted the guest kernel to its init inside L1"
+	bad=; echo "$$out" | grep -q MSB-L2-INIT-OK && [ $$rc -eq 0 ] || bad="no init"; \
+	for want in 'Hypervisor detected: KVM' 'Switched to clocksource kvm-clock'; do \
+		echo "$$out" | grep -qF "$$want" || bad="$$bad, no '$$want'"; done; \
+	echo "$$out" | grep -E 'WARNING:|BUG:|XSAVE consistency|Firmware Bug' && bad="$$bad, warnings above"; \
+	[ -z "$$bad" ] || { echo "test-nested: FAILED: $${bad#, }"; exit 1; }; \
+	echo "test-nested: msb-vmm booted the guest kernel to its init inside L1, on kvm-clock, without warnings"
 
 test-c: all $(TESTS) $(B)/tests/probe
 	B=$(B) tests/run-c-tests.sh

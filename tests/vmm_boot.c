@@ -373,7 +373,9 @@ static void boot_guest(unsigned cpus, const char *initrd, const uint8_t *rd, siz
 		"cmd_line_ptr", "msbtest.token intact", "e820 map:", "below 640 KiB",
 		"0x9fc00-0x100000 reserved", "to the top of guest memory", "initrd: ramdisk_image",
 		"initrd: bytes match", "MP floating pointer", "MP configuration table",
-		"announces every vCPU", NULL,
+		"announces every vCPU", "CPUID: the hypervisor bit",
+		"CPUID 0x40000000: signature KVMKVMKVM", "CPUID 0xD: XSAVE components match",
+		"CPUID topology: APIC id 0", NULL,
 	};
 	static const char *const expect_virtio[] = {
 		"virtio_mmio.device= tokens parse",

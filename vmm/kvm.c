@@ -221,6 +221,48 @@ static const struct io_ops i8042_ops = {
 
 /* ---- creation ------------------------------------------------------------------- */
 
+/*
+ * MTRRs on, default type write-back, no ranges: what firmware leaves on a
+ * PC (Firecracker does the same). With KVM's reset value, all off, Linux
+ * finds "MTRRs disabled" and turns PAT off with them, losing
+ * write-combining. Every vCPU alike (Linux checks they agree). Best
+ * effort: KVM ignores guest MTRRs for RAM, this only tells the guest.
+ */
+#define MSR_MTRR_DEF_TYPE 0x2ff
+#define MTRR_ENABLE       (1u << 11)
+#define MTRR_TYPE_WB      6u
+
+static void set_mtrr_default(struct vcpu *c)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[1];
+	} msrs = {
+		.hdr.nmsrs = 1,
+		.e = { { .index = MSR_MTRR_DEF_TYPE, .data = MTRR_ENABLE | MTRR_TYPE_WB } },
+	};
+	(void)ioctl(c->fd, KVM_SET_MSRS, &msrs);
+}
+
+/*
+ * XCR0 starts with every user state component the guest's CPUID offers:
+ * what Linux enables anyway, so on a sound host its XSETBV changes
+ * nothing. It matters where KVM never sees the guest's XSETBV: QEMU's
+ * emulated SVM before 8.2 does not intercept it (tests/nested/run), so an
+ * L1 KVM keeps its reset value, x87 only, as the guest's XCR0, loads that
+ * on every guest entry and sizes CPUID 0xD.0 EBX for it, and Linux warns
+ * "XSAVE consistency problem: size 832 != kernel_size 576". XCR0
+ * survives INIT, so the APs keep it too. Best effort: a KVM that refuses
+ * leaves XCR0 at its reset value.
+ */
+static void set_xcr0(struct vm *vm, struct vcpu *c, uint64_t xcr0)
+{
+	if (!xcr0 || ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) <= 0)
+		return;
+	struct kvm_xcrs xcrs = { .nr_xcrs = 1, .xcrs = { { .xcr = 0, .value = xcr0 } } };
+	(void)ioctl(c->fd, KVM_SET_XCRS, &xcrs);
+}
+
 static void sigusr1_nop(int sig)
 {
 	(void)sig;
@@ -318,13 +360,22 @@ int vm_create(struct vm **out, uint64_t mem_size, unsigned ncpus)
 			strerror(errno));
 	}
 
-	struct kvm_cpuid2 *cpuid = calloc(1, sizeof *cpuid + 256 * sizeof(struct kvm_cpuid_entry2));
+	/* The CPU the guest sees: KVM's supported CPUID, normalized (cpuid.c).
+	 * A /dev/kvm that cannot say what it supports keeps its own default. */
+	struct kvm_cpuid2 *cpuid = calloc(1, sizeof *cpuid +
+					  CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
 	if (!cpuid) {
 		vmm_fail(ENOMEM, "cpuid");
 		goto fail;
 	}
-	cpuid->nent = 256;
+	cpuid->nent = CPUID_MAX_ENTRIES;
 	int have_cpuid = ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0;
+	if (have_cpuid &&
+	    cpuid_normalize(cpuid, ncpus, vm->has_irqchip,
+			    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0) < 0) {
+		free(cpuid);
+		goto fail;
+	}
 
 	for (unsigned i = 0; i < ncpus; i++) {
 		struct vcpu *c = &vm->cpus[i];
@@ -345,18 +396,15 @@ int vm_create(struct vm **out, uint64_t mem_size, unsigned ncpus)
 		}
 		c->run = r;
 		if (have_cpuid) {
-			/* each vCPU learns its own APIC id (leaf 1 EBX[31:24], 0xb EDX) */
-			for (unsigned e = 0; e < cpuid->nent; e++) {
-				struct kvm_cpuid_entry2 *ent = &cpuid->entries[e];
-				if (ent->function == 1)
-					ent->ebx = (ent->ebx & 0x00ffffffu) | (i << 24);
-				if (ent->function == 0xb || ent->function == 0x1f)
-					ent->edx = i;
-			}
+			/* each vCPU learns its own APIC id */
+			cpuid_set_apic_id(cpuid, i);
 			if (ioctl(c->fd, KVM_SET_CPUID2, cpuid) < 0)
 				fprintf(stderr, "msb-vmm: note: KVM_SET_CPUID2 on vCPU %u: %s\n",
 					i, strerror(errno));
+			else
+				set_xcr0(vm, c, cpuid_xcr0(cpuid));
 		}
+		set_mtrr_default(c);
 	}
 	free(cpuid);
 

@@ -82,6 +82,26 @@ int vm_start(struct vm *vm);
  * process, *reason a static description. */
 int vm_run(struct vm *vm, int *status, const char **reason);
 
+/* ---- CPUID (cpuid.c) ---------------------------------------------------------------- */
+
+struct kvm_cpuid2;
+
+/* KVM_MAX_CPUID_ENTRIES: the most KVM_GET_SUPPORTED_CPUID returns and
+ * KVM_SET_CPUID2 takes; tables are allocated with room for this many. */
+#define CPUID_MAX_ENTRIES 256
+
+/* Make KVM_GET_SUPPORTED_CPUID's table (room for CPUID_MAX_ENTRIES) the
+ * CPU of a VM with ncpus vCPUs: the hypervisor bit and KVM's leaves, XSAVE
+ * state that matches the features, one package of ncpus cores. irqchip:
+ * the in-kernel LAPIC exists; tsc_deadline: KVM_CAP_TSC_DEADLINE_TIMER.
+ * Fails only when a leaf to add does not fit. */
+int cpuid_normalize(struct kvm_cpuid2 *c, unsigned ncpus, int irqchip, int tsc_deadline);
+/* Give the table vCPU `id`'s APIC id (leaves 1, 0xB, 0x1F, 0x8000001E). */
+void cpuid_set_apic_id(struct kvm_cpuid2 *c, unsigned id);
+/* The XSAVE user state components a normalized table offers (what Linux
+ * enables in XCR0), or 0 without XSAVE. */
+uint64_t cpuid_xcr0(struct kvm_cpuid2 *c);
+
 /* ---- booting (boot.c, mptable.c) ------------------------------------------------ */
 
 struct boot_out {

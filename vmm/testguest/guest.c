@@ -1243,6 +1243,107 @@ static int bench_main(uint8_t *bp)
 	return 0;
 }
 
+/* ---- CPUID: the CPU msb-vmm makes of KVM's supported set (vmm/cpuid.c) ----
+ * (A PVM host answers some leaves, such as 1 ECX, 7 and 0xD, from its own
+ * view of the CPU instead; the same properties must hold there too.) */
+
+struct regs4 {
+	uint32_t a, b, c, d;
+};
+
+static struct regs4 cpuid(uint32_t leaf, uint32_t sub)
+{
+	struct regs4 r;
+	__asm__ volatile("cpuid" : "=a"(r.a), "=b"(r.b), "=c"(r.c), "=d"(r.d) : "a"(leaf), "c"(sub));
+	return r;
+}
+
+/* The XSAVE image size for the user components in xcr0 (standard format). */
+static uint32_t xsave_size(uint64_t xcr0)
+{
+	uint32_t size = 576;
+	for (unsigned i = 2; i < 64; i++)
+		if (xcr0 >> i & 1) {
+			struct regs4 s = cpuid(0xd, i);
+			if (s.b + s.a > size)
+				size = s.b + s.a;
+		}
+	return size;
+}
+
+static void check_cpuid(int64_t want_cpus)
+{
+	struct regs4 l0 = cpuid(0, 0), l1 = cpuid(1, 0);
+	check(l1.c >> 31 & 1, "CPUID: the hypervisor bit (leaf 1 ECX[31])");
+
+	struct regs4 h = cpuid(0x40000000, 0);
+	if (!check(h.b == 0x4b4d564b && h.c == 0x564b4d56 && h.d == 0x4d &&
+		   h.a >= 0x40000001 && h.a < 0x40000100,
+		   "CPUID 0x40000000: signature KVMKVMKVM, EAX = the last KVM leaf (>= 0x40000001)")) {
+		diag2("eax", h.a);
+		diag2("ebx", h.b);
+	}
+
+	/* XSAVE: every offered component has a subleaf and its CPU feature,
+	 * ECX is the image for all of them */
+	if (!(l1.c >> 26 & 1) || l0.a < 0xd) {
+		check(1, "CPUID 0xD: XSAVE components match the features and sizes (no XSAVE)");
+	} else {
+		struct regs4 d0 = cpuid(0xd, 0), l7 = l0.a >= 7 ? cpuid(7, 0) : (struct regs4){ 0 };
+		uint64_t offered = (uint64_t)d0.d << 32 | d0.a;
+		int ok = (offered & 3) == 3;
+		for (unsigned i = 2; i < 64; i++)
+			if (offered >> i & 1 && cpuid(0xd, i).a == 0)
+				ok = 0;
+		if ((offered & 0x4) && !(l1.c >> 28 & 1))      /* YMM without AVX */
+			ok = 0;
+		if ((offered & 0xe0) && !(l7.b >> 16 & 1))     /* AVX-512 state without AVX512F */
+			ok = 0;
+		if ((offered & 0x200) && !(l7.c >> 3 & 1))     /* PKRU without PKU */
+			ok = 0;
+		uint32_t all = xsave_size(offered);
+		if (!check(ok && d0.c == all,
+			   "CPUID 0xD: XSAVE components match the features and sizes")) {
+			diag2("offered", offered);
+			diag2("ecx", d0.c);
+			diag2("computed size", all);
+		}
+	}
+
+	/* topology: one package of msbtest.cpus cores, one thread each; this is
+	 * the boot vCPU, APIC id 0 */
+	int topo = want_cpus > 0 && (l1.b >> 24) == 0 && (int64_t)(l1.b >> 16 & 0xff) == want_cpus &&
+		   (want_cpus == 1 || (l1.d >> 28 & 1));  /* HTT: EBX[23:16] is valid */
+	if (l0.a >= 4)
+		for (unsigned i = 0; i < 8; i++) {
+			struct regs4 c4 = cpuid(4, i);
+			if ((c4.a & 0x1f) == 0)
+				break;
+			unsigned share = (c4.a >> 14 & 0xfff) + 1, level = c4.a >> 5 & 7;
+			if ((int64_t)(c4.a >> 26) + 1 != want_cpus ||
+			    share != (level >= 3 ? (unsigned)want_cpus : 1u))
+				topo = 0;
+		}
+	for (uint32_t leaf = 0xb; leaf <= 0x1f; leaf += 0x1f - 0xb) {
+		if (l0.a < leaf || cpuid(leaf, 0).b == 0)
+			continue;
+		struct regs4 smt = cpuid(leaf, 0), core = cpuid(leaf, 1), end = cpuid(leaf, 2);
+		if (smt.b != 1 || (smt.c >> 8 & 0xff) != 1 || smt.d != 0 ||
+		    (int64_t)core.b != want_cpus || (core.c >> 8 & 0xff) != 2 ||
+		    (1ll << (core.a & 0x1f)) < want_cpus || (end.c >> 8 & 0xff) != 0)
+			topo = 0;
+	}
+	struct regs4 e0 = cpuid(0x80000000, 0);
+	int amd = l0.b == 0x68747541 && l0.c == 0x444d4163 && l0.d == 0x69746e65;
+	if (amd && e0.a >= 0x80000008 && (int64_t)(cpuid(0x80000008, 0).c & 0xff) + 1 != want_cpus)
+		topo = 0;
+	if (!check(topo, "CPUID topology: APIC id 0, msbtest.cpus cores in one package "
+			 "(leaves 1, 4, 0xB, 0x1F, 0x80000008)")) {
+		diag2("leaf 1 ebx", l1.b);
+		diag2("leaf 1 edx", l1.d);
+	}
+}
+
 int guest_main(uint8_t *bp, struct entry_state *st);
 int guest_main(uint8_t *bp, struct entry_state *st)
 {
@@ -1325,6 +1426,7 @@ int guest_main(uint8_t *bp, struct entry_state *st)
 	}
 
 	check_mptable(param_num("msbtest.cpus", 0));
+	check_cpuid(param_num("msbtest.cpus", 0));
 
 	virtio_checks();
 
