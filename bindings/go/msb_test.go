@@ -188,6 +188,42 @@ func TestLibmsbError(t *testing.T) {
 	}
 }
 
+// Trust routes BackendAuto: trusted code gets os, and untrusted code fails
+// closed where no microVM can run, unless the fallback is allowed.
+func TestTrustRouting(t *testing.T) {
+	need(t)
+	sb := msb.NewPythonSandbox(msb.WithTrust(msb.TrustTrusted))
+	if err := sb.Start(msb.StartConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	if sb.Backend() != msb.BackendOS || !strings.Contains(sb.BackendReason(), "trusted") {
+		t.Fatalf("trusted: backend %v, reason %q", sb.Backend(), sb.BackendReason())
+	}
+	sb.Stop()
+	var me *msb.Error
+	u := msb.NewPythonSandbox(msb.WithTrust(msb.TrustUntrusted))
+	err := u.Start(msb.StartConfig{})
+	if err == nil {
+		// this host runs microVMs: then it must be one
+		if u.Backend() != msb.BackendVM {
+			t.Fatalf("untrusted code started on %v (%q)", u.Backend(), u.BackendReason())
+		}
+		u.Stop()
+		return
+	}
+	if !errors.As(err, &me) || me.Code != msb.CodeUnsupported || !strings.Contains(me.Hint, "allow_fallback") {
+		t.Fatalf("untrusted without a microVM = %v, want CodeUnsupported with a hint", err)
+	}
+	f := msb.NewPythonSandbox(msb.WithTrust(msb.TrustUntrusted), msb.WithAllowFallback())
+	if err := f.Start(msb.StartConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	if f.Backend() != msb.BackendOS || !strings.Contains(f.BackendReason(), "fallback") {
+		t.Fatalf("fallback: backend %v, reason %q", f.Backend(), f.BackendReason())
+	}
+}
+
 func TestLifecycle(t *testing.T) {
 	need(t)
 	sb := msb.NewPythonSandbox()

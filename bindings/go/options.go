@@ -61,7 +61,16 @@ type Backend int
 const (
 	BackendAuto Backend = C.MSB_BACKEND_AUTO // the best this host offers
 	BackendOS   Backend = C.MSB_BACKEND_OS   // namespaces + seccomp + cgroups
-	BackendVM   Backend = C.MSB_BACKEND_VM   // a KVM microVM (not yet available)
+	BackendVM   Backend = C.MSB_BACKEND_VM   // a KVM microVM (needs VT-x/AMD-V)
+)
+
+// Trust says how far the code to run is trusted; it steers BackendAuto.
+type Trust int
+
+const (
+	TrustDefault   Trust = C.MSB_TRUST_DEFAULT   // vm when this host can run one, else os
+	TrustUntrusted Trust = C.MSB_TRUST_UNTRUSTED // vm, or fail closed (see WithAllowFallback)
+	TrustTrusted   Trust = C.MSB_TRUST_TRUSTED   // os: the cheaper isolation is enough
 )
 
 func (b Backend) String() string { return C.GoString(C.msb_backend_name(C.msb_backend(b))) }
@@ -73,6 +82,8 @@ type config struct {
 	name      string
 	logger    Logger
 	backend   Backend
+	trust     Trust
+	fallback  bool
 	rootfs    string
 	pids      int64
 	disk      int64
@@ -101,6 +112,15 @@ func WithLogger(l Logger) Option {
 
 // WithBackend chooses the backend (default BackendAuto).
 func WithBackend(b Backend) Option { return func(c *config) { c.backend = b } }
+
+// WithTrust says how far the code is trusted (default TrustDefault): with
+// BackendAuto, untrusted code runs only in a microVM, and Start fails when
+// this host cannot run one, unless WithAllowFallback.
+func WithTrust(t Trust) Option { return func(c *config) { c.trust = t } }
+
+// WithAllowFallback lets BackendAuto run untrusted code in the os backend
+// when this host cannot run a microVM.
+func WithAllowFallback() Option { return func(c *config) { c.fallback = true } }
 
 // WithRootfs uses a host directory holding a root filesystem (usr, bin, lib,
 // etc) instead of the host's own system directories.

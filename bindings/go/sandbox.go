@@ -198,6 +198,10 @@ func (s *Sandbox) start(cfg StartConfig) (*C.msb_sandbox, error) {
 	var o C.msb_sandbox_options
 	C.msb_sandbox_options_init(&o, C.MSB_SANDBOX_OPTIONS_VERSION)
 	o.backend = C.msb_backend(s.cfg.backend)
+	o.trust = C.msb_trust(s.cfg.trust)
+	if s.cfg.fallback {
+		o.allow_fallback = 1
+	}
 	o.name = a.str(s.cfg.name)
 	o.memory_bytes = C.int64_t(int64(cfg.Memory) << 20)
 	o.cpus = C.double(cfg.CPUs)
@@ -466,6 +470,17 @@ func (s *Sandbox) Backend() Backend {
 	}
 	defer s.release()
 	return Backend(C.msb_sandbox_backend(h))
+}
+
+// BackendReason says why the sandbox runs on its backend, e.g.
+// "auto: os (trusted code)" ("" before start).
+func (s *Sandbox) BackendReason() string {
+	h, err := s.acquire()
+	if err != nil {
+		return ""
+	}
+	defer s.release()
+	return C.GoString(C.msb_sandbox_backend_reason(h))
 }
 
 // Enforcement says how each limit is enforced in the running sandbox:

@@ -50,6 +50,12 @@ export interface SandboxOptions {
   /** REPL language of sb.run() for the generic Sandbox (default "shell"). */
   language?: Language;
   backend?: 'auto' | 'os' | 'vm';
+  /** How far the code is trusted; steers backend "auto": untrusted code
+   * runs only in a microVM (start fails without one unless allowFallback),
+   * trusted code in os; default: vm when this host can run one, else os. */
+  trust?: 'default' | 'untrusted' | 'trusted';
+  /** Let "auto" run untrusted code in os when no microVM can run here. */
+  allowFallback?: boolean;
   /** Max processes; default 512. */
   pids?: number;
   /** Writable area (/tmp, /workspace, /root) in MiB; default 512. */
@@ -265,6 +271,8 @@ export interface SandboxInfo {
   name?: string;
   status: 'created' | 'running' | 'stopped' | 'exited';
   backend?: 'auto' | 'os' | 'vm';
+  /** Why it runs there, e.g. "auto: os (trusted code)". */
+  backendReason?: string;
   exitReason?: string;
   enforcement?: Record<'memory' | 'cpu' | 'pids' | 'disk' | 'time', 'none' | 'rlimit' | 'cgroup' | 'kernel'>;
 }
@@ -329,6 +337,9 @@ export interface HostInfo {
   kvmStandardGuest: boolean;
   autoBackend: 'os' | 'vm';
   kvmDetail: string;
+  /** The vm backend can start here (KVM with VT-x/AMD-V, msb-vmm and images found). */
+  vmReady: boolean;
+  vmDetail: string;
 }
 
 export function hostInfo(): Promise<HostInfo>;

@@ -376,7 +376,8 @@ class Sandbox {
   get name() { return this.#h ? native.sandboxInfo(this.#h).name : this.#name; }
   get isStarted() { return this.#h !== null; }
   /** 'created' | 'running' | 'stopped' | 'exited', and how limits are
-   * enforced: { name, status, backend, exitReason, enforcement }. */
+   * enforced: { name, status, backend, backendReason, exitReason,
+   * enforcement }. */
   info() { return this.#h ? native.sandboxInfo(this.#h) : { name: this.#name, status: 'stopped' }; }
 
   /**
@@ -405,6 +406,8 @@ class Sandbox {
     const nopts = {
       name: this.#name,
       backend: o.backend,
+      trust: o.trust,
+      allowFallback: o.allowFallback,
       memoryBytes: Math.round(memory * MiB),
       cpus,
       pids: o.pids,

@@ -1075,13 +1075,35 @@ static int parse_backend(napi_env env, napi_value v, msb_backend *out)
 	return rc;
 }
 
+static int parse_trust(napi_env env, napi_value v, msb_trust *out)
+{
+	char *s = NULL;
+	int rc = 0;
+
+	if (get_str(env, v, &s, NULL, "trust") < 0)
+		return -1;
+	if (!s || !strcmp(s, "default"))
+		*out = MSB_TRUST_DEFAULT;
+	else if (!strcmp(s, "untrusted"))
+		*out = MSB_TRUST_UNTRUSTED;
+	else if (!strcmp(s, "trusted"))
+		*out = MSB_TRUST_TRUSTED;
+	else {
+		napi_throw(env, make_error(env, MSB_EINVAL, "unknown trust level",
+					   "use \"default\", \"untrusted\" or \"trusted\"", 0));
+		rc = -1;
+	}
+	free(s);
+	return rc;
+}
+
 /* sandboxStart(opts) -> Promise<handle>: create and start in one work. */
 static napi_value js_sandbox_start(napi_env env, napi_callback_info info)
 {
 	ARGS(1);
 	napi_value opts = argv[0], vols;
 	op *o = op_new();
-	int detached = 0;
+	int detached = 0, fallback = 0;
 	bool is_array = false;
 
 	if (!o) {
@@ -1090,6 +1112,8 @@ static napi_value js_sandbox_start(napi_env env, napi_callback_info info)
 	}
 	msb_sandbox_options_init(&o->so, MSB_SANDBOX_OPTIONS_VERSION);
 	if (parse_backend(env, prop(env, opts, "backend"), &o->so.backend) < 0 ||
+	    parse_trust(env, prop(env, opts, "trust"), &o->so.trust) < 0 ||
+	    get_bool(env, prop(env, opts, "allowFallback"), &fallback) < 0 ||
 	    get_str(env, prop(env, opts, "name"), &o->s1, NULL, "name") < 0 ||
 	    get_str(env, prop(env, opts, "workdir"), &o->s2, NULL, "workdir") < 0 ||
 	    get_str(env, prop(env, opts, "rootfs"), &o->s3, NULL, "rootfs") < 0 ||
@@ -1142,6 +1166,7 @@ static napi_value js_sandbox_start(napi_env env, napi_callback_info info)
 	o->so.rootfs = o->s3;
 	o->so.env = (const char *const *)o->env;
 	o->so.detached = detached;
+	o->so.allow_fallback = fallback;
 	o->exec = start_exec;
 	o->done = start_done;
 	return op_queue(env, o, "msb.start");
@@ -1234,6 +1259,7 @@ static napi_value js_sandbox_info(napi_env env, napi_callback_info info)
 	set_str(env, o, "name", msb_sandbox_name(h->sb));
 	set_str(env, o, "status", msb_status_name(msb_sandbox_status(h->sb)));
 	set_str(env, o, "backend", msb_backend_name(msb_sandbox_backend(h->sb)));
+	set_str(env, o, "backendReason", msb_sandbox_backend_reason(h->sb));
 	set_str(env, o, "exitReason", msb_sandbox_exit_reason(h->sb));
 	NAPI_OK(napi_create_object(env, &enf));
 	for (int i = 0; i < 5; i++)
@@ -1550,6 +1576,8 @@ static napi_value probe_done(napi_env env, op *o)
 	set_bool(env, v, "kvmStandardGuest", o->hi.kvm_standard_guest);
 	set_str(env, v, "autoBackend", msb_backend_name(o->hi.auto_backend));
 	set_str(env, v, "kvmDetail", o->hi.kvm_detail);
+	set_bool(env, v, "vmReady", o->hi.vm_ready);
+	set_str(env, v, "vmDetail", o->hi.vm_detail);
 	return v;
 }
 

@@ -37,6 +37,33 @@ test('calls before start fail with the SDK message, as MsbError with code and hi
   await sb.stop(); // stop on a sandbox never started: nothing to do
 });
 
+test('trust routes the auto backend; untrusted code fails closed without a microVM', async (t) => {
+  if (skip) return t.skip(skip);
+  const h = await msb.hostInfo();
+  assert.equal(typeof h.vmReady, 'boolean');
+  assert.equal(h.autoBackend, h.vmReady ? 'vm' : 'os');
+  const trusted = new PythonSandbox({ trust: 'trusted' });
+  await trusted.start();
+  try {
+    const i = trusted.info();
+    assert.equal(i.backend, 'os');
+    assert.match(i.backendReason, /trusted/);
+  } finally { await trusted.stop(); }
+  await assert.rejects(new PythonSandbox({ trust: 'paranoid' }).start(), /trust/);
+  if (h.vmReady) return;
+  await assert.rejects(new PythonSandbox({ trust: 'untrusted' }).start(), (e) => {
+    assert.equal(e.code, 'MSB_EUNSUPPORTED');
+    assert.match(e.hint, /allow_fallback/);
+    return true;
+  });
+  const fb = new PythonSandbox({ trust: 'untrusted', allowFallback: true });
+  await fb.start();
+  try {
+    assert.equal(fb.info().backend, 'os');
+    assert.match(fb.info().backendReason, /fallback/);
+  } finally { await fb.stop(); }
+});
+
 test('default name is sandbox- and 8 hex digits', () => {
   assert.match(new NodeSandbox().name, /^sandbox-[0-9a-f]{8}$/);
 });
