@@ -320,7 +320,7 @@ MSB_EXTERN void msb_command_result_free(msb_command_result *result);
 /* ---------------------------------------------------------------------------
  * Metrics
  */
-#define MSB_METRICS_VERSION 1
+#define MSB_METRICS_VERSION 2
 
 typedef struct msb_metrics {
 	unsigned int version;  /* set to MSB_METRICS_VERSION by the caller */
@@ -331,9 +331,13 @@ typedef struct msb_metrics {
 	uint64_t disk_bytes;   /* bytes used in the writable areas */
 	uint32_t pids;         /* processes inside, the agent included */
 	uint64_t uptime_ms;    /* since start */
+	/* version 2 */
+	uint64_t host_memory_bytes; /* what it costs the host: the os
+	                          backend's processes, or the whole microVM
+	                          (msb-vmm with the guest memory it touched) */
 } msb_metrics;
 
-#define MSB_METRICS_INIT { MSB_METRICS_VERSION, 0, 0.0, 0, 0, 0, 0 }
+#define MSB_METRICS_INIT { MSB_METRICS_VERSION, 0, 0.0, 0, 0, 0, 0, 0 }
 
 /* Fill *out (whose version the caller set). A stopped sandbox gives
  * running = 0 and zeros, not an error. */

@@ -90,6 +90,25 @@ const char *msb_vm_unsupported(const msb_sandbox *sb)
 	return NULL;
 }
 
+uint64_t msb_vm_rss(const msb_sandbox *sb)
+{
+	char path[64], line[256];
+	unsigned long long kib = 0;
+	FILE *f;
+
+	if (sb->agent_pid <= 0 || sb->agent_reaped)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)sb->agent_pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %llu kB", &kib) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kib * 1024;
+}
+
 /* The end of the guest's serial console, for an error message: the
  * kernel's last words when the VM did not come up. */
 static void serial_tail(int fd, char *out, size_t outsz)

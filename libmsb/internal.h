@@ -201,6 +201,8 @@ int msb_vm_start(msb_sandbox *sb);
  * NULL: just check); 0 or an MSB_E* code with the error set. */
 struct vm_files;
 int msb_vm_find(struct vm_files *f);
+/* The VMM's resident memory (its own and the guest memory it touched). */
+uint64_t msb_vm_rss(const msb_sandbox *sb);
 /* What this sandbox asks for that the vm backend cannot do, or NULL. */
 const char *msb_vm_unsupported(const msb_sandbox *sb);
 /* host.c: 1 if the vm backend can start here (KVM and the files); the

@@ -581,6 +581,8 @@ int msb_sandbox_metrics(msb_metrics *out, msb_sandbox *sb)
 	out->cpu_percent = 0;
 	out->memory_bytes = out->disk_bytes = out->uptime_ms = 0;
 	out->pids = 0;
+	if (out->version >= 2)
+		out->host_memory_bytes = 0;
 	if (msb_sandbox_status(sb) != MSB_STATUS_RUNNING)
 		return msb_ok();
 	call = json_pack("{s:s}", "op", "metrics");
@@ -600,6 +602,9 @@ int msb_sandbox_metrics(msb_metrics *out, msb_sandbox *sb)
 	out->disk_bytes = (uint64_t)json_integer_value(json_object_get(reply, "disk"));
 	out->pids = (uint32_t)json_integer_value(json_object_get(reply, "pids"));
 	out->uptime_ms = (msb_now_ns() - sb->started_ns) / 1000000ull;
+	if (out->version >= 2)
+		out->host_memory_bytes = sb->backend == MSB_BACKEND_VM ?
+			msb_vm_rss(sb) : out->memory_bytes;
 	json_decref(reply);
 	return msb_ok();
 }

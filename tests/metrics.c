@@ -68,8 +68,20 @@ int main(void)
 		ok(m.pids >= 1, "pids >= 1 (the agent counts) (%u)", m.pids);
 		ok(m.memory_bytes > 0, "memory > 0");
 		ok(m.cpu_percent >= 0, "cpu_percent >= 0");
+		ok(m.host_memory_bytes >= m.memory_bytes && m.host_memory_bytes > 0,
+		   "host_memory_bytes: what it costs the host, at least its memory (%llu)",
+		   (unsigned long long)m.host_memory_bytes);
 	} else {
-		skip(4, "no metrics");
+		skip(5, "no metrics");
+	}
+	{
+		/* a version-1 caller's struct ends before host_memory_bytes */
+		struct { msb_metrics m; } v1;
+		memset(&v1, 0x5a, sizeof v1);
+		v1.m.version = 1;
+		int rc = msb_sandbox_metrics(&v1.m, sb);
+		ok(rc == 0 && v1.m.running && v1.m.host_memory_bytes == 0x5a5a5a5a5a5a5a5aull,
+		   "metrics version 1 leaves the version-2 field alone");
 	}
 	uint64_t up1 = m.uptime_ms;
 	uint32_t pids1 = m.pids;

@@ -20,6 +20,9 @@ type Metrics struct {
 	MemoryBytes uint64        // Memory usage in bytes
 	Pids        int           // Processes inside, the agent included
 	Uptime      time.Duration // Since start
+	// HostMemoryBytes is what the sandbox costs the host: its processes
+	// (os backend), or the whole microVM with the guest memory it touched.
+	HostMemoryBytes uint64
 }
 
 type metricsReader struct{ s *Sandbox }
@@ -50,6 +53,8 @@ func (mr metricsReader) All() (Metrics, error) {
 		MemoryBytes: uint64(m.memory_bytes),
 		Pids:        int(m.pids),
 		Uptime:      time.Duration(m.uptime_ms) * time.Millisecond,
+
+		HostMemoryBytes: uint64(m.host_memory_bytes),
 	}, nil
 }
 

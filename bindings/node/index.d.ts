@@ -212,6 +212,8 @@ export interface RawMetrics {
   diskBytes: number;
   pids: number;
   uptimeMs: number;
+  /** What it costs the host: its processes (os), or the whole microVM (vm). */
+  hostMemoryBytes: number;
 }
 
 export interface MetricsAll {

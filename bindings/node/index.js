@@ -265,7 +265,7 @@ class Metrics {
   #sb;
   constructor(sb) { this.#sb = sb; }
   /** Everything libmsb measures: running, cpuPercent, memoryBytes,
-   * diskBytes, pids, uptimeMs. */
+   * diskBytes, pids, uptimeMs, hostMemoryBytes. */
   raw() { return native.metrics(this.#sb._handle()); }
   /** { name, running, cpu_usage (%), memory_usage (MiB), disk_usage (bytes) } */
   async all() {

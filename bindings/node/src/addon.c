@@ -1541,6 +1541,7 @@ static napi_value metrics_done(napi_env env, op *o)
 	set_num(env, v, "diskBytes", (double)o->m.disk_bytes);
 	set_num(env, v, "pids", o->m.pids);
 	set_num(env, v, "uptimeMs", (double)o->m.uptime_ms);
+	set_num(env, v, "hostMemoryBytes", (double)o->m.host_memory_bytes);
 	return v;
 }
 

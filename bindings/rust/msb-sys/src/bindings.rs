@@ -8,7 +8,7 @@ pub const MSB_SANDBOX_OPTIONS_VERSION: u32 = 3;
 pub const MSB_COMMAND_OPTIONS_VERSION: u32 = 1;
 pub const MSB_STREAM_STDOUT: u32 = 1;
 pub const MSB_STREAM_STDERR: u32 = 2;
-pub const MSB_METRICS_VERSION: u32 = 1;
+pub const MSB_METRICS_VERSION: u32 = 2;
 pub const MSB_PTY_OPTIONS_VERSION: u32 = 1;
 pub const MSB_REPL_OPTIONS_VERSION: u32 = 1;
 pub const MSB_WRITE_TRUNCATE: u32 = 0;
@@ -1085,12 +1085,13 @@ pub struct msb_metrics {
     pub disk_bytes: u64,
     pub pids: u32,
     pub uptime_ms: u64,
+    pub host_memory_bytes: u64,
 }
 #[test]
 fn bindgen_test_layout_msb_metrics() {
     assert_eq!(
         ::std::mem::size_of::<msb_metrics>(),
-        48usize,
+        56usize,
         concat!("Size of: ", stringify!(msb_metrics))
     );
     assert_eq!(
@@ -1217,6 +1218,23 @@ fn bindgen_test_layout_msb_metrics() {
         );
     }
     test_field_uptime_ms();
+    fn test_field_host_memory_bytes() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<msb_metrics>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).host_memory_bytes) as usize - ptr as usize
+            },
+            48usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(msb_metrics),
+                "::",
+                stringify!(host_memory_bytes)
+            )
+        );
+    }
+    test_field_host_memory_bytes();
 }
 extern "C" {
     pub fn msb_sandbox_metrics(

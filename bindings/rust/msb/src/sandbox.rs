@@ -493,6 +493,7 @@ impl Sandbox {
             disk_bytes: m.disk_bytes,
             pids: m.pids,
             uptime: Duration::from_millis(m.uptime_ms),
+            host_memory_bytes: m.host_memory_bytes,
         })
     }
 

@@ -227,6 +227,9 @@ pub struct Metrics {
     pub pids: u32,
     /// Time since start.
     pub uptime: Duration,
+    /// What the sandbox costs the host: its processes (os backend), or the
+    /// whole microVM with the guest memory it touched (vm backend).
+    pub host_memory_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
