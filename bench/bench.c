@@ -13,6 +13,18 @@
  *      (target: throughput >= 0.5x)
  *
  * Usage: msb-bench [-n ITERATIONS]
+ *        msb-bench --vm [-n ITERATIONS]
+ *
+ * --vm compares the vm backend with the os backend on the same machine
+ * (issue 8; run inside the nested harness's L1, where microVMs can run):
+ *  (v1) create -> agent ready -> destroy of a microVM, against the same
+ *       for an os-backend sandbox
+ *  (v2) a command round trip in the VM, against one in an os sandbox
+ *  (v3) a REPL round trip in the VM, against one in an os sandbox
+ *  (v4) 64 MiB written into the VM and read back, against cat through
+ *       pipes on the same machine
+ *  (v5) 10 microVMs started at once, each running a command, stopped:
+ *       the wall time, and that none failed
  */
 #include <errno.h>
 #include <spawn.h>
@@ -25,6 +37,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
+#include <pthread.h>
 
 #include "msb.h"
 
@@ -159,6 +172,165 @@ static double cat_roundtrip(const uint8_t *data, size_t len)
 	return now_ms() - t0;
 }
 
+static msb_sandbox *start_backend(msb_backend be)
+{
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	msb_sandbox *sb;
+
+	o.backend = be;
+	if (msb_sandbox_create(&sb, &o))
+		die("create");
+	if (msb_sandbox_start(sb))
+		die(be == MSB_BACKEND_VM ? "start a microVM" : "start");
+	return sb;
+}
+
+static double repl_rt(msb_sandbox *sb)
+{
+	msb_repl_options ro = MSB_REPL_OPTIONS_INIT;
+	msb_repl_result *rr = NULL;
+	double t0 = now_ms();
+
+	ro.language = MSB_LANG_PYTHON;
+	if (msb_repl_run(&rr, sb, &ro, "x = x + 1 if 'x' in dir() else 0", 32) ||
+	    rr->status != MSB_REPL_OK)
+		die("repl round trip");
+	msb_repl_result_free(rr);
+	return now_ms() - t0;
+}
+
+static void pair(const char *name, const char *unit, double vm, const char *refname,
+		 double ref)
+{
+	printf("%-30s vm %9.2f %s | %-24s %9.2f %s | ratio %6.2fx\n", name, vm,
+	       unit, refname, ref, unit, vm / ref);
+}
+
+struct concurrent {
+	pthread_t t;
+	int rc;
+};
+
+static void *one_vm(void *arg)
+{
+	struct concurrent *c = arg;
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	msb_sandbox *sb = NULL;
+
+	o.backend = MSB_BACKEND_VM;
+	o.memory_bytes = 64ll << 20;
+	o.disk_bytes = 16ll << 20;
+	c->rc = msb_sandbox_create(&sb, &o);
+	if (!c->rc)
+		c->rc = msb_sandbox_start(sb);
+	if (!c->rc)
+		c->rc = run_true(sb);
+	if (!c->rc)
+		c->rc = msb_sandbox_stop(sb, 1000);
+	msb_sandbox_free(sb);
+	return NULL;
+}
+
+static int vm_main(int n)
+{
+	double *a = calloc((size_t)n * 10, sizeof(double));
+	double *b = calloc((size_t)n * 10, sizeof(double));
+	msb_sandbox *vm, *os;
+	int i;
+
+	if (!a || !b)
+		return 1;
+	printf("msb %s: the vm backend against the os backend on this machine, "
+	       "%d iterations, medians\n", msb_version(), n);
+	/* (v1) interleaved, so that drift hits both alike */
+	for (i = 0; i < n; i++) {
+		double t0 = now_ms();
+
+		vm = start_backend(MSB_BACKEND_VM);
+		a[i] = now_ms() - t0;
+		msb_sandbox_free(vm);
+		t0 = now_ms();
+		os = start_backend(MSB_BACKEND_OS);
+		b[i] = now_ms() - t0;
+		msb_sandbox_free(os);
+	}
+	pair("(v1) create -> agent ready", "ms", median(a, n), "os sandbox", median(b, n));
+
+	vm = start_backend(MSB_BACKEND_VM);
+	os = start_backend(MSB_BACKEND_OS);
+	for (i = 0; i < n * 5; i++) {
+		double t0 = now_ms();
+
+		if (run_true(vm))
+			die("true in the VM");
+		a[i] = now_ms() - t0;
+		t0 = now_ms();
+		if (run_true(os))
+			die("true in os");
+		b[i] = now_ms() - t0;
+	}
+	pair("(v2) command round trip", "ms", median(a, n * 5), "os sandbox", median(b, n * 5));
+
+	repl_rt(vm);
+	repl_rt(os);
+	for (i = 0; i < n * 5; i++) {
+		a[i] = repl_rt(vm);
+		b[i] = repl_rt(os);
+	}
+	pair("(v3) REPL round trip", "ms", median(a, n * 5), "os sandbox", median(b, n * 5));
+
+	{
+		size_t len = 64u << 20;
+		uint8_t *data = malloc(len);
+		msb_buf back;
+		int k = n < 3 ? n : 3;
+
+		if (!data)
+			die("malloc");
+		for (size_t j = 0; j < len; j++)
+			data[j] = (uint8_t)(j * 131 + (j >> 9));
+		for (i = 0; i < k; i++) {
+			double t0 = now_ms();
+
+			if (msb_file_write(vm, "/tmp/bench.bin", data, len,
+					   MSB_WRITE_TRUNCATE, 0644) ||
+			    msb_file_read(&back, vm, "/tmp/bench.bin", 0))
+				die("64 MiB into the VM and back");
+			if (back.len != len || memcmp(back.ptr, data, len))
+				die("64 MiB came back from the VM different");
+			msb_buf_free(&back);
+			a[i] = 64 * 1000.0 / (now_ms() - t0);
+			b[i] = 64 * 1000.0 / cat_roundtrip(data, len);
+		}
+		pair("(v4) 64 MiB in and back", "MiB/s", median(a, k), "cat through pipes",
+		     median(b, k));
+		free(data);
+	}
+	msb_sandbox_free(vm);
+	msb_sandbox_free(os);
+
+	{
+		struct concurrent c[10];
+		double t0 = now_ms();
+		int failed = 0;
+
+		for (i = 0; i < 10; i++)
+			if (pthread_create(&c[i].t, NULL, one_vm, &c[i]))
+				die("pthread_create");
+		for (i = 0; i < 10; i++) {
+			pthread_join(c[i].t, NULL);
+			failed += c[i].rc != 0;
+		}
+		printf("%-30s 10 VMs started, ran true, stopped in %.0f ms: %d failed\n",
+		       "(v5) 10 concurrent microVMs", now_ms() - t0, failed);
+		if (failed)
+			return 1;
+	}
+	free(a);
+	free(b);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char *bwrap[] = { "/usr/bin/bwrap", "--unshare-all", "--die-with-parent",
@@ -169,12 +341,22 @@ int main(int argc, char **argv)
 	double *a, *b;
 	msb_sandbox *sb;
 
+	int vm = argc > 1 && !strcmp(argv[1], "--vm");
+
+	if (vm) {
+		argc--;
+		argv++;
+	}
 	if (argc == 3 && !strcmp(argv[1], "-n"))
 		n = atoi(argv[2]);
+	else if (argc != 1)
+		n = 0;
 	if (n < 3) {
-		fprintf(stderr, "usage: msb-bench [-n ITERATIONS >= 3]\n");
+		fprintf(stderr, "usage: msb-bench [--vm] [-n ITERATIONS >= 3]\n");
 		return 2;
 	}
+	if (vm)
+		return vm_main(n);
 	a = calloc((size_t)n * 10, sizeof(double));
 	b = calloc((size_t)n * 10, sizeof(double));
 	if (!a || !b)
