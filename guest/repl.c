@@ -75,6 +75,7 @@ struct run {
 	uint64_t start_ns;
 	uint64_t timer;         /* the timeout, then the kill grace */
 	int interrupted, killed, detached, state_lost;
+	int asked;              /* interrupted on request, not by the timeout */
 };
 
 struct ctx {
@@ -306,7 +307,8 @@ static void run_fail(struct agent *a, struct ctx *x, const char *type, const cha
 
 	if (x->cur)
 		x->cur->state_lost = 1;
-	run_done(a, x, x->cur && x->cur->interrupted ? "timeout" : "error", NULL, err, NULL);
+	run_done(a, x, x->cur && x->cur->interrupted ?
+		 (x->cur->asked ? "interrupted" : "timeout") : "error", NULL, err, NULL);
 	json_decref(err);
 }
 
@@ -393,7 +395,7 @@ static void handle_response(struct agent *a, struct proc *p, const uint8_t *d, s
 	/* Output the code wrote before the answer goes first. */
 	drain_output(a, p);
 	if (x->cur->interrupted)
-		status = "timeout";
+		status = x->cur->asked ? "interrupted" : "timeout";
 	run_done(a, x, status, value, error, outputs);
 	json_decref(resp);
 }
@@ -1040,9 +1042,9 @@ void op_repl_context(struct agent *a, struct client *c, uint32_t id, const json_
 		return;
 	}
 	if (!action || (strcmp(action, "create") && strcmp(action, "reset") &&
-			strcmp(action, "destroy"))) {
-		client_error(c, id, MSB_EINVAL, 0, "use create, reset, destroy or "
-			     "list", "unknown REPL context action");
+			strcmp(action, "destroy") && strcmp(action, "interrupt"))) {
+		client_error(c, id, MSB_EINVAL, 0, "use create, reset, destroy, "
+			     "interrupt or list", "unknown REPL context action");
 		return;
 	}
 	if (check_target(c, id, req, &l, &name) < 0)
@@ -1077,6 +1079,26 @@ void op_repl_context(struct agent *a, struct client *c, uint32_t id, const json_
 	if (!x) {
 		client_error(c, id, MSB_ENOTFOUND, 0, "create it, or run code in "
 			     "it", "no %s context \"%.128s\"", l->name, name);
+		return;
+	}
+	if (!strcmp(action, "interrupt")) {
+		int running = x->cur && x->proc && !x->cur->interrupted;
+
+		if (running) {
+			/* an answer already there wins, as for a timeout (and
+			 * the run it let start is not the one asked about) */
+			uint64_t serial = x->cur->serial;
+
+			read_responses(a, x->proc);
+			running = x->cur && x->proc && x->cur->serial == serial &&
+				  !x->cur->interrupted;
+		}
+		if (running) {
+			x->cur->asked = 1;
+			run_interrupt(a, x->cur);
+		}
+		client_reply(c, id, json_pack("{s:b,s:b}", "ok", 1, "interrupted",
+					      running));
 		return;
 	}
 	if (!strcmp(action, "reset")) {

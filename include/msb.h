@@ -502,7 +502,8 @@ typedef struct msb_repl_options {
 typedef enum msb_repl_status {
 	MSB_REPL_OK = 0,
 	MSB_REPL_ERROR = 1,    /* the code raised or failed */
-	MSB_REPL_TIMEOUT = 2   /* interrupted by the timeout */
+	MSB_REPL_TIMEOUT = 2,  /* interrupted by the timeout */
+	MSB_REPL_INTERRUPTED = 3 /* interrupted by msb_repl_interrupt() */
 } msb_repl_status;
 
 typedef struct msb_repl_output {
@@ -541,6 +542,15 @@ MSB_EXTERN int msb_repl_run_stream(msb_repl_result **out, msb_sandbox *sb,
 				   msb_output_cb cb, void *payload);
 
 MSB_EXTERN void msb_repl_result_free(msb_repl_result *result);
+
+/* Interrupt the code running in a context now, from any thread or
+ * process connected to the sandbox: as a timeout does (KeyboardInterrupt,
+ * SIGINT; the state is kept, an interpreter that does not stop is
+ * restarted), and that run ends with MSB_REPL_INTERRUPTED.  *interrupted
+ * (may be NULL) says whether code was running; runs queued behind it still
+ * run.  MSB_ENOTFOUND if there is no such context. */
+MSB_EXTERN int msb_repl_interrupt(msb_sandbox *sb, msb_language lang,
+				  const char *context, int *interrupted);
 
 typedef struct msb_repl_context {
 	msb_language language;

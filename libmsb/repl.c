@@ -175,6 +175,8 @@ static int fill_result(msb_repl_result *res, const json_t *reply)
 		res->status = MSB_REPL_OK;
 	else if (!strcmp(status, "timeout"))
 		res->status = MSB_REPL_TIMEOUT;
+	else if (!strcmp(status, "interrupted"))
+		res->status = MSB_REPL_INTERRUPTED;
 	else
 		res->status = MSB_REPL_ERROR;
 	res->state_lost = json_is_true(json_object_get(reply, "state_lost"));
@@ -315,7 +317,7 @@ int msb_repl_run_stream(msb_repl_result **out, msb_sandbox *sb,
 /* ---- contexts ---------------------------------------------------------------- */
 
 static int context_op(msb_sandbox *sb, msb_language lang, const char *name,
-		      const char *action)
+		      const char *action, int *interrupted)
 {
 	json_t *req, *reply = NULL;
 	int rc;
@@ -330,23 +332,33 @@ static int context_op(msb_sandbox *sb, msb_language lang, const char *name,
 				"the REPL context name is not valid UTF-8");
 	rc = repl_call(sb, req, &reply);
 	json_decref(req);
+	if (!rc && interrupted)
+		*interrupted = json_is_true(json_object_get(reply, "interrupted"));
 	json_decref(reply);
 	return rc ? rc : msb_ok();
 }
 
+int msb_repl_interrupt(msb_sandbox *sb, msb_language lang, const char *name,
+		       int *interrupted)
+{
+	if (interrupted)
+		*interrupted = 0;
+	return context_op(sb, lang, name, "interrupt", interrupted);
+}
+
 int msb_repl_context_create(msb_sandbox *sb, msb_language lang, const char *name)
 {
-	return context_op(sb, lang, name, "create");
+	return context_op(sb, lang, name, "create", NULL);
 }
 
 int msb_repl_context_reset(msb_sandbox *sb, msb_language lang, const char *name)
 {
-	return context_op(sb, lang, name, "reset");
+	return context_op(sb, lang, name, "reset", NULL);
 }
 
 int msb_repl_context_destroy(msb_sandbox *sb, msb_language lang, const char *name)
 {
-	return context_op(sb, lang, name, "destroy");
+	return context_op(sb, lang, name, "destroy", NULL);
 }
 
 void msb_repl_contexts_free(msb_repl_contexts *list)

@@ -209,6 +209,66 @@ static void test_python_timeouts(void)
 	msb_repl_result_free(r);
 }
 
+struct interrupter {
+	msb_language lang;
+	const char *ctx;
+	int delay_ms, rc, interrupted;
+};
+
+static void *interrupt_later(void *arg)
+{
+	struct interrupter *t = arg;
+
+	usleep((useconds_t)t->delay_ms * 1000);
+	t->rc = msb_repl_interrupt(sb, t->lang, t->ctx, &t->interrupted);
+	return NULL;
+}
+
+/* msb_repl_interrupt from another thread: the run ends INTERRUPTED (not
+ * TIMEOUT), the state stays, and an idle context reports nothing to do. */
+static void test_interrupt(void)
+{
+	struct interrupter t = { MSB_LANG_PYTHON, "intr", 400, -1, 0 };
+	pthread_t th;
+	msb_repl_result *r;
+	uint64_t t0;
+	int was = 1;
+
+	r = run_in(MSB_LANG_PYTHON, "intr", "y = 7", 0);
+	msb_repl_result_free(r);
+	is_int(msb_repl_interrupt(sb, MSB_LANG_PYTHON, "intr", &was), 0,
+	       "interrupt an idle context: no error");
+	is_int(was, 0, "... and nothing was running");
+	is_int(msb_repl_interrupt(sb, MSB_LANG_PYTHON, "no-such-context", NULL),
+	       MSB_ENOTFOUND, "interrupt a context that does not exist: MSB_ENOTFOUND");
+	is_int(msb_repl_interrupt(NULL, MSB_LANG_PYTHON, NULL, NULL), MSB_EINVAL,
+	       "interrupt with a NULL sandbox: MSB_EINVAL");
+
+	t0 = msbt_now_ms();
+	pthread_create(&th, NULL, interrupt_later, &t);
+	r = run_in(MSB_LANG_PYTHON, "intr", "import time\nwhile True: time.sleep(0.01)", 0);
+	pthread_join(th, NULL);
+	is_int(t.rc, 0, "interrupt a running python loop from another thread");
+	ok(t.interrupted, "... it says code was running");
+	ok(r && r->status == MSB_REPL_INTERRUPTED && !r->state_lost &&
+	   !strcmp(r->error_type, "KeyboardInterrupt"),
+	   "... the run ends INTERRUPTED with KeyboardInterrupt, state kept");
+	ok(msbt_now_ms() - t0 < 5000, "... promptly, with no timeout set (%llu ms)",
+	   (unsigned long long)(msbt_now_ms() - t0));
+	msb_repl_result_free(r);
+	r = run_in(MSB_LANG_PYTHON, "intr", "y", 0);
+	ok(r && buf_is(&r->value, "7") && !r->state_lost, "... and y is still 7");
+	msb_repl_result_free(r);
+
+	struct interrupter ts = { MSB_LANG_SHELL, "intr", 300, -1, 0 };
+	pthread_create(&th, NULL, interrupt_later, &ts);
+	r = run_in(MSB_LANG_SHELL, "intr", "sleep 30", 0);
+	pthread_join(th, NULL);
+	ok(ts.rc == 0 && ts.interrupted && r && r->status == MSB_REPL_INTERRUPTED,
+	   "a shell sleep is interrupted too (status %d)", r ? (int)r->status : -1);
+	msb_repl_result_free(r);
+}
+
 static void test_python_death(void)
 {
 	msb_repl_result *r;
@@ -904,6 +964,7 @@ int main(int argc, char **argv)
 	test_python_errors();
 	test_python_rich();
 	test_python_timeouts();
+	test_interrupt();
 	test_python_death();
 	test_framing();
 	test_node();

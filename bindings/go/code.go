@@ -131,6 +131,11 @@ func (r *REPL) Reset() error { return r.s.contextOp(1, r.lang, r.context) }
 // Destroy ends the context's interpreter.
 func (r *REPL) Destroy() error { return r.s.contextOp(2, r.lang, r.context) }
 
+// Interrupt stops the code running in this context now (KeyboardInterrupt,
+// SIGINT), keeping the interpreter's state; that run ends with status
+// "interrupted". Nothing running is not an error.
+func (r *REPL) Interrupt() error { return r.s.contextOp(3, r.lang, r.context) }
+
 // CodeRun describes code for RunCode.
 type CodeRun struct {
 	Code     string
@@ -239,8 +244,9 @@ func (s *Sandbox) RunCode(ctx context.Context, cr CodeRun) (CodeExecution, error
 	return res, nil
 }
 
-// watchREPL resets the context's interpreter when ctx is canceled and the
-// run does not end on its own (through the output callback) soon after.
+// watchREPL interrupts the run when ctx is canceled and it does not end on
+// its own (through the output callback) soon after: the interpreter and its
+// state stay (an interpreter that ignores the interrupt is restarted).
 func (s *Sandbox) watchREPL(ctx context.Context, h *C.msb_sandbox, cr CodeRun) (stop func()) {
 	if ctx.Done() == nil {
 		return func() {}
@@ -265,7 +271,7 @@ func (s *Sandbox) watchREPL(ctx context.Context, h *C.msb_sandbox, cr CodeRun) (
 		name := C.CString(contextName(cr.Context))
 		defer C.free(unsafe.Pointer(name))
 		var e cerr
-		if rc := C.msbgo_repl_context_op(1, h, C.msb_language(cr.Language), name, &e); rc != 0 {
+		if rc := C.msbgo_repl_context_op(3, h, C.msb_language(cr.Language), name, &e); rc != 0 {
 			C.msbgo_err_free(&e)
 		}
 	}()
@@ -297,6 +303,8 @@ func replResult(r *C.msb_repl_result, lang Language) CodeExecution {
 		res.Status = "error"
 	case C.MSB_REPL_TIMEOUT:
 		res.Status = "timeout"
+	case C.MSB_REPL_INTERRUPTED:
+		res.Status = "interrupted"
 	default:
 		res.Status = "unknown"
 	}

@@ -551,17 +551,27 @@ func TestCodeCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || time.Since(start) > 10*time.Second {
 		t.Fatalf("cancel of printing code: %v after %v", err, time.Since(start))
 	}
-	// Cancellation of silent code: the interpreter is reset.
+	// Cancellation of silent code: interrupted, the state kept.
 	ctx3, cancel3 := context.WithCancel(context.Background())
 	go func() { time.Sleep(300 * time.Millisecond); cancel3() }()
 	start = time.Now()
-	_, err = code.RunContext(ctx3, "import time\ntime.sleep(30)")
-	if !errors.Is(err, context.Canceled) || time.Since(start) > 10*time.Second {
-		t.Fatalf("cancel of silent code: %v after %v", err, time.Since(start))
+	ex, err = code.RunContext(ctx3, "import time\ntime.sleep(30)")
+	if !errors.Is(err, context.Canceled) || time.Since(start) > 10*time.Second || ex.GetStatus() != "interrupted" {
+		t.Fatalf("cancel of silent code: status %q, %v after %v", ex.GetStatus(), err, time.Since(start))
 	}
-	ex, err = code.Run("print(6*7)")
-	if out, _ := ex.GetOutput(); err != nil || out != "42" {
+	ex, err = code.Run("print(kept, 6*7)")
+	if out, _ := ex.GetOutput(); err != nil || out != "yes 42" {
 		t.Fatalf("REPL after a cancel: %q, %v", out, err)
+	}
+	// Interrupt from another goroutine, without a context.
+	repl := sb.REPL(msb.LanguagePython, "")
+	go func() { time.Sleep(300 * time.Millisecond); repl.Interrupt() }()
+	ex, err = repl.Run("import time\ntime.sleep(30)")
+	if err != nil || ex.GetStatus() != "interrupted" || ex.ErrorType != "KeyboardInterrupt" {
+		t.Fatalf("Interrupt: status %q type %q, %v", ex.GetStatus(), ex.ErrorType, err)
+	}
+	if err := repl.Interrupt(); err != nil {
+		t.Fatalf("Interrupt with nothing running: %v", err)
 	}
 }
 

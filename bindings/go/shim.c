@@ -103,6 +103,7 @@ int msbgo_repl_context_op(int op, msb_sandbox *sb, msb_language lang,
 	switch (op) {
 	case 0: return capture(msb_repl_context_create(sb, lang, name), e);
 	case 1: return capture(msb_repl_context_reset(sb, lang, name), e);
+	case 3: return capture(msb_repl_interrupt(sb, lang, name, NULL), e);
 	default: return capture(msb_repl_context_destroy(sb, lang, name), e);
 	}
 }

@@ -124,7 +124,7 @@ export interface RichOutput {
 
 /** The result of sb.run(). */
 export class Execution {
-  readonly status: 'success' | 'error' | 'timeout';
+  readonly status: 'success' | 'error' | 'timeout' | 'interrupted';
   readonly language: string;
   readonly stdout: string;
   readonly stderr: string;
@@ -323,6 +323,8 @@ export class Sandbox implements AsyncDisposable {
   resetContext(name?: string, language?: Language): Promise<void>;
   destroyContext(name: string, language?: Language): Promise<void>;
   listContexts(): Promise<ReplContext[]>;
+  /** Interrupt the code running in a context now (state kept); resolves to whether code was running. */
+  interrupt(name?: string, language?: Language): Promise<boolean>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 

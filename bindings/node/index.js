@@ -99,7 +99,7 @@ function chunkCallback(opts) {
 /** The result of sb.run(): code run in the sandbox's REPL. */
 class Execution {
   constructor(r, language) {
-    this.status = r.status;        // 'success' | 'error' | 'timeout'
+    this.status = r.status;        // 'success' | 'error' | 'timeout' | 'interrupted'
     this.language = language;      // 'python' | 'nodejs' | 'shell'
     this.stdout = r.stdout.toString();
     this.stderr = r.stderr.toString();
@@ -491,6 +491,10 @@ class Sandbox {
   resetContext(name = 'default', language = this.language) { return native.replContext(this._handle(), 1, language, name); }
   destroyContext(name, language = this.language) { return native.replContext(this._handle(), 2, language, name); }
   listContexts() { return native.replContext(this._handle(), 3); }
+  /** Interrupt the code running in a context now: that run resolves with
+   * status 'interrupted' and the interpreter keeps its state. Resolves to
+   * whether code was running. */
+  interrupt(name = 'default', language = this.language) { return native.replContext(this._handle(), 4, language, name); }
 
   async [asyncDispose]() { await this.stop(); }
 

@@ -153,7 +153,7 @@
 			if (e && e.code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED') {
 				res.status = 'timeout';
 				res.error = { type: 'Interrupted',
-					      message: 'interrupted by the timeout',
+					      message: 'interrupted (SIGINT: the timeout or msb_repl_interrupt)',
 					      traceback: '' };
 			} else {
 				res.status = 'error';

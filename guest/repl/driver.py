@@ -169,7 +169,7 @@ def _msb_main():
             ignore_sigint()
             res["status"] = "timeout"
             res["error"] = error_of(e, fname)
-            res["error"]["message"] = "interrupted by the timeout"
+            res["error"]["message"] = "interrupted (SIGINT: the timeout or msb_repl_interrupt)"
         except BaseException as e:  # SystemExit too: the state stays
             ignore_sigint()
             res["status"] = "error"

@@ -56,7 +56,7 @@ while :; do
 	trap '' INT
 	__msb_code=
 	if [ "$__msb_int" = 1 ]; then
-		__msb_out='{"status":"timeout","value":"","outputs":[],"error":{"type":"Interrupted","message":"interrupted by the timeout","traceback":""},"exit_code":'$__msb_st'}'
+		__msb_out='{"status":"timeout","value":"","outputs":[],"error":{"type":"Interrupted","message":"interrupted (SIGINT: the timeout or msb_repl_interrupt)","traceback":""},"exit_code":'$__msb_st'}'
 	elif [ "$__msb_st" -eq 0 ]; then
 		__msb_out='{"status":"ok","value":"","outputs":[],"error":null,"exit_code":0}'
 	else

@@ -1399,12 +1399,12 @@ static int repl_exec(op *o)
 
 static napi_value repl_done(napi_env env, op *o)
 {
-	static const char *const st[] = { "success", "error", "timeout" };
+	static const char *const st[] = { "success", "error", "timeout", "interrupted" };
 	const msb_repl_result *r = o->rres;
 	napi_value v, outs;
 
 	NAPI_OK(napi_create_object(env, &v));
-	set_str(env, v, "status", r->status <= 2 ? st[r->status] : "error");
+	set_str(env, v, "status", r->status <= 3 ? st[r->status] : "error");
 	set_buf(env, v, "stdout", &r->out);
 	set_buf(env, v, "stderr", &r->err);
 	set_buf(env, v, "value", &r->value);
@@ -1477,6 +1477,13 @@ static int ctx_exec(op *o)
 		return CAP(o, msb_repl_context_reset(o->h->sb, l, o->s1));
 	case 2:
 		return CAP(o, msb_repl_context_destroy(o->h->sb, l, o->s1));
+	case 4: {
+		int was = 0;
+		int rc = CAP(o, msb_repl_interrupt(o->h->sb, l, o->s1, &was));
+
+		o->i2 = was;
+		return rc;
+	}
 	default:
 		return CAP(o, msb_repl_context_list(&o->cl, o->h->sb));
 	}
@@ -1486,6 +1493,10 @@ static napi_value ctx_done(napi_env env, op *o)
 {
 	napi_value arr;
 
+	if (o->i1 == 4) {
+		NAPI_OK(napi_get_boolean(env, o->i2 != 0, &arr));
+		return arr;
+	}
 	if (!o->cl)
 		return NULL;
 	NAPI_OK(napi_create_array_with_length(env, o->cl->len, &arr));
@@ -1502,7 +1513,7 @@ static napi_value ctx_done(napi_env env, op *o)
 }
 
 /* replContext(h, action, language, name): action 0 create, 1 reset,
- * 2 destroy, 3 list. */
+ * 2 destroy, 3 list, 4 interrupt (resolves to whether code was running). */
 static napi_value js_repl_context(napi_env env, napi_callback_info info)
 {
 	ARGS(4);

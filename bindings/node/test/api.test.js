@@ -79,6 +79,13 @@ test('python sandbox: lifecycle, REPL state, errors, commands', async (t) => {
 
     let e = await sb.run('x = 6 * 7\nprint(x)');
     assert.equal(e.status, 'success');
+    // interrupt: the run ends 'interrupted', x survives
+    assert.equal(await sb.interrupt(), false);
+    const slow = sb.run('import time\ntime.sleep(30)');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await sb.interrupt(), true);
+    assert.equal((await slow).status, 'interrupted');
+    assert.equal(await (await sb.run('print(x)')).output(), '42\n');
     assert.equal(e.language, 'python');
     assert.equal(await e.output(), '42\n');
     assert.equal(e.hasError(), false);

@@ -1914,6 +1914,7 @@ impl Default for msb_repl_options {
 pub const MSB_REPL_OK: msb_repl_status = 0;
 pub const MSB_REPL_ERROR: msb_repl_status = 1;
 pub const MSB_REPL_TIMEOUT: msb_repl_status = 2;
+pub const MSB_REPL_INTERRUPTED: msb_repl_status = 3;
 pub type msb_repl_status = ::std::os::raw::c_uint;
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
@@ -2223,6 +2224,14 @@ extern "C" {
 }
 extern "C" {
     pub fn msb_repl_result_free(result: *mut msb_repl_result);
+}
+extern "C" {
+    pub fn msb_repl_interrupt(
+        sb: *mut msb_sandbox,
+        lang: msb_language,
+        context: *const ::std::os::raw::c_char,
+        interrupted: *mut ::std::os::raw::c_int,
+    ) -> ::std::os::raw::c_int;
 }
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]

@@ -110,6 +110,8 @@ pub enum ReplStatus {
     Error,
     /// The timeout interrupted it.
     Timeout,
+    /// [`Sandbox::repl_interrupt`] interrupted it.
+    Interrupted,
 }
 
 /// The error a run raised.
@@ -217,6 +219,7 @@ impl Sandbox {
             let status = match res.status {
                 sys::MSB_REPL_OK => ReplStatus::Ok,
                 sys::MSB_REPL_TIMEOUT => ReplStatus::Timeout,
+                sys::MSB_REPL_INTERRUPTED => ReplStatus::Interrupted,
                 _ => ReplStatus::Error,
             };
             let value = buf_vec(&res.value);
@@ -276,6 +279,20 @@ impl Sandbox {
         let rc =
             unsafe { sys::msb_repl_context_reset(self.inner.raw(), language.raw(), n.as_ptr()) };
         check(rc, Op::Repl)
+    }
+
+    /// Interrupts the code running in a context now (from any thread):
+    /// that run ends with [`ReplStatus::Interrupted`] and the interpreter
+    /// keeps its state. Returns whether code was running.
+    pub fn repl_interrupt(&self, language: Language, name: &str) -> Result<bool, SdkError> {
+        let n = context_name(name)?;
+        let mut was: std::os::raw::c_int = 0;
+        // SAFETY: valid handle, name and out pointer.
+        let rc = unsafe {
+            sys::msb_repl_interrupt(self.inner.raw(), language.raw(), n.as_ptr(), &mut was)
+        };
+        check(rc, Op::Repl)?;
+        Ok(was != 0)
     }
 
     /// Destroys a context and its interpreter.

@@ -141,6 +141,19 @@ fn repl_shell_keeps_state() {
     let e = sb.repl_context_create(Language::Shell, "made").unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::AlreadyExists), "{}", e);
     sb.repl_context_destroy(Language::Shell, "made").unwrap();
+    // an interrupt from another thread stops a run and keeps the state
+    sb.repl_run(Language::Shell, "y=7").unwrap();
+    assert!(!sb.repl_interrupt(Language::Shell, "default").unwrap());
+    let r = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(300));
+            assert!(sb.repl_interrupt(Language::Shell, "default").unwrap());
+        });
+        sb.repl_run(Language::Shell, "sleep 30").unwrap()
+    });
+    assert_eq!(r.status, ReplStatus::Interrupted);
+    let r = sb.repl_run(Language::Shell, "echo $y").unwrap();
+    assert_eq!(text(&r.stdout), "7\n");
     assert_eq!("bash".parse::<Language>().unwrap(), Language::Shell);
     assert!("cobol".parse::<Language>().is_err());
 }
