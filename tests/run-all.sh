@@ -5,7 +5,10 @@
 #   2. the C tests, as root and unprivileged                (make test-c)
 #   3. the same C tests under ASan + UBSan in build-asan    (make test-asan)
 #   4. the frame decoder fuzzed for a short while           (make fuzz)
-#   5. the bindings' tests                                  (see below)
+#   5. msb-vmm boots the guest kernel inside an emulated L1  (make test-nested)
+#      with KVM and talks to its init over virtio (QEMU bounded by
+#      MSB_NESTED_TIMEOUT seconds, default 300; SKIP without QEMU)
+#   6. the bindings' tests                                  (see below)
 #
 # Every step runs even when an earlier one failed; the summary at the end
 # lists the failures and the exit status is non-zero if there was any.
@@ -37,6 +40,10 @@ step "header compiles as C99 and C++" $MAKE check-header
 step "C tests" $MAKE test-c
 step "C tests under ASan+UBSan" $MAKE test-asan
 step "frame decoder fuzzing (${FUZZ_SECONDS:=20} s)" $MAKE fuzz FUZZ_SECONDS=$FUZZ_SECONDS
+# ~10-20 s of QEMU once both kernels are cached; the timeout leaves room for
+# one hung step inside L1 (60 s each) to be reported by l1check itself.
+step "nested: msb-vmm boots the guest kernel in an emulated L1 (timeout ${MSB_NESTED_TIMEOUT:=300} s)" \
+	env MSB_NESTED_TIMEOUT="$MSB_NESTED_TIMEOUT" $MAKE test-nested
 
 # ---------------------------------------------------------------------------
 # The bindings, each run against the library built above.
