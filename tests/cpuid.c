@@ -197,6 +197,9 @@ static void amd(void)
 	cpuid_set_apic_id(c, 0);
 	struct kvm_cpuid_entry2 l1 = q(c, 1, 0);
 	ok(l1.ecx >> 31 & 1, "AMD L1: the hypervisor bit is set (KVM leaves it to the VMM)");
+	ok(!(q(c, 0x80000001, 0).ecx >> 2 & 1) && (q(c, 0x80000001, 0).ecx & 0x73) == 0x73,
+	   "AMD L1: SVM is hidden (no nested virtualization for the guest), the rest of the leaf kept");
+	ok(!(l1.ecx >> 5 & 1), "AMD L1: no VMX either");
 	ok(l1.ecx >> 24 & 1, "AMD L1: TSC-deadline with an in-kernel LAPIC and the capability");
 	ok(kvm_leaves(c, 0x01007efb), "AMD L1: KVM's signature and its features (kvmclock...) as offered");
 
@@ -227,6 +230,17 @@ static void amd(void)
 
 static void intel(void)
 {
+	{
+		/* a host with nested VMX offers it: the guest must not see it */
+		struct kvm_cpuid2 *c = table(intel_pvm, NREC(intel_pvm));
+		for (unsigned i = 0; i < c->nent; i++)
+			if (c->entries[i].function == 1)
+				c->entries[i].ecx |= 1u << 5;
+		cpuid_normalize(c, 1, 1, 0);
+		ok(!(q(c, 1, 0).ecx >> 5 & 1) && (q(c, 1, 0).ecx & 0x1202000) == 0x1202000,
+		   "Intel: VMX offered by KVM is hidden from the guest, the rest of leaf 1 kept");
+		free(c);
+	}
 	for (unsigned n = 1; n <= 32; n = n * 2 + 1) {
 		struct kvm_cpuid2 *c = table(intel_pvm, NREC(intel_pvm));
 		unsigned before = c->nent;

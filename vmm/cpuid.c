@@ -6,6 +6,10 @@
  * kvmtool and crosvm do, and never adds a feature KVM did not offer:
  *
  *   leaf 1        the hypervisor bit (Linux looks for KVM only behind it);
+ *                 no VMX (and leaf 0x80000001: no SVM): a guest gets no
+ *                 nested virtualization, so the host's nested-VMX/SVM
+ *                 emulation, a classic source of escapes, is out of reach
+ *                 (KVM refuses VMXON/VMRUN when CPUID hides them);
  *                 the TSC-deadline timer exactly when the in-kernel LAPIC
  *                 emulates it; the logical CPU count (with HTT)
  *   0x40000000    KVM's signature "KVMKVMKVM\0\0\0", EAX = the last
@@ -39,6 +43,8 @@
 #define L1_ECX_TSC_DEADLINE (1u << 24)
 #define L1_ECX_XSAVE_BIT    26
 #define L1_ECX_HYPERVISOR   (1u << 31)
+#define L1_ECX_VMX          (1u << 5)
+#define EXT1_ECX_SVM        (1u << 2)
 #define L1_EDX_HTT          (1u << 28)
 
 /* Legacy area + XSAVE header: the smallest XSAVE image. */
@@ -282,6 +288,7 @@ int cpuid_normalize(struct kvm_cpuid2 *c, unsigned ncpus, int irqchip, int tsc_d
 	struct kvm_cpuid_entry2 *e = find(c, 1, 0);
 	if (e) {
 		e->ecx |= L1_ECX_HYPERVISOR;
+		e->ecx &= ~L1_ECX_VMX;
 		/* the TSC-deadline timer lives in the in-kernel LAPIC */
 		if (irqchip && tsc_deadline)
 			e->ecx |= L1_ECX_TSC_DEADLINE;
@@ -300,6 +307,10 @@ int cpuid_normalize(struct kvm_cpuid2 *c, unsigned ncpus, int irqchip, int tsc_d
 	sig->ebx = SIG_EBX;
 	sig->ecx = SIG_ECX;
 	sig->edx = SIG_EDX;
+
+	struct kvm_cpuid_entry2 *ext = find(c, 0x80000001u, 0);
+	if (ext)
+		ext->ecx &= ~EXT1_ECX_SVM;
 
 	normalize_xsave(c);
 	return normalize_topology(c, ncpus);
