@@ -43,7 +43,7 @@ BENCH      := $(B)/bench/msb-bench
 LIBS       := -ljansson -lpthread
 AGENT_LIBS := -lseccomp -ljansson
 
-.PHONY: all test test-c test-asan bench fuzz install uninstall clean help check-header check-bindings kernel test-nested
+.PHONY: all test test-c test-asan bench fuzz install uninstall clean help check-header check-bindings kernel rootfs test-nested
 all: $(SHLIB) $(STLIB) $(AGENT) $(CLI) $(B)/lib/msb.pc vmm kernel
 
 # msb-vmm and its test guest (after `all`, which stays the default goal).
@@ -56,12 +56,15 @@ help:
 	@echo "make test       run the whole test suite (C tests as root and unprivileged, ASan/UBSan,"
 	@echo "                fuzzers, bindings, the nested msb-vmm test)"
 	@echo "make test-c     run the C tests once"
-	@echo "make bench      run the benchmarks (side by side with bubblewrap and fork+exec)"
+	@echo "make bench      run the benchmarks (side by side with bubblewrap and fork+exec, and"
+	@echo "                in the nested harness msb-vmm with QEMU and vm with os)"
 	@echo "make fuzz       run the frame decoder and virtqueue fuzzers for a while"
 	@echo "make check-bindings  fail if the Rust FFI no longer matches include/msb.h"
 	@echo "make kernel     build (once per machine, cached) the microVM guest kernel"
-	@echo "make test-nested  msb-vmm boots it with a virtio disk and console, inside an"
-	@echo "                emulated L1 with KVM (TAP under prove; MSB_NESTED_TIMEOUT=300)"
+	@echo "make rootfs     build (once per machine, as root, cached) the microVMs' root image"
+	@echo "make test-nested  inside an emulated L1 with KVM: msb-vmm boots the guest with a"
+	@echo "                virtio disk and console, the conformance test runs on the vm"
+	@echo "                backend, a hostile guest attacks the VMM (TAP under prove)"
 	@echo "make install    install to \$$DESTDIR\$$PREFIX"
 
 $(B)/obj/lib/%.o: %.c $(LIB_HDR)
@@ -153,16 +156,36 @@ kernel:
 	@env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
 		scripts/build-kernel.sh --link $(B)/share/msb/vmlinux >/dev/null
 
+# The microVMs' root filesystem: Debian 12 minbase with python3 and nodejs
+# (scripts/build-rootfs.sh: debootstrap from this machine's own Debian
+# mirror; needs root; about a minute, once per machine, cached outside the
+# tree).  $(B)/share/msb/rootfs.ext4 links to the cached image, and
+# $(B)/share/msb/rootfs to the same tree unpacked (an os sandbox's --rootfs).
+rootfs:
+	@scripts/build-rootfs.sh --link $(B)/share/msb/rootfs.ext4 >/dev/null
+	@scripts/build-rootfs.sh --tree --link $(B)/share/msb/rootfs >/dev/null
+
 # The whole path on this machine: QEMU emulates a CPU with AMD SVM, an L1
 # Linux runs KVM, and inside it tests/nested/l1check boots the guest kernel
 # with msb-vmm three times (1 and 2 vCPUs, a read-write and a read-only
 # disk) and talks to its init (tests/nested/l2init.c) over virtio-console;
 # the guest must also find KVM, run on kvm-clock and warn about nothing.
-# TAP under prove; SKIP where QEMU cannot be installed.  About 10-20 s of
-# QEMU once the kernels are built (tests/nested/run builds the L1 kernel,
-# cached like the guest kernel).  Part of `make test`.
-test-nested: all
+# Before that, the conformance test (tests/conformance.c, the contract both
+# backends keep) on this host with the microVMs' root image as an os
+# sandbox's root; then the vm backend itself: the conformance test with
+# MSB_TEST_BACKEND=vm, and the
+# hostile guest (tests/nested/hostile.c: guest root floods the console and
+# writes garbage into the virtio registers, queues, ports and disk; the VMM
+# must survive or end cleanly, and the host stay unaffected).
+# TAP under prove; SKIP where QEMU cannot be installed.  A few minutes once
+# the kernels and the root image are built (tests/nested/run builds the L1
+# kernel and, with --vm, the image; cached).  Part of `make test`.
+test-nested: all rootfs $(B)/tests/conformance
+	MSB_TEST_ROOTFS=$(B)/share/msb/rootfs prove -v $(B)/tests/conformance
 	prove -v -e 'tests/nested/run --tap --' /usr/libexec/msb/nested/l1check
+	prove -v -e 'tests/nested/run --tap --vm --timeout 600 -- env MSB_TEST_BACKEND=vm' \
+		/usr/libexec/msb/nested/conformance
+	prove -v -e 'tests/nested/run --tap --timeout 600 --' /usr/libexec/msb/nested/hostile
 
 test-c: all $(TESTS) $(B)/tests/probe
 	B=$(B) tests/run-c-tests.sh
@@ -173,9 +196,13 @@ test: all
 test-asan:
 	$(MAKE) B=build-asan OPT='-O1 -g' SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' test-c
 
+# The host's benchmarks, then those that need a KVM which boots Linux, in
+# the nested harness (tests/nested/bench.sh: msb-vmm against QEMU's
+# microvm, and the vm backend against the os backend, in the same L1).
 bench: all $(BENCH) $(B)/bench/msb-vmm-bench
 	$(BENCH)
 	$(B)/bench/msb-vmm-bench
+	tests/nested/run --vm --with-qemu --timeout 1800 -- bench.sh
 
 fuzz:
 	@mkdir -p $(B)/fuzz/corpus
@@ -201,6 +228,9 @@ install: all
 	install -m 755 $(AGENT) $(DESTDIR)$(LIBEXECDIR)/msb/msb-agent
 	install -m 755 $(VMM) $(DESTDIR)$(LIBEXECDIR)/msb/msb-vmm
 	install -D -m 644 $(TESTGUEST) $(DESTDIR)$(PREFIX)/share/msb/testguest.elf
+	install -m 644 $(B)/share/msb/vmlinux $(DESTDIR)$(PREFIX)/share/msb/vmlinux
+	if [ -e $(B)/share/msb/rootfs.ext4 ]; then \
+		install -m 644 $(B)/share/msb/rootfs.ext4 $(DESTDIR)$(PREFIX)/share/msb/rootfs.ext4; fi
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/msb
 
 uninstall:

@@ -4,14 +4,18 @@
 # read-only over virtio-blk (and that an os-backend sandbox can use as its
 # root).  Cached OUTSIDE the work tree so that a clean clone reuses it.
 #
-#   scripts/build-rootfs.sh [--link PATH]
+#   scripts/build-rootfs.sh [--link PATH] [--tree]
 #
-#   --link PATH   also make PATH a symlink to the cached image
+#   --link PATH   also make PATH a symlink to the cached image (with --tree:
+#                 to the unpacked tree)
+#   --tree        print the tree's path instead of the image's
 #
-# The cache entry is $MSB_CACHE_DIR (default ${XDG_CACHE_HOME:-$HOME/.cache}/msb)
-# /rootfs-KEY/, KEY a hash of the suite, the package list and this script.
-# It holds rootfs.ext4, packages.txt (what is inside, with versions) and
-# build.log.  A second run returns at once; concurrent runs are serialised
+# The cache entry is $MSB_CACHE_DIR (default /var/cache/msb: building needs
+# root, and the tree must be readable by the unprivileged uids sandboxes
+# run as, which a 0700 home is not)/rootfs-KEY/, KEY a hash of the suite, the package list and this script.
+# It holds rootfs.ext4, the same tree unpacked (tree/: the root of an
+# os-backend sandbox, `msb run --rootfs .../tree`), packages.txt (what is
+# inside, with versions) and build.log.  A second run returns at once; concurrent runs are serialised
 # by a lock; an entry appears only by an atomic rename of a complete build.
 # Needs root (debootstrap chroots) and the Debian mirror of this machine's
 # own apt sources (scripts/debian-mirror.sh).  Progress goes to stderr; the
@@ -23,10 +27,12 @@ self="$here/scripts/build-rootfs.sh"
 suite=bookworm
 packages=python3,nodejs
 link=
+want=rootfs.ext4
 while [ $# -gt 0 ]; do
 	case $1 in
 	--link) link=$2; shift 2 ;;
-	-h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--tree) want=tree; shift ;;
+	-h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "build-rootfs.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -34,15 +40,15 @@ done
 say() { echo "[rootfs] $*" >&2; }
 
 key=$( { echo "$suite $packages"; cat "$self"; } | sha256sum | cut -c1-16)
-cache=${MSB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/msb}
+cache=${MSB_CACHE_DIR:-/var/cache/msb}
 entry="$cache/rootfs-$key"
 
 finish() {
 	if [ -n "$link" ]; then
 		mkdir -p "$(dirname "$link")"
-		ln -sfn "$entry/rootfs.ext4" "$link"
+		ln -sfn "$entry/$want" "$link"
 	fi
-	echo "$entry/rootfs.ext4"
+	echo "$entry/$want"
 	exit 0
 }
 
@@ -128,6 +134,7 @@ e2fsck -fn "$work/rootfs.ext4" >>"$log" 2>&1 ||
 stage="$work/entry"
 mkdir "$stage"
 mv "$work/rootfs.ext4" "$work/packages.txt" "$stage/"
+mv "$root" "$stage/tree"
 printf 'suite: %s\npackages: %s\nmirror: %s\nbuilt: %s\n' "$suite" "$packages" "$mirror" "$(date -u +%FT%TZ)" > "$stage/info"
 cp "$log" "$stage/build.log"
 mv -T "$stage" "$entry"

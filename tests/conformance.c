@@ -15,6 +15,9 @@
  *                        guest kernel and MSB_VM_ROOTFS; where the library
  *                        says MSB_EUNSUPPORTED, the whole program is SKIP
  *                        with its reason.
+ *   MSB_TEST_ROOTFS=DIR  (os) sandboxes take DIR as their root, e.g. the
+ *                        microVMs' image unpacked (make rootfs): the same
+ *                        image serves both backends.
  *
  * A check that fails on the vm backend because of a known product bug is
  * reported "not ok ... # TODO vm backend: why" there (see ok_vm()), so the
@@ -1124,6 +1127,8 @@ static void *watch_pids(void *arg)
 	return NULL;
 }
 
+static const char *test_rootfs; /* MSB_TEST_ROOTFS, or NULL */
+
 static void test_limits(void)
 {
 	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
@@ -1132,6 +1137,7 @@ static void test_limits(void)
 	uint64_t t0 = msbt_now_ms();
 
 	o.backend = want_backend;
+	o.rootfs = test_rootfs;
 	o.memory_bytes = 64ll << 20;
 	o.pids = 32;
 	o.disk_bytes = 16ll << 20;
@@ -1292,6 +1298,13 @@ int main(void)
 	} else if (env && env[0] && strcmp(env, "os")) {
 		bail_out("MSB_TEST_BACKEND=%s: use os or vm", env);
 	}
+	test_rootfs = getenv("MSB_TEST_ROOTFS");
+	if (test_rootfs && !test_rootfs[0])
+		test_rootfs = NULL;
+	if (test_rootfs && is_vm)
+		bail_out("MSB_TEST_ROOTFS is for the os backend (the vm backend boots MSB_VM_ROOTFS)");
+	if (test_rootfs)
+		diag("root: %s", test_rootfs);
 	msbt_watchdog(is_vm ? 600 : 120);
 	if (!is_vm)
 		msbt_require_sandboxes();
@@ -1300,6 +1313,7 @@ int main(void)
 	 * os sandbox counts the address space node reserves */
 	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
 	o.backend = want_backend;
+	o.rootfs = test_rootfs;
 	o.memory_bytes = 1ll << 30;
 	o.disk_bytes = 128ll << 20;
 	o.env = ARGV("CONF_SB=from sandbox");

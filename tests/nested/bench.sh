@@ -1,0 +1,67 @@
+#!/bin/sh
+# bench.sh - the microVM benchmarks that need a KVM which boots Linux, run
+# inside the nested harness's L1 by `make bench` (tests/nested/run --vm
+# --with-qemu -- bench.sh).  Side by side in one run, on the same L1:
+#
+#  (n1) msb-vmm against QEMU's microvm machine, both booting the guest
+#       kernel (/usr/share/msb/vmlinux) and the same initramfs
+#       (tests/nested/l2init.c) to its marker line MSB-L2-INIT-OK: the time
+#       from the start of the process to the marker on its console;
+#  (n2) the same, each until the process has ended (the guest resets);
+#  then msb-bench --vm: a microVM sandbox against an os sandbox in L1
+#  (create -> agent ready, command and REPL round trips, 64 MiB in and out
+#  against cat through pipes, 10 concurrent microVMs).
+#
+# Under software emulation (L0 runs L1 in QEMU's TCG) absolute times mean
+# little: read the ratios.  Times are taken from /proc/uptime (10 ms steps).
+# N (default 5) runs each, interleaved; medians.
+set -u
+N=${N:-5}
+K=/usr/share/msb/vmlinux
+I=/usr/share/msb/nested/l2-initrd.gz
+APPEND="console=ttyS0 reboot=k panic=-1 quiet"
+bb() { busybox "$@"; }
+now() { bb cut -d' ' -f1 /proc/uptime | bb tr -d .; }   # centiseconds
+
+msb_vmm() {
+	msb-vmm --kernel "$K" --initrd "$I" --memory 256M --cpus 1 --cmdline "$APPEND"
+}
+qemu_microvm() {
+	qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=off -accel kvm -cpu host \
+		-m 256M -smp 1 -nodefaults -no-user-config -nographic -no-reboot \
+		-serial stdio -monitor none -kernel "$K" -initrd "$I" -append "$APPEND"
+}
+
+# "MARKER_MS END_MS" for one boot of $1, or "fail".
+boot_once() {
+	start=$(now)
+	out=$("$1" 2>&1 </dev/null | while IFS= read -r line; do
+		case $line in *MSB-L2-INIT-OK*) echo "$(now)" ;; esac
+	done)
+	end=$(now)
+	[ -n "$out" ] || { echo fail; return; }
+	echo "$(( (out - start) * 10 )) $(( (end - start) * 10 ))"
+}
+
+median() { printf '%s\n' "$@" | bb sort -n | bb sed -n "$(( ($# + 1) / 2 ))p"; }
+
+command -v qemu-system-x86_64 >/dev/null || { echo "bench.sh: no QEMU in L1 (run with --with-qemu)"; exit 2; }
+[ -c /dev/kvm ] || { echo "bench.sh: no /dev/kvm in L1"; exit 2; }
+
+echo "nested benchmarks (L1 under QEMU TCG with emulated AMD-V), $N runs each, medians"
+boot_once msb_vmm >/dev/null; boot_once qemu_microvm >/dev/null    # warm the page cache
+vm_m=; vm_e=; q_m=; q_e=; fails=0
+for i in $(bb seq 1 "$N"); do
+	r=$(boot_once msb_vmm); [ "$r" = fail ] && fails=$((fails + 1)) || { vm_m="$vm_m ${r% *}"; vm_e="$vm_e ${r#* }"; }
+	r=$(boot_once qemu_microvm); [ "$r" = fail ] && fails=$((fails + 1)) || { q_m="$q_m ${r% *}"; q_e="$q_e ${r#* }"; }
+done
+[ -n "$vm_m" ] && [ -n "$q_m" ] || { echo "bench.sh: the boots failed"; exit 1; }
+# shellcheck disable=SC2086
+a=$(median $vm_m); b=$(median $q_m); c=$(median $vm_e); d=$(median $q_e)
+printf '%-36s msb-vmm %6d ms | qemu microvm %6d ms | ratio %s\n' \
+	"(n1) start -> init's marker" "$a" "$b" "$(bb awk "BEGIN { printf \"%.2fx\", $a / $b }")"
+printf '%-36s msb-vmm %6d ms | qemu microvm %6d ms | ratio %s\n' \
+	"(n2) start -> the VM has ended" "$c" "$d" "$(bb awk "BEGIN { printf \"%.2fx\", $c / $d }")"
+[ "$fails" = 0 ] || echo "($fails boots failed and were left out)"
+
+msb-bench --vm -n "$N"
