@@ -168,7 +168,7 @@ static int with_serial_tail(int rc, int log)
  * CR mapped, ^C eaten).  Only then the config. */
 static int vm_handshake(msb_sandbox *sb)
 {
-	json_t *hello;
+	json_t *hello = NULL;   /* msb_read_hello leaves it unset on failure */
 	int rc = msb_read_hello(sb, &hello);
 
 	if (!rc && !json_is_true(json_object_get(hello, "ready"))) {
