@@ -56,7 +56,7 @@ help:
 	@echo "make test       run the whole test suite (C tests as root and unprivileged, ASan/UBSan)"
 	@echo "make test-c     run the C tests once"
 	@echo "make bench      run the benchmarks (side by side with bubblewrap and fork+exec)"
-	@echo "make fuzz       run the frame decoder and virtqueue fuzzers for a while"
+	@echo "make fuzz       run the frame decoder, virtqueue and virtio-console fuzzers for a while"
 	@echo "make check-bindings  fail if the Rust FFI no longer matches include/msb.h"
 	@echo "make kernel     build (once, cached) the microVM guest kernel"
 	@echo "make test-nested  boot it with msb-vmm inside an emulated L1 with KVM"
@@ -186,6 +186,11 @@ fuzz:
 		tests/fuzz/fuzz_virtq.c vmm/virtio.c
 	$(B)/fuzz/fuzz_virtq -max_total_time=$${FUZZ_SECONDS:-60} -artifact_prefix=$(B)/fuzz/virtq- \
 		$(B)/fuzz/corpus-virtq
+	@mkdir -p $(B)/fuzz/corpus-console
+	clang $(CPPFLAGS) -Ivmm -g -O1 -fsanitize=fuzzer,address,undefined -o $(B)/fuzz/fuzz_console \
+		tests/fuzz/fuzz_console.c vmm/virtio.c vmm/virtio_mmio.c vmm/virtio_console.c -lpthread
+	$(B)/fuzz/fuzz_console -max_total_time=$${FUZZ_SECONDS:-60} -artifact_prefix=$(B)/fuzz/console- \
+		$(B)/fuzz/corpus-console
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
