@@ -80,7 +80,6 @@
 #define F_MULTIPORT 1           /* VIRTIO_CONSOLE_F_MULTIPORT */
 #define MULTIPORT_QUEUE_MAX 128 /* the guest posts this many 4 KiB buffers per port */
 #define CTRL_MSG_SIZE 8         /* struct virtio_console_control */
-#define BAD_ID 0xffffffffu      /* VIRTIO_CONSOLE_BAD_ID */
 
 /* control events (virtio 1.1, 5.3.6.2) */
 enum {
@@ -675,9 +674,20 @@ static struct virtio_console *create_listening(const char *path, unsigned nports
 	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(path);
 	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->listen_fd < 0 ||
-	    bind(c->listen_fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-	    listen(c->listen_fd, backlog) < 0) {
+	if (c->listen_fd >= 0) {
+		/* only our user may connect, whatever the directory allows */
+		mode_t old = umask(0077);
+		int rc = bind(c->listen_fd, (struct sockaddr *)&sa, sizeof sa);
+		int e = errno;
+
+		umask(old);
+		errno = e;
+		if (rc < 0) {
+			close(c->listen_fd);
+			c->listen_fd = -1;
+		}
+	}
+	if (c->listen_fd < 0 || listen(c->listen_fd, backlog) < 0) {
 		vmm_fail(errno, "virtio-console: cannot listen on %s", path);
 		virtio_console_destroy(c);
 		return NULL;
