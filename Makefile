@@ -56,7 +56,7 @@ help:
 	@echo "make test       run the whole test suite (C tests as root and unprivileged, ASan/UBSan)"
 	@echo "make test-c     run the C tests once"
 	@echo "make bench      run the benchmarks (side by side with bubblewrap and fork+exec)"
-	@echo "make fuzz       run the frame decoder, virtqueue and virtio-console fuzzers for a while"
+	@echo "make fuzz       run the frame decoder and virtqueue fuzzers for a while"
 	@echo "make check-bindings  fail if the Rust FFI no longer matches include/msb.h"
 	@echo "make kernel     build (once, cached) the microVM guest kernel"
 	@echo "make test-nested  boot it with msb-vmm inside an emulated L1 with KVM"
