@@ -217,6 +217,11 @@ fuzz:
 		tests/fuzz/fuzz_virtq.c vmm/virtio.c
 	$(B)/fuzz/fuzz_virtq -max_total_time=$${FUZZ_SECONDS:-60} -artifact_prefix=$(B)/fuzz/virtq- \
 		$(B)/fuzz/corpus-virtq
+	@mkdir -p $(B)/fuzz/corpus-console
+	clang $(CPPFLAGS) -Ivmm -g -O1 -fsanitize=fuzzer,address,undefined -o $(B)/fuzz/fuzz_console \
+		tests/fuzz/fuzz_console.c vmm/virtio.c vmm/virtio_mmio.c vmm/virtio_console.c -lpthread
+	$(B)/fuzz/fuzz_console -max_total_time=$${FUZZ_SECONDS:-60} -artifact_prefix=$(B)/fuzz/console- \
+		$(B)/fuzz/corpus-console
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \

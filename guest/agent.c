@@ -99,6 +99,10 @@ static int parse_config(const json_t *c, struct agent_config *cfg,
 		cfg->volumes[i].read_only = json_is_true(json_object_get(v, "ro"));
 	}
 	cfg->listen_fd = -1;
+	cfg->port_helper = cfg->port_helper_peer = -1;
+	if (json_integer_value(json_object_get(c, "ports")) > 0 &&
+	    json_integer_value(json_object_get(c, "ports")) <= AGENT_MAX_PORTS)
+		cfg->ports = (unsigned)json_integer_value(json_object_get(c, "ports"));
 	if (json_string_value(json_object_get(c, "socket")))
 		cfg->socket_path = dup_str(json_object_get(c, "socket"), "");
 	if (cfg->memory_bytes <= 0 || cfg->pids <= 0 || cfg->disk_bytes <= 0 ||
@@ -227,9 +231,9 @@ static int vm_main(void)
 	struct agent_enforcement enf;
 	struct agent_err err = { 0 };
 	json_t *hello;
-	int ch = -1;
+	int ch = -1, multiport = 0, sp[2];
 
-	if (vm_early(&ch, &err) < 0)
+	if (vm_early(&ch, &multiport, &err) < 0)
 		vm_power_off(1);
 	/* The channel is raw now: tell the host it may send its HELLO. */
 	hello = json_pack("{s:i,s:b}", "proto", MSB_PROTO_VERSION, "ready", 1);
@@ -244,13 +248,35 @@ static int vm_main(void)
 	json_decref(hello);
 	cfg.vm = 1;
 	cfg.host_pid = getpid();
-	if (cfg.socket_path || cfg.volumes_len) {
+	if (cfg.volumes_len) {
 		agent_fail(&err, MSB_EUNSUPPORTED, 0, "use the os backend for "
-			   "host volumes and detached sandboxes", "the vm "
-			   "backend cannot do %s yet", cfg.socket_path ?
-			   "detached sandboxes" : "host volumes");
+			   "host volumes", "the vm backend cannot do host "
+			   "volumes yet");
 		send_error(ch, &err);
 		vm_power_off(1);
+	}
+	/* Detached: msb-vmm gives every client a port of its own; the
+	 * socket is msb-vmm's, not ours. Not detached: the console. */
+	if (!!cfg.socket_path != multiport || (multiport && !cfg.ports)) {
+		agent_fail(&err, MSB_EPROTO, 0, "install msb-vmm, msb-agent and "
+			   "libmsb from the same release", "a %s sandbox in a VM "
+			   "%s", cfg.socket_path ? "detached" : "non-detached",
+			   multiport ? "with agent ports" : "without agent ports");
+		send_error(ch, &err);
+		vm_power_off(1);
+	}
+	free(cfg.socket_path);
+	cfg.socket_path = NULL;
+	if (!multiport)
+		cfg.ports = 0;
+	if (cfg.ports) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+			agent_fail(&err, MSB_ESPAWN, errno, NULL, "socketpair");
+			send_error(ch, &err);
+			vm_power_off(1);
+		}
+		cfg.port_helper = sp[0];
+		cfg.port_helper_peer = sp[1];
 	}
 	memset(&enf, 0, sizeof(enf));
 	if (vm_root(&err) < 0 || isolate_enter(&cfg, ch, &enf, &err)) {

@@ -56,7 +56,16 @@ struct agent_config {
 	int listen_fd;        /* detached: the listening socket, else -1 */
 	pid_t host_pid;       /* stage 0's pid on the host */
 	int vm;               /* /init of a microVM (vminit.c) */
+	/* A detached microVM: its clients come through virtio-console ports
+	 * 1..ports (port 1 is `sock`), which stage 0 (re)opens on request
+	 * over a socketpair: port_helper is stage 1's end, port_helper_peer
+	 * stage 0's; both -1 otherwise. */
+	unsigned ports;
+	int port_helper, port_helper_peer;
 };
+
+/* Most virtio-console ports a detached microVM has (msb-vmm --ports). */
+#define AGENT_MAX_PORTS 16
 
 /* How each limit ended up enforced (msb_enforcement values). */
 struct agent_enforcement {
@@ -79,13 +88,21 @@ int isolate_enter(const struct agent_config *cfg, int sock,
 
 /* vminit.c: msb-agent as /init of a microVM.  vm_detect(): are we?
  * vm_early(): mount /dev, /proc, /sys and cgroup2, open the protocol
- * channel (virtio-console) as *channel.  vm_root(): after the HELLO, make
- * the root filesystem image (/dev/vda) the root.  vm_power_off(): end the
- * VM (PID 1 must never exit). */
+ * channel as *channel: the console /dev/hvc0, or for a detached VM (a
+ * MULTIPORT console: *multiport set) port 1 once the host connected to
+ * it.  vm_root(): after the HELLO, make the root filesystem image
+ * (/dev/vda) the root.  vm_power_off(): end the VM (PID 1 must never
+ * exit). */
 int vm_detect(void);
-int vm_early(int *channel, struct agent_err *err);
+int vm_early(int *channel, int *multiport, struct agent_err *err);
 int vm_root(struct agent_err *err);
 void vm_power_off(int status) __attribute__((noreturn));
+/* Stage 0 of a detached VM: open ports 1..nports on stage 1's requests
+ * over `fd` until stage 1 hangs up. */
+void vm_serve_ports(int fd, unsigned nports);
+/* Stage 1: ask stage 0 over `helper` for port `port`, opened afresh
+ * (O_RDWR | O_NONBLOCK | O_CLOEXEC): the fd, or -errno. */
+int vm_port_request(int helper, unsigned port);
 
 /* seccomp.c: build the sandbox's seccomp filter with libseccomp and write
  * it to fd as a BPF program (stage 0); read such a program from fd and

@@ -709,7 +709,8 @@ static int set_rlimits(const struct agent_config *cfg, struct agent_enforcement 
 	return 0;
 }
 
-/* Close every fd from 3 up but `keep` and `keep2` (-1: none). */
+/* Close every fd from 3 up but `keep` and `keep2` (-1: none): the protocol
+ * socket, and the listening socket or a VM's port helper. */
 static int close_other_fds(int keep, int keep2, struct agent_err *err)
 {
 	int lo = keep2 >= 0 && keep2 < keep ? keep2 : keep;
@@ -738,7 +739,7 @@ static int close_other_fds(int keep, int keep2, struct agent_err *err)
 		closedir(d);
 	}
 	if (keep2 >= 0 && fcntl(keep2, F_SETFD, FD_CLOEXEC) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "set FD_CLOEXEC on the listening socket failed");
+		return agent_fail(err, MSB_ESPAWN, errno, NULL, "set FD_CLOEXEC on fd %d failed", keep2);
 	if (fcntl(keep, F_SETFD, FD_CLOEXEC) < 0)
 		return agent_fail(err, MSB_ESPAWN, errno, NULL, "set FD_CLOEXEC on the protocol socket failed");
 	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -869,7 +870,7 @@ static int stage1(const struct agent_config *cfg, int sock, int go_fd, int bpf_f
 	if (drop_caps(err) < 0 || seccomp_load_fd(bpf_fd, err) < 0)
 		return -1;
 	close(bpf_fd);
-	return close_other_fds(sock, cfg->listen_fd, err);
+	return close_other_fds(sock, cfg->listen_fd >= 0 ? cfg->listen_fd : cfg->port_helper, err);
 }
 
 /* ---- stage 0 ------------------------------------------------------------- */
@@ -954,6 +955,9 @@ static int stage0(const struct agent_config *cfg, int sock, pid_t pid, int go_fd
 	gid_t gid = privileged ? (gid_t)id : getegid();
 
 	ids.clear_groups = privileged;
+	/* stage 1's end of the port helper: its closing tells us it is gone */
+	if (cfg->port_helper >= 0)
+		close(cfg->port_helper);
 	if (write_id_maps(pid, privileged, uid, gid, err) < 0 ||
 	    (write_all(go_fd, &ids, sizeof(ids)) < 0 &&
 	     agent_fail(err, MSB_ESPAWN, errno, NULL, "signal stage 1 failed") < 0)) {
@@ -994,6 +998,11 @@ static int stage0(const struct agent_config *cfg, int sock, pid_t pid, int go_fd
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
+	/* A detached VM: open ports for stage 1 until it goes. */
+	if (cfg->port_helper_peer >= 0) {
+		vm_serve_ports(cfg->port_helper_peer, cfg->ports);
+		close(cfg->port_helper_peer);
+	}
 	int status = wait_child(pid);
 	/* Stage 1 was PID 1: its exit killed the rest of the namespace. */
 	cg_destroy(&cg);

@@ -8,6 +8,21 @@
  * must. Operations are dispatched by name to the modules (exec.c,
  * metrics.c, repl.c, files.c).
  *
+ * A detached microVM has no socket of ours: msb-vmm binds each host
+ * connection to a virtio-console port (vminit.c). An idle port (open, no
+ * client) cannot be polled: while nobody is connected on the host side,
+ * the driver reports it readable and hung up, always. So idle ports are
+ * O_ASYNC: the driver sends SIGIO (through the signalfd here) when the
+ * host side connects or data arrives, and each idle port is then read
+ * once, without blocking. Bytes make it a client, like a connection
+ * accepted on a detached os sandbox's socket (it must greet with HELLO);
+ * nothing (EOF: nobody there; EAGAIN: connected, nothing sent yet) leaves
+ * it idle. A client whose port reads EOF (its host connection closed) is
+ * closed like any other, and its port closed and opened afresh (by stage
+ * 0) for the next one: msb-vmm gives the port to a new connection only
+ * after that. Writes to a port never block: a port whose host side went
+ * away has them wait forever in the driver.
+ *
  * The host's bytes are checked by the decoder (proto.c); each module checks
  * its requests before use.
  */
@@ -29,6 +44,8 @@
 #include "proto.h"
 
 #define MAX_CLIENTS 64
+#define PORT_RETRY_NS (50ull * 1000000ull) /* a port still held (EBUSY) */
+#define PORT_RETRIES 200                   /* ENOENT: not added yet */
 #define SEND_TIMEOUT_S 60           /* a client that stops reading is dropped */
 #define WALL_GRACE_NS (2000ull * 1000000ull)
 
@@ -69,14 +86,24 @@ struct client {
 	int refs;
 	int greeted;     /* the HELLO exchange is done */
 	int primary;     /* the connection libmsb spawned us with */
+	unsigned port;   /* a detached VM's virtio-console port, else 0 */
 	struct msb_decoder dec;
 	struct tracked *tracked;
+};
+
+/* A detached VM's port without a client. */
+struct port_slot {
+	int fd;          /* open and idle, or -1 */
+	unsigned tries;  /* failed openings in a row */
 };
 
 struct agent {
 	const struct agent_config *cfg;
 	const struct agent_enforcement *enf;
 	int listen_fd;
+	int detached;    /* clients come and go (a socket, or VM ports) */
+	unsigned nports;
+	struct port_slot ports[AGENT_MAX_PORTS + 1];
 	int sigfd;
 	struct watch *watches;
 	size_t nwatches, capwatches;
@@ -259,13 +286,31 @@ void client_unref(struct client *c)
 	free(c);
 }
 
+/* A port's write would block: wait for room, up to SEND_TIMEOUT_S. */
+static int port_wait(void *arg)
+{
+	struct client *c = arg;
+	struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+	int r = poll(&p, 1, SEND_TIMEOUT_S * 1000);
+
+	if (r < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (r == 0)
+		return -ETIMEDOUT;
+	/* POLLHUP: the host side went away, and would never take it */
+	return (p.revents & POLLOUT) ? 0 : -EPIPE;
+}
+
 int client_send(struct client *c, uint8_t type, uint32_t id, const void *data, size_t len)
 {
 	int rc;
 
 	if (!client_alive(c))
 		return -EPIPE;
-	rc = msb_frame_write(c->fd, type, id, data, len);
+	if (c->port)
+		rc = msb_frame_write_wait(c->fd, type, id, data, len, port_wait, c);
+	else
+		rc = msb_frame_write(c->fd, type, id, data, len);
 	if (rc < 0)
 		c->broken = 1;
 	return rc;
@@ -369,7 +414,7 @@ static json_t *hello_json(struct agent *a)
 	return json_pack("{s:i,s:s,s:b,s:i,s:b,s:I,s:{s:s,s:s,s:s,s:s,s:s}}",
 			 "proto", MSB_PROTO_VERSION, "agent", MSB_VERSION,
 			 "ok", 1, "cgroup", e->cgroup_version,
-			 "detached", a->listen_fd >= 0,
+			 "detached", a->detached,
 			 "pid", (json_int_t)a->cfg->host_pid,
 			 "enforcement", "memory", ENF(e->memory),
 			 "cpu", ENF(e->cpu), "pids", ENF(e->pids),
@@ -379,6 +424,7 @@ static json_t *hello_json(struct agent *a)
 }
 
 static void client_read(struct agent *a, int fd, short revents, void *data);
+static void port_reopen(struct agent *a, unsigned i);
 
 static struct client *client_new(struct agent *a, int fd, int primary)
 {
@@ -428,7 +474,9 @@ static void client_close(struct agent *a, struct client *c)
 			break;
 		}
 	a->nclients--;
-	if (c->primary && a->listen_fd < 0) {
+	if (c->port)
+		port_reopen(a, c->port);
+	if (c->primary && !a->detached) {
 		/* The owner is gone and nobody else can connect: nobody is
 		 * left to serve. */
 		agent_kill_all(SIGKILL);
@@ -528,30 +576,13 @@ static void do_hello(struct agent *a, struct client *c, const struct msb_frame *
 	json_decref(h);
 }
 
-static void client_read(struct agent *a, int fd, short revents, void *data)
+/* Act on the whole frames in the client's decoder. */
+static void client_frames(struct agent *a, struct client *c)
 {
-	struct client *c = data;
 	struct msb_frame f;
 	const char *why;
-	uint8_t *p;
-	ssize_t n;
 	int rc;
 
-	if (!client_alive(c))
-		return;
-	p = msb_decoder_space(&c->dec, 65536);
-	if (!p) {
-		c->broken = 1;
-		return;
-	}
-	n = read(fd, p, 65536);
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (n <= 0) {
-		c->broken = 1;
-		return;
-	}
-	msb_decoder_commit(&c->dec, (size_t)n);
 	client_ref(c);
 	while (client_alive(c) && (rc = msb_decoder_next(&c->dec, &f, &why)) == 1) {
 		struct tracked *t;
@@ -589,6 +620,107 @@ static void client_read(struct agent *a, int fd, short revents, void *data)
 	client_unref(c);
 }
 
+static void client_read(struct agent *a, int fd, short revents, void *data)
+{
+	struct client *c = data;
+	uint8_t *p;
+	ssize_t n;
+
+	if (!client_alive(c))
+		return;
+	p = msb_decoder_space(&c->dec, 65536);
+	if (!p) {
+		c->broken = 1;
+		return;
+	}
+	n = read(fd, p, 65536);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		c->broken = 1;
+		return;
+	}
+	msb_decoder_commit(&c->dec, (size_t)n);
+	client_frames(a, c);
+}
+
+/* ---- a detached VM's ports ------------------------------------------------- */
+
+/* Has the host side of idle port i connected and sent something? */
+static void port_check(struct agent *a, unsigned i)
+{
+	struct port_slot *ps = &a->ports[i];
+	uint8_t buf[4096];
+	struct client *c;
+	ssize_t n;
+	int fd = ps->fd, fl;
+
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf));
+	if (n == 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+		return;      /* nobody there, or nothing sent yet: SIGIO again */
+	ps->fd = -1;
+	if (n < 0) {         /* the port is gone (unplugged) */
+		close(fd);
+		return;
+	}
+	/* A client: no more SIGIO for this fd, the loop polls it now. */
+	fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl & ~O_ASYNC);
+	if (a->nclients >= MAX_CLIENTS || !(c = client_new(a, fd, 0))) {
+		close(fd);
+		port_reopen(a, i);
+		return;
+	}
+	c->port = i;
+	if (msb_decoder_feed(&c->dec, buf, (size_t)n) < 0)
+		c->broken = 1;
+	else
+		client_frames(a, c);
+}
+
+static void ports_check(struct agent *a)
+{
+	for (unsigned i = 1; i <= a->nports; i++)
+		port_check(a, i);
+}
+
+static void port_retry(struct agent *a, void *data)
+{
+	port_reopen(a, (unsigned)(uintptr_t)data);
+}
+
+/* Open port i afresh (stage 0 does it) and wait for its next client. */
+static void port_reopen(struct agent *a, unsigned i)
+{
+	struct port_slot *ps = &a->ports[i];
+	int fd, fl;
+
+	if (ps->fd >= 0 || a->cfg->port_helper < 0)
+		return;
+	fd = vm_port_request(a->cfg->port_helper, i);
+	if (fd < 0) {
+		/* EBUSY: a child forked meanwhile holds the old fd until its
+		 * exec; ENOENT/ENXIO: the port is not added yet */
+		if ((fd == -EBUSY || ((fd == -ENOENT || fd == -ENXIO) && ps->tries < PORT_RETRIES)) &&
+		    agent_timer(a, agent_now_ns() + PORT_RETRY_NS, port_retry, (void *)(uintptr_t)i))
+			ps->tries++;
+		return;
+	}
+	ps->tries = 0;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETOWN, getpid()) < 0 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK | O_ASYNC) < 0) {
+		close(fd);
+		return;
+	}
+	ps->fd = fd;
+	/* whatever came before O_ASYNC took effect sent no SIGIO */
+	port_check(a, i);
+}
+
 static void accept_client(struct agent *a, int fd, short revents, void *data)
 {
 	int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
@@ -617,7 +749,9 @@ static void wall_time_reached(struct agent *a, void *data)
 int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 		const struct agent_enforcement *enf)
 {
-	struct agent a = { .cfg = cfg, .enf = enf, .listen_fd = listen_fd };
+	struct agent a = { .cfg = cfg, .enf = enf, .listen_fd = listen_fd,
+			   .detached = listen_fd >= 0 || cfg->ports > 0,
+			   .nports = cfg->ports <= AGENT_MAX_PORTS ? cfg->ports : 0 };
 	struct pollfd *pfds = NULL;
 	uint64_t *serials = NULL;
 	size_t pcap = 0;
@@ -626,7 +760,11 @@ int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
+	if (a.nports)
+		sigaddset(&mask, SIGIO);   /* an idle port's host side moved */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	for (unsigned i = 0; i <= AGENT_MAX_PORTS; i++)
+		a.ports[i].fd = -1;
 	a.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
@@ -635,7 +773,17 @@ int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 	if (a.sigfd < 0 || !(primary = client_new(&a, sock, 1)))
 		return 1;
 	metrics_start();
+	if (a.nports) {
+		/* port 1 carried the configuration: it is the primary */
+		int fl = fcntl(sock, F_GETFL);
+
+		if (fl >= 0)
+			fcntl(sock, F_SETFL, fl | O_NONBLOCK);
+		primary->port = 1;
+	}
 	send_json(primary, MSB_FRAME_HELLO, 0, hello_json(&a));
+	for (unsigned i = 2; i <= a.nports; i++)
+		port_reopen(&a, i);
 	if (listen_fd >= 0)
 		agent_watch(&a, listen_fd, POLLIN, accept_client, NULL);
 	if (cfg->timeout_ms > 0)
@@ -720,8 +868,10 @@ int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 			a.status = 1;
 			break;
 		}
-		if (pfds[0].revents)
+		if (pfds[0].revents) {
 			reap(&a);
+			ports_check(&a);
+		}
 		for (size_t i = 1; i < np; i++) {
 			struct watch *w;
 

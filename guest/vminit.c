@@ -21,10 +21,23 @@
  * Stage 0 stays PID 1 of the VM; when the sandbox ends it powers the VM
  * off (an i8042 reset, reboot=k on the kernel command line), which ends
  * msb-vmm.  PID 1 must never exit: the kernel would panic.
+ *
+ * A detached (named) sandbox's VM has a MULTIPORT console instead (msb-vmm
+ * --agent-socket): no /dev/hvc0 but ports /dev/vportXp1..N, one per host
+ * connection (ports are not ttys: nothing to make raw).  Port 1's first
+ * connection is the creator's and carries the configuration, as hvc0
+ * does; every other connection is a client like those of a detached os
+ * sandbox (loop.c).  A port whose client went away must be closed and
+ * opened again before msb-vmm gives it to the next connection, and the
+ * sandbox's own /dev has no such node: stage 0, outside the sandbox,
+ * opens ports for stage 1 on request and passes the fds over a socketpair
+ * (vm_serve_ports, vm_port_request).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -32,13 +45,19 @@
 #include <unistd.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include "agent.h"
 
 #define CHANNEL "/dev/hvc0"
 #define ROOT_DISK "/dev/vda"
 #define DEVICE_WAIT_MS 5000
+#define HOST_WAIT_MS 30000   /* for the creator to connect to port 1 */
+
+/* X of the ports' /dev/vportXpN (the console's virtio device index). */
+static int vport_dev = -1;
 
 int vm_detect(void)
 {
@@ -51,6 +70,31 @@ static void sleep_ms(int ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+/* Is there a /dev/vportXp1 (a MULTIPORT console's port 1)? Sets vport_dev. */
+static int find_port1(void)
+{
+	DIR *d = opendir("/dev");
+	struct dirent *e;
+	unsigned x, n;
+	char tail;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		if (sscanf(e->d_name, "vport%up%u%c", &x, &n, &tail) == 2 && n == 1 &&
+		    x < 1000) {
+			vport_dev = (int)x;
+			break;
+		}
+	closedir(d);
+	return vport_dev >= 0;
+}
+
+static void port_path(char *buf, size_t n, unsigned port)
+{
+	snprintf(buf, n, "/dev/vport%dp%u", vport_dev, port);
 }
 
 /* Device nodes appear when their driver has probed; built-in drivers have
@@ -105,7 +149,38 @@ void vm_power_off(int status)
 		pause();
 }
 
-int vm_early(int *channel, struct agent_err *err)
+/* Port 1, once the host connected to it (poll says POLLHUP while nobody
+ * is: the driver's port_fops_poll). Blocking, for the handshake. */
+static int open_port1(struct agent_err *err)
+{
+	char path[64];
+	int fd, fl;
+
+	port_path(path, sizeof(path), 1);
+	fd = open(path, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return agent_fail(err, MSB_ESPAWN, errno, NULL, "open %s", path);
+	for (int waited = 0;; waited += 10) {
+		struct pollfd p = { .fd = fd, .events = POLLIN | POLLOUT };
+
+		if (poll(&p, 1, 0) == 1 && !(p.revents & (POLLHUP | POLLERR)))
+			break;
+		if (waited >= HOST_WAIT_MS) {
+			vm_log("nobody connected to the agent socket");
+			close(fd);
+			return agent_fail(err, MSB_ETIMEDOUT, 0, NULL, "nobody connected");
+		}
+		sleep_ms(10);
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		close(fd);
+		return agent_fail(err, MSB_ESPAWN, errno, NULL, "fcntl %s", path);
+	}
+	return fd;
+}
+
+int vm_early(int *channel, int *multiport, struct agent_err *err)
 {
 	struct termios t;
 	int fd;
@@ -140,22 +215,43 @@ int vm_early(int *channel, struct agent_err *err)
 	if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		vm_log("no cgroup2 (limits fall back to rlimits)");
 
-	if (wait_for(CHANNEL) < 0) {
-		vm_log("no " CHANNEL ": start msb-vmm with --console-fd or --console-socket");
-		return agent_fail(err, MSB_ESPAWN, ENODEV, NULL, "no %s", CHANNEL);
+	/* The console (hvc0), or a detached VM's ports. */
+	*multiport = 0;
+	for (int waited = 0;; waited += 10) {
+		struct stat st;
+
+		if (stat(CHANNEL, &st) == 0)
+			break;
+		if (find_port1()) {
+			*multiport = 1;
+			break;
+		}
+		if (waited >= DEVICE_WAIT_MS) {
+			vm_log("no " CHANNEL ": start msb-vmm with --console-fd, "
+			       "--console-socket or --agent-socket");
+			return agent_fail(err, MSB_ESPAWN, ENODEV, NULL, "no %s", CHANNEL);
+		}
+		sleep_ms(10);
 	}
-	fd = open(CHANNEL, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0) {
-		vm_log("cannot open " CHANNEL);
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "open %s", CHANNEL);
-	}
-	/* A tty: raw bytes both ways, no echo, no line editing, no CR/LF
-	 * mapping, no flow-control characters, reads return what is there. */
-	if (tcgetattr(fd, &t) == 0) {
-		cfmakeraw(&t);
-		t.c_cc[VMIN] = 1;
-		t.c_cc[VTIME] = 0;
-		tcsetattr(fd, TCSANOW, &t);
+	if (*multiport) {
+		fd = open_port1(err);
+		if (fd < 0)
+			return -1;
+	} else {
+		fd = open(CHANNEL, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0) {
+			vm_log("cannot open " CHANNEL);
+			return agent_fail(err, MSB_ESPAWN, errno, NULL, "open %s", CHANNEL);
+		}
+		/* A tty: raw bytes both ways, no echo, no line editing, no
+		 * CR/LF mapping, no flow-control characters, reads return
+		 * what is there. */
+		if (tcgetattr(fd, &t) == 0) {
+			cfmakeraw(&t);
+			t.c_cc[VMIN] = 1;
+			t.c_cc[VTIME] = 0;
+			tcsetattr(fd, TCSANOW, &t);
+		}
 	}
 	if (fd < 3) {
 		int hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -203,4 +299,95 @@ int vm_root(struct agent_err *err)
 	    chroot(".") < 0 || chdir("/") < 0)
 		return agent_fail(err, MSB_ESPAWN, errno, NULL, "make the image the root");
 	return 0;
+}
+
+/* ---- ports of a detached VM ---- */
+
+void vm_serve_ports(int fd, unsigned nports)
+{
+	for (;;) {
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} u;
+		struct msghdr mh = { 0 };
+		struct iovec iov;
+		uint32_t port;
+		int32_t rc = 0;
+		int pfd = -1;
+		char path[64];
+		ssize_t n = recv(fd, &port, sizeof(port), 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;   /* stage 1 is gone */
+		/* stage 1 is sandboxed: it gets its own ports, nothing else */
+		if (n != sizeof(port) || port < 1 || port > nports || vport_dev < 0) {
+			rc = EINVAL;
+		} else {
+			port_path(path, sizeof(path), port);
+			pfd = open(path, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+			if (pfd < 0)
+				rc = errno;
+		}
+		iov.iov_base = &rc;
+		iov.iov_len = sizeof(rc);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		if (pfd >= 0) {
+			memset(&u, 0, sizeof(u));
+			mh.msg_control = u.buf;
+			mh.msg_controllen = sizeof(u.buf);
+			struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &pfd, sizeof(int));
+		}
+		while (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR)
+			;
+		/* only stage 1 may hold it: its close is the port's close */
+		if (pfd >= 0)
+			close(pfd);
+	}
+}
+
+int vm_port_request(int helper, unsigned port)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr mh = { 0 };
+	struct iovec iov;
+	uint32_t p = port;
+	int32_t rc = 0;
+	ssize_t n;
+	int fd = -1;
+
+	if (send(helper, &p, sizeof(p), MSG_NOSIGNAL) != (ssize_t)sizeof(p))
+		return -EPIPE;
+	iov.iov_base = &rc;
+	iov.iov_len = sizeof(rc);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	do
+		n = recvmsg(helper, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(rc))
+		return -EPIPE;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	if (rc) {
+		if (fd >= 0)
+			close(fd);
+		return rc > 0 ? -rc : -EIO;
+	}
+	return fd >= 0 ? fd : -EIO;
 }

@@ -128,6 +128,9 @@ json_t *msb_config_json(const msb_sandbox *sb)
 			"volumes", vols);
 	if (cfg && sb->socket_path)
 		json_object_set_new(cfg, "socket", json_string(sb->socket_path));
+	/* a detached VM's clients come through msb-vmm's ports */
+	if (cfg && sb->socket_path && sb->backend == MSB_BACKEND_VM)
+		json_object_set_new(cfg, "ports", json_integer(MSB_VM_PORTS));
 	return json_pack("{s:i,s:o}", "proto", MSB_PROTO_VERSION, "config", cfg);
 }
 
@@ -144,7 +147,8 @@ int msb_spawn(msb_sandbox *sb, const char *path, char *const argv[],
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
 	sigfillset(&all);
-	posix_spawn_file_actions_adddup2(&fa, child_fd, 3);
+	if (child_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, child_fd, 3);
 	/* The agent never uses the caller's stdio: it must not keep the
 	 * caller's terminal or pipes open, and 0-2 must be taken even when
 	 * the caller's are closed (or close-on-exec, as in Node). */
@@ -359,6 +363,7 @@ int msb_os_wait(msb_sandbox *sb, int64_t timeout_ms)
 			/* ECHILD: someone else reaped it (a SIGCHLD=SIG_IGN
 			 * host); either way it is gone. */
 			sb->agent_reaped = 1;
+			sb->agent_status = r == sb->agent_pid ? status : 0;
 			break;
 		}
 		now = msb_now_ns();

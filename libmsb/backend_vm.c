@@ -13,6 +13,19 @@
  * this covers the owner's death), or on SIGTERM/SIGKILL to msb-vmm
  * (msb_os_kill, since sb->agent_pid is the VMM).
  *
+ * A detached (named) sandbox outlives its creator: msb-vmm runs in the
+ * background (--detach: the process we spawn exits once the VM runs),
+ * listens on the sandbox's agent.sock (--agent-socket) and gives each
+ * connection a virtio-console port of its own (--ports; the guest's
+ * /dev/vportXpN). Our first connection gets port 1, the one the agent
+ * opens first, and carries the configuration just as the console does
+ * (the agent's "ready" HELLO, then ours); every later connection, from
+ * any process (msb_sandbox_connect), greets like a client of a detached os
+ * sandbox. The VMM's pid is the listener's (SO_PEERCRED); the registry
+ * records it. The VM ends when the agent powers it off (stop) or on
+ * SIGKILL to msb-vmm (msb_sandbox_kill); clients coming and going never
+ * end it. Its serial console goes to console.log next to agent.sock.
+ *
  * What the VM needs, each found next to libmsb or where `make install`
  * puts it, or named by an environment variable:
  *   MSB_VMM_PATH      msb-vmm
@@ -27,9 +40,11 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "internal.h"
 
@@ -81,8 +96,6 @@ int msb_vm_find(struct vm_files *f)
 
 const char *msb_vm_unsupported(const msb_sandbox *sb)
 {
-	if (sb->detached)
-		return "detached (named) sandboxes";
 	if (sb->volumes_len)
 		return "host volumes";
 	if (strcmp(sb->rootfs, "/"))
@@ -94,11 +107,12 @@ uint64_t msb_vm_rss(const msb_sandbox *sb)
 {
 	char path[64], line[256];
 	unsigned long long kib = 0;
+	pid_t vmm = sb->detached ? sb->host_pid : sb->agent_pid;
 	FILE *f;
 
-	if (sb->agent_pid <= 0 || sb->agent_reaped)
+	if (vmm <= 0 || (!sb->detached && sb->agent_reaped))
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)sb->agent_pid);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)vmm);
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
@@ -123,6 +137,126 @@ static void serial_tail(int fd, char *out, size_t outsz)
 			*p = ' ';
 }
 
+/* Add the end of the serial console in `log` to this thread's error. */
+static int with_serial_tail(int rc, int log)
+{
+	struct msb_saved_error e;
+	char tail[SERIAL_TAIL];
+	static const char sep[] = "; the VM's console ended with: ";
+
+	if (log < 0)
+		return rc;
+	serial_tail(log, tail, sizeof(tail));
+	msb_error_save(&e);
+	size_t used = strlen(e.message);
+
+	if (tail[0] && used + sizeof(sep) < sizeof(e.message)) {
+		memcpy(e.message + used, sep, sizeof(sep));
+		used += sizeof(sep) - 1;
+		/* the end of the tail: its last words */
+		size_t room = sizeof(e.message) - used - 1;
+		size_t tl = strlen(tail);
+		const char *t = tl > room ? tail + tl - room : tail;
+
+		memcpy(e.message + used, t, strlen(t) + 1);
+	}
+	return msb_error_restore(&e);
+}
+
+/* The agent speaks first in a VM: the console is a tty, and bytes that
+ * reached it before the agent made it raw would have been cooked (echoed,
+ * CR mapped, ^C eaten).  Only then the config. */
+static int vm_handshake(msb_sandbox *sb)
+{
+	json_t *hello = NULL;   /* msb_read_hello leaves it unset on failure */
+	int rc = msb_read_hello(sb, &hello);
+
+	if (!rc && !json_is_true(json_object_get(hello, "ready"))) {
+		rc = msb_fail(MSB_EPROTO, 0, "install msb-agent and libmsb from "
+			      "the same release", "the VM's agent did not say "
+			      "it is ready");
+	}
+	json_decref(hello);
+	if (rc)
+		return rc;
+	hello = msb_config_json(sb);
+	rc = hello ? msb_handshake(sb, hello)
+		   : msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+	json_decref(hello);
+	return rc;
+}
+
+/* A detached VM: msb-vmm --detach, then our connection to its socket. */
+static int start_detached(msb_sandbox *sb, char **argv, int argc)
+{
+	char ports[16], logpath[PATH_MAX];
+	const char *slash = strrchr(sb->socket_path, '/');
+	pid_t vmm = -1;
+	int log, rc, fd = -1;
+
+	/* console.log next to agent.sock: the serial console (unless
+	 * MSB_VM_LOG took it) and msb-vmm's own messages. */
+	if (!slash || snprintf(logpath, sizeof(logpath), "%.*s/console.log",
+			       (int)(slash - sb->socket_path), sb->socket_path) >= (int)sizeof(logpath))
+		return msb_fail(MSB_EINVAL, 0, "set MSB_STATE_DIR to a shorter path",
+				"the sandbox's state path is too long");
+	log = open(logpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (log < 0)
+		return msb_fail(MSB_EIO, errno, NULL, "cannot create %s", logpath);
+	snprintf(ports, sizeof(ports), "%d", MSB_VM_PORTS);
+	argv[argc++] = "--agent-socket";
+	argv[argc++] = sb->socket_path;
+	argv[argc++] = "--ports";
+	argv[argc++] = ports;
+	argv[argc++] = "--detach";
+	argv[argc] = NULL;
+	rc = msb_spawn(sb, argv[0], argv + 1, -1, log);
+	if (rc) {
+		close(log);
+		return rc;
+	}
+	/* The process we spawned exits once the VM runs in its child. */
+	if (!msb_os_wait(sb, 30000)) {
+		msb_os_kill(sb);
+		rc = msb_fail(MSB_ETIMEDOUT, 0, "the host may be overloaded; try "
+			      "again", "msb-vmm did not start the VM in 30 s");
+		goto fail;
+	}
+	sb->agent_pid = -1;
+	if (!WIFEXITED(sb->agent_status) || WEXITSTATUS(sb->agent_status)) {
+		rc = msb_fail(MSB_ESPAWN, 0, "see the message above; MSB_VM_LOG=FILE "
+			      "keeps the guest's console", "msb-vmm could not start "
+			      "the VM (status %d)", WIFEXITED(sb->agent_status) ?
+			      WEXITSTATUS(sb->agent_status) : 128 + WTERMSIG(sb->agent_status));
+		goto fail;
+	}
+	fd = msb_unix_connect(sb->socket_path);
+	if (fd < 0 || (vmm = msb_peer_pid(fd)) <= 0) {
+		rc = msb_fail(MSB_ESPAWN, errno, NULL, "cannot connect to the VM at %s",
+			      sb->socket_path);
+		goto fail;
+	}
+	sb->conn.fd = fd;
+	rc = vm_handshake(sb);
+	/* the guest's agent reports its own pid: the VMM is ours to record */
+	sb->host_pid = vmm;
+	if (rc)
+		goto fail;
+	close(log);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	sb->conn.fd = -1;
+	if (vmm > 0) {
+		kill(vmm, SIGKILL);
+		sb->host_pid = -1;
+	}
+	rc = with_serial_tail(rc, log);
+	close(log);
+	return rc;
+}
+
 int msb_vm_start(msb_sandbox *sb)
 {
 	struct vm_files f;
@@ -131,8 +265,8 @@ int msb_vm_start(msb_sandbox *sb)
 	const char *vm_log = getenv("MSB_VM_LOG");
 	long long mem_bytes;
 	long ncpus;
-	int sv[2], log = -1, rc;
-	json_t *hello;
+	int sv[2], log = -1, rc, argc = 0;
+	char *argv[32];
 
 	if (missing)
 		return msb_fail(MSB_EUNSUPPORTED, 0, "use the os backend for it",
@@ -151,25 +285,37 @@ int msb_vm_start(msb_sandbox *sb)
 	snprintf(mem, sizeof(mem), "%lldM", mem_bytes >> 20);
 	snprintf(cpus, sizeof(cpus), "%ld", ncpus);
 	snprintf(disk, sizeof(disk), "%s:ro", f.rootfs);
-	char *argv[] = {
-		"msb-vmm", "--kernel", f.kernel, "--init", f.agent,
-		"--disk", disk, "--console-fd", "3",
-		"--memory", mem, "--cpus", cpus,
-		"--cmdline", "console=ttyS0 reboot=k panic=-1 quiet loglevel=3",
-		NULL, NULL, NULL
-	};
-
+	/* argv[0] is the path to run; argv + 1 the VMM's argv */
+	argv[argc++] = f.vmm;
+	argv[argc++] = "msb-vmm";
+	argv[argc++] = "--kernel";
+	argv[argc++] = f.kernel;
+	argv[argc++] = "--init";
+	argv[argc++] = f.agent;
+	argv[argc++] = "--disk";
+	argv[argc++] = disk;
+	argv[argc++] = "--memory";
+	argv[argc++] = mem;
+	argv[argc++] = "--cpus";
+	argv[argc++] = cpus;
+	argv[argc++] = "--cmdline";
+	argv[argc++] = "console=ttyS0 reboot=k panic=-1 quiet loglevel=3";
 	if (vm_log && vm_log[0]) {
-		argv[15] = "--serial-log";
-		argv[16] = (char *)vm_log;
+		argv[argc++] = "--serial-log";
+		argv[argc++] = (char *)vm_log;
 	}
+	if (sb->detached)
+		return start_detached(sb, argv, argc);
+	argv[argc++] = "--console-fd";
+	argv[argc++] = "3";
+	argv[argc] = NULL;
 
 	if ((rc = msb_socketpair(sv)))
 		return rc;
 	/* The serial console (kernel messages, the agent's own) goes to a
 	 * memfd, msb-vmm's stderr: read back only when something failed. */
 	log = memfd_create("msb-vm-serial", MFD_CLOEXEC);
-	rc = msb_spawn(sb, f.vmm, argv, sv[1], log);
+	rc = msb_spawn(sb, f.vmm, argv + 1, sv[1], log);
 	close(sv[1]);
 	if (rc) {
 		close(sv[0]);
@@ -178,48 +324,12 @@ int msb_vm_start(msb_sandbox *sb)
 		return rc;
 	}
 	sb->conn.fd = sv[0];
-	/* The agent speaks first in a VM: the console is a tty, and bytes
-	 * that reached it before the agent made it raw would have been
-	 * cooked (echoed, CR mapped, ^C eaten).  Only then the config. */
-	rc = msb_read_hello(sb, &hello);
-	if (!rc && !json_is_true(json_object_get(hello, "ready"))) {
-		rc = msb_fail(MSB_EPROTO, 0, "install msb-agent and libmsb from "
-			      "the same release", "the VM's agent did not say "
-			      "it is ready");
-	}
-	json_decref(hello);
-	hello = NULL;
-	if (!rc) {
-		hello = msb_config_json(sb);
-		rc = hello ? msb_handshake(sb, hello)
-			   : msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
-		json_decref(hello);
-	}
+	rc = vm_handshake(sb);
 	if (rc) {
-		struct msb_saved_error e;
-		char tail[SERIAL_TAIL];
-
 		close(sb->conn.fd);
 		sb->conn.fd = -1;
 		msb_os_kill(sb);
-		if (log >= 0) {
-			serial_tail(log, tail, sizeof(tail));
-			msb_error_save(&e);
-			size_t used = strlen(e.message);
-			static const char sep[] = "; the VM's console ended with: ";
-
-			if (tail[0] && used + sizeof(sep) < sizeof(e.message)) {
-				memcpy(e.message + used, sep, sizeof(sep));
-				used += sizeof(sep) - 1;
-				/* the end of the tail: its last words */
-				size_t room = sizeof(e.message) - used - 1;
-				size_t tl = strlen(tail);
-				const char *t = tl > room ? tail + tl - room : tail;
-
-				memcpy(e.message + used, t, strlen(t) + 1);
-			}
-			rc = msb_error_restore(&e);
-		}
+		rc = with_serial_tail(rc, log);
 	}
 	if (log >= 0)
 		close(log);

@@ -123,6 +123,7 @@ struct msb_sandbox {
 
 	pid_t agent_pid;
 	int agent_reaped;
+	int agent_status;    /* its wait status, once reaped by msb_os_wait */
 	struct conn conn;
 	int stopping;
 	char exit_reason[128];
@@ -185,17 +186,22 @@ int msb_find_file(const char *env, const char *const *rels,
 json_t *msb_config_json(const msb_sandbox *sb);
 /* A socketpair whose sv[1] is above 3 (to be the child's fd 3). */
 int msb_socketpair(int sv[2]);
-/* posix_spawn path with argv, child_fd as fd 3, /dev/null on 0 and 1, and
- * err_fd (or /dev/null) on 2; sets sb->agent_pid. */
+/* posix_spawn path with argv, child_fd (if >= 0) as fd 3, /dev/null on 0
+ * and 1, and err_fd (or /dev/null) on 2; sets sb->agent_pid. */
 int msb_spawn(msb_sandbox *sb, const char *path, char *const argv[],
 	      int child_fd, int err_fd);
-/* Wait for the agent process to exit, up to timeout_ms; 1 if it exited. */
+/* Wait for the agent process to exit, up to timeout_ms; 1 if it exited
+ * (its wait status in sb->agent_status, when we reaped it). */
 int msb_os_wait(msb_sandbox *sb, int64_t timeout_ms);
 /* Make sure the agent process is gone and reaped. */
 void msb_os_kill(msb_sandbox *sb);
 
 /* backend_vm.c: spawn msb-vmm booting msb-agent in a microVM and shake
- * hands over its console; the VMM is sb->agent_pid (msb_os_wait/kill). */
+ * hands over its console; the VMM is sb->agent_pid (msb_os_wait/kill).
+ * A detached one runs in the background (msb-vmm --detach): the VMM is
+ * sb->host_pid, its clients connect to sb->socket_path, each to a
+ * virtio-console port of its own (at most MSB_VM_PORTS at a time). */
+#define MSB_VM_PORTS 8
 int msb_vm_start(msb_sandbox *sb);
 /* Find msb-vmm, the agent, the guest kernel and the root image (f may be
  * NULL: just check); 0 or an MSB_E* code with the error set. */
@@ -213,6 +219,11 @@ int msb_vm_ready(char *why, size_t n);
 
 /* A name a detached sandbox can have (it names a directory). */
 int msb_registry_check_name(const char *name);
+/* Connect to a Unix socket: the fd, or -1 with errno. */
+int msb_unix_connect(const char *path);
+/* The pid of the process listening at the other end of a connected Unix
+ * socket (SO_PEERCRED), or -1. */
+pid_t msb_peer_pid(int fd);
 /* Before a detached start: check the name, clear a stale entry, and set
  * sb->socket_path. */
 int msb_registry_prepare(msb_sandbox *sb);
@@ -220,8 +231,8 @@ int msb_registry_prepare(msb_sandbox *sb);
 int msb_registry_record(msb_sandbox *sb);
 /* After msb_sandbox_stop(): mark it stopped. */
 void msb_registry_stopped(msb_sandbox *sb);
-/* Wait up to grace_ms for the agent stage 0 `pid` to end, then SIGTERM,
- * then SIGKILL it (only if it still is an msb-agent). */
+/* Wait up to grace_ms for the agent stage 0 or VMM `pid` to end, then
+ * SIGTERM, then SIGKILL it (only if it still is an msb-agent or msb-vmm). */
 void msb_sandbox_kill_pid(pid_t pid, int grace_ms);
 
 #endif

@@ -2,9 +2,14 @@
  * registry.c - named, detached sandboxes: their entries under the state
  * directory, and connecting to them from any process of the same user.
  *
- *   <state dir>/<name>/agent.sock   the agent's listening socket
+ *   <state dir>/<name>/agent.sock   the agent's listening socket (vm
+ *                                   backend: msb-vmm's, one guest port per
+ *                                   connection)
  *   <state dir>/<name>/state.json   {"name","pid","created_ms","backend",
- *                                    "stopped"}
+ *                                    "stopped"}; pid: the agent's stage 0
+ *                                   (os) or msb-vmm (vm)
+ *   <state dir>/<name>/console.log  vm backend: the guest's serial console
+ *                                   and msb-vmm's messages
  *
  * The state directory is $MSB_STATE_DIR, else $XDG_RUNTIME_DIR/msb, else
  * /run/msb for root, else /tmp/msb-<uid>; it is created 0700 and must be
@@ -96,7 +101,7 @@ static int entry_path(char *buf, size_t size, const char *name, const char *file
 }
 
 /* Connect to an agent's socket: the fd, or -1 with errno. */
-static int connect_to(const char *path)
+int msb_unix_connect(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
@@ -119,7 +124,18 @@ static int connect_to(const char *path)
 	return fd;
 }
 
-/* Is pid an msb-agent (so that a recycled pid is never signalled)? */
+pid_t msb_peer_pid(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.pid <= 0)
+		return -1;
+	return cr.pid;
+}
+
+/* Is pid an msb-agent or an msb-vmm (so that a recycled pid is never
+ * signalled)? A zombie has no command line: it is not. */
 static int is_agent(pid_t pid)
 {
 	char path[64], buf[64];
@@ -135,15 +151,22 @@ static int is_agent(pid_t pid)
 	if (n <= 0)
 		return 0;
 	buf[n] = 0;
-	return !strcmp(buf, "msb-agent");
+	return !strcmp(buf, "msb-agent") || !strcmp(buf, "msb-vmm");
+}
+
+static msb_backend state_backend(const json_t *st)
+{
+	const char *b = json_string_value(json_object_get(st, "backend"));
+
+	return b && !strcmp(b, "vm") ? MSB_BACKEND_VM : MSB_BACKEND_OS;
 }
 
 static json_t *read_state(const char *name);
 
-/* Running: its agent (stage 0, the pid recorded in its state, which the
- * caller passes when it has read it already) is alive and its socket
- * accepts. Both, so that a dying agent, or a socket some other process
- * holds open, never makes a crashed sandbox look alive. */
+/* Running: its agent (stage 0, or msb-vmm: the pid recorded in its state,
+ * which the caller passes when it has read it already) is alive and its
+ * socket accepts. Both, so that a dying agent, or a socket some other
+ * process holds open, never makes a crashed sandbox look alive. */
 static int is_running(const char *name, const json_t *state)
 {
 	char sock[PATH_MAX];
@@ -156,7 +179,7 @@ static int is_running(const char *name, const json_t *state)
 		return 0;
 	if (pid > 1 && !is_agent(pid))
 		return 0;
-	fd = connect_to(sock);
+	fd = msb_unix_connect(sock);
 	if (fd < 0)
 		return 0;
 	close(fd);
@@ -261,7 +284,7 @@ int msb_sandbox_connect(msb_sandbox **out, const char *name)
 	if (!st)
 		return msb_fail(MSB_ENOTFOUND, 0, "list them with `msb ls`",
 				"no sandbox named %s", name);
-	fd = is_running(name, st) ? connect_to(sock) : -1;
+	fd = is_running(name, st) ? msb_unix_connect(sock) : -1;
 	if (fd < 0) {
 		json_decref(st);
 		return msb_fail(MSB_ESTATE, 0, "start a new one with `msb create`",
@@ -275,9 +298,15 @@ int msb_sandbox_connect(msb_sandbox **out, const char *name)
 	}
 	sb->detached = 1;
 	sb->conn.fd = fd;
+	sb->backend = state_backend(st);
+	snprintf(sb->backend_reason, sizeof(sb->backend_reason), "%s (connected to %s)",
+		 msb_backend_name(sb->backend), name);
 	hello = json_pack("{s:i}", "proto", MSB_PROTO_VERSION);
 	rc = hello ? msb_handshake(sb, hello) : msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
 	json_decref(hello);
+	/* A VM's agent knows no host pid: the VMM is the socket's listener. */
+	if (rc == 0 && sb->backend == MSB_BACKEND_VM)
+		sb->host_pid = msb_peer_pid(fd);
 	json_decref(st);
 	if (rc == 0) {
 		sb->started_ns = msb_now_ns();
@@ -347,7 +376,7 @@ int msb_sandbox_list_all(msb_sandbox_list **out)
 			json_decref(st);
 			break;
 		}
-		it->backend = MSB_BACKEND_OS;
+		it->backend = state_backend(st);
 		it->created_ms = json_integer_value(json_object_get(st, "created_ms"));
 		if (is_running(e->d_name, st)) {
 			it->status = MSB_STATUS_RUNNING;
@@ -414,6 +443,7 @@ int msb_sandbox_kill(const char *name)
 {
 	json_t *st;
 	pid_t pid;
+	msb_backend backend;
 	int rc;
 
 	if ((rc = msb_registry_check_name(name)))
@@ -423,8 +453,17 @@ int msb_sandbox_kill(const char *name)
 		return msb_fail(MSB_ENOTFOUND, 0, "list them with `msb ls`",
 				"no sandbox named %s", name);
 	pid = (pid_t)json_integer_value(json_object_get(st, "pid"));
+	backend = state_backend(st);
 	json_decref(st);
-	msb_sandbox_kill_pid(pid, 0);
+	if (backend == MSB_BACKEND_VM) {
+		/* The VM has nothing to clean up on the host: it just ends. */
+		if (pid > 1 && is_agent(pid)) {
+			kill(pid, SIGKILL);
+			wait_gone(pid, 2000);
+		}
+	} else {
+		msb_sandbox_kill_pid(pid, 0);
+	}
 	mark_stopped(name);
 	return msb_ok();
 }
@@ -445,6 +484,8 @@ int msb_sandbox_remove(const char *name)
 	entry_path(path, sizeof(path), name, "state.json");
 	unlink(path);
 	entry_path(path, sizeof(path), name, "agent.sock");
+	unlink(path);
+	entry_path(path, sizeof(path), name, "console.log");
 	unlink(path);
 	if (rmdir(dir) < 0)
 		return msb_fail(MSB_EIO, errno, "remove what else is in it by hand",

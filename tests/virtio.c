@@ -18,6 +18,8 @@
 #include "tap.h"
 #include "../vmm/virtio.h"
 
+#define BAD_ID_TEST 0xffffffffu
+
 /* ---- test doubles for the VM ---- */
 
 struct vm {
@@ -770,6 +772,357 @@ static void test_console(void)
 	}
 }
 
+/* ---- virtio-console, MULTIPORT (--agent-socket) ---- */
+
+#define F_MP (1ull << 1)
+#define MP_PORTS 2
+#define CTL_RXBUF 0x30000u              /* 16 control receive buffers, 16 bytes apart */
+#define CTL_TXBUF 0x30800u
+#define P_RXBUF(i) (0x31000u + (i) * 0x1000u)
+#define P_TXBUF(i) (0x38000u + (i) * 0x1000u)
+#define EV_READY 0
+#define EV_ADD 1
+#define EV_PREADY 3
+#define EV_OPEN 6
+
+static struct virtio_console *mcon;
+static struct virtio_dev *mvd;
+static struct gq mq[2 * (MP_PORTS + 1) + 2];
+static char mpath[108];
+static uint16_t ctl_slot;
+
+static void mp_pump(int n)
+{
+	for (int i = 0; i < n; i++)
+		virtio_console_poll(mcon, 5);
+}
+
+static void ctl_post(unsigned i)
+{
+	gq_desc(&mq[2], i, CTL_RXBUF + 16 * i, 8, VIRTQ_DESC_F_WRITE, 0);
+	gq_add(&mq[2], (uint16_t)i);
+}
+
+/* The next control message from the device: 1, or 0 if none came. */
+static int ctl_recv(uint32_t *id, uint16_t *ev, uint16_t *val)
+{
+	uint32_t h, l;
+
+	if (!gq_used(&mq[2], &h, &l))
+		return 0;
+	*id = r32(CTL_RXBUF + 16 * h);
+	*ev = r16(CTL_RXBUF + 16 * h + 4);
+	*val = r16(CTL_RXBUF + 16 * h + 6);
+	ctl_post(h);    /* hand the buffer back, as Linux does */
+	return l == 8;
+}
+
+/* A control message from the driver, with `len` bytes. */
+static void ctl_send_len(uint32_t id, uint16_t ev, uint16_t val, uint32_t len)
+{
+	uint64_t a = CTL_TXBUF + 16 * (ctl_slot % 16);
+	uint32_t h, l;
+
+	w32(a, id);
+	w16(a + 4, ev);
+	w16(a + 6, val);
+	gq_desc(&mq[3], ctl_slot % 16, a, len, 0, 0);
+	gq_add(&mq[3], ctl_slot % 16);
+	ctl_slot++;
+	mw(mvd, VIRTIO_MMIO_QUEUE_NOTIFY, 3);
+	while (gq_used(&mq[3], &h, &l))
+		;
+}
+
+static void ctl_send(uint32_t id, uint16_t ev, uint16_t val)
+{
+	ctl_send_len(id, ev, val, 8);
+}
+
+/* Expect exactly this message next. */
+static int ctl_expect(uint32_t id, uint16_t ev, uint16_t val)
+{
+	uint32_t gi = 0;
+	uint16_t ge = 0, gv = 0;
+
+	mp_pump(2);
+	if (!ctl_recv(&gi, &ge, &gv))
+		return 0;
+	return gi == id && ge == ev && gv == val;
+}
+
+static int ctl_none(void)
+{
+	uint32_t gi;
+	uint16_t ge, gv;
+
+	mp_pump(2);
+	return !ctl_recv(&gi, &ge, &gv);
+}
+
+/* Reset and bring the device up as Linux does, up to PORT_READY for every
+ * port; `ctl_bufs` control receive buffers posted. */
+static void mp_up(unsigned ctl_bufs)
+{
+	negotiate(mvd, F_V1 | F_IND | F_MP);
+	for (unsigned q = 0; q < sizeof mq / sizeof mq[0]; q++) {
+		gq_init(&mq[q], q, 16, 0x1000 + 0x3000 * (uint64_t)q);
+		setup_queue(mvd, &mq[q]);
+	}
+	driver_ok(mvd);
+	ctl_slot = 0;
+	for (unsigned i = 0; i < ctl_bufs; i++)
+		ctl_post(i);
+	mw(mvd, VIRTIO_MMIO_QUEUE_NOTIFY, 2);
+}
+
+static void mp_ready_ports(void)
+{
+	uint32_t id;
+	uint16_t ev, val;
+
+	ctl_send(BAD_ID_TEST, EV_READY, 1);
+	while (ctl_recv(&id, &ev, &val))
+		;
+	for (uint32_t i = 1; i <= MP_PORTS; i++)
+		ctl_send(i, EV_PREADY, 1);
+}
+
+static int mp_connect(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	strcpy(sa.sun_path, mpath);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		bail_out("connect %s: %s", mpath, strerror(errno));
+	return fd;
+}
+
+/* Post a receive buffer on port i's receiveq. */
+static void port_post_rx(unsigned i)
+{
+	struct gq *q = &mq[2 * i + 2];
+
+	gq_desc(q, 0, P_RXBUF(i), 64, VIRTQ_DESC_F_WRITE, 0);
+	gq_add(q, 0);
+	mw(mvd, VIRTIO_MMIO_QUEUE_NOTIFY, q->qi);
+}
+
+/* The guest receives on port i: the bytes, or -1 when nothing came. */
+static int port_rx(unsigned i, char *buf, size_t n)
+{
+	struct gq *q = &mq[2 * i + 2];
+	uint32_t h, l;
+
+	for (int t = 0; t < 20; t++) {
+		if (gq_used(q, &h, &l)) {
+			memcpy(buf, G(P_RXBUF(i)), l < n ? l : n);
+			return (int)l;
+		}
+		mp_pump(1);
+	}
+	return -1;
+}
+
+/* The guest transmits on port i; 1 if the buffer came back used. */
+static int port_tx(unsigned i, const char *s)
+{
+	struct gq *q = &mq[2 * i + 3];
+	uint32_t h, l;
+
+	memcpy(G(P_TXBUF(i)), s, strlen(s));
+	gq_desc(q, 0, P_TXBUF(i), (uint32_t)strlen(s), 0, 0);
+	gq_add(q, 0);
+	mw(mvd, VIRTIO_MMIO_QUEUE_NOTIFY, q->qi);
+	mp_pump(1);
+	return gq_used(q, &h, &l);
+}
+
+/* What a client reads within ms: bytes, 0 at EOF, -1 if nothing. */
+static int client_read(int fd, char *buf, size_t n, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	for (int t = 0; t < ms / 5; t++) {
+		mp_pump(1);
+		if (poll(&p, 1, 0) == 1)
+			return (int)read(fd, buf, n);
+	}
+	return -1;
+}
+
+static void test_multiport(void)
+{
+	char buf[64];
+	uint8_t cfg[4] = {0};
+	int c1, c2, c3, c4;
+
+	snprintf(mpath, sizeof mpath, "/tmp/msb-virtio-mp-%d.sock", (int)getpid());
+	ok(virtio_console_create_ports(mpath, 0) == NULL &&
+	   virtio_console_create_ports(mpath, VIRTIO_CONSOLE_MAX_PORTS + 1) == NULL,
+	   "multiport: 0 or more than %d ports refused", VIRTIO_CONSOLE_MAX_PORTS);
+	mcon = virtio_console_create_ports(mpath, MP_PORTS);
+	mvd = mcon ? virtio_mmio_create(&fake_vm, &gmem, 0xd0002000, 7, virtio_console_dev_ops(mcon), mcon) : NULL;
+	if (!mcon || !mvd)
+		bail_out("multiport console: %s", errbuf);
+	virtio_console_attach(mcon, mvd);
+	mw(mvd, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	ok(mr(mvd, VIRTIO_MMIO_DEVICE_FEATURES) & F_MP, "multiport: VIRTIO_CONSOLE_F_MULTIPORT offered");
+	virtio_mmio_io_ops.read(mvd, 0x104, cfg, 4);
+	is_int(cfg[0], MP_PORTS + 1, "multiport: max_nr_ports counts port 0 too");
+	mw(mvd, VIRTIO_MMIO_QUEUE_SEL, 2 * (MP_PORTS + 1) + 1);
+	ok(mr(mvd, VIRTIO_MMIO_QUEUE_NUM_MAX) > 0, "multiport: the last port's transmitq exists");
+	mw(mvd, VIRTIO_MMIO_QUEUE_SEL, 2 * (MP_PORTS + 1) + 2);
+	is_int(mr(mvd, VIRTIO_MMIO_QUEUE_NUM_MAX), 0, "multiport: no queue beyond it");
+
+	/* the driver's start: DEVICE_READY, then one PORT_ADD per port */
+	mp_up(16);
+	ok(ctl_none(), "multiport: nothing said before DEVICE_READY");
+	ctl_send(BAD_ID_TEST, EV_READY, 1);
+	ok(ctl_expect(1, EV_ADD, 1) && ctl_expect(2, EV_ADD, 1) && ctl_none(),
+	   "multiport: DEVICE_READY -> PORT_ADD for ports 1 and 2, port 0 is not added");
+	ctl_send(1, EV_PREADY, 1);
+	ctl_send(2, EV_PREADY, 1);
+	ok(!needs_reset(mvd), "multiport: PORT_READY accepted");
+
+	/* a client before the guest opened any port waits in the backlog */
+	c1 = mp_connect();
+	if (write(c1, "hello", 5) != 5)
+		bail_out("write");
+	ok(ctl_none(), "multiport: a client with no open port is not bound (no PORT_OPEN)");
+	ctl_send(1, EV_OPEN, 1);
+	ok(ctl_expect(1, EV_OPEN, 1), "multiport: the guest opens port 1 -> the client gets it (PORT_OPEN 1)");
+	port_post_rx(1);
+	ok(port_rx(1, buf, sizeof buf) == 5 && !memcmp(buf, "hello", 5),
+	   "multiport: the client's bytes reach port 1's receiveq");
+	ok(port_tx(1, "world") && client_read(c1, buf, sizeof buf, 200) == 5 && !memcmp(buf, "world", 5),
+	   "multiport: port 1's transmitq reaches the client");
+
+	/* a second client: port 2 once the guest opens it */
+	c2 = mp_connect();
+	ok(ctl_none(), "multiport: second client waits while port 2 is closed");
+	ctl_send(2, EV_OPEN, 1);
+	ok(ctl_expect(2, EV_OPEN, 1), "multiport: second client bound to port 2");
+	if (write(c2, "two", 3) != 3)
+		bail_out("write");
+	port_post_rx(2);
+	ok(port_rx(2, buf, sizeof buf) == 3 && !memcmp(buf, "two", 3), "multiport: port 2 carries the second client");
+
+	/* the first client goes: PORT_OPEN 0, and port 1 is not given to
+	 * anyone until the guest closed and reopened it */
+	close(c1);
+	ok(ctl_expect(1, EV_OPEN, 0), "multiport: client 1 hangs up -> PORT_OPEN 0 for port 1");
+	c3 = mp_connect();
+	ok(ctl_none(), "multiport: a new client does not get port 1 before the guest reopened it");
+	ok(port_tx(1, "late"), "multiport: what the guest writes to an unbound port is discarded (buffer returned)");
+	ctl_send(1, EV_OPEN, 0);
+	ok(ctl_none(), "multiport: the guest closes port 1: nothing to say");
+	ctl_send(1, EV_OPEN, 1);
+	ok(ctl_expect(1, EV_OPEN, 1), "multiport: after the guest reopened port 1 the waiting client gets it");
+	ok(client_read(c3, buf, sizeof buf, 50) == -1, "multiport: the new client sees none of the old bytes");
+
+	/* a client that moved no bytes leaves port 1 free at once */
+	close(c3);
+	ok(ctl_expect(1, EV_OPEN, 0), "multiport: a silent client hangs up -> PORT_OPEN 0");
+	c4 = mp_connect();
+	ok(ctl_expect(1, EV_OPEN, 1), "multiport: ... and port 1 is free again without a reopen");
+
+	/* the guest closes a port under its client: the client sees EOF */
+	ctl_send(2, EV_OPEN, 0);
+	ok(client_read(c2, buf, sizeof buf, 200) == 0, "multiport: the guest closes port 2 -> its client gets EOF");
+	ok(ctl_expect(2, EV_OPEN, 0), "multiport: ... and the guest is told PORT_OPEN 0");
+
+	/* port 0 exists only as queues: transmits are discarded */
+	{
+		uint32_t h, l;
+
+		memcpy(G(P_TXBUF(0)), "zero", 4);
+		gq_desc(&mq[1], 0, P_TXBUF(0), 4, 0, 0);
+		gq_add(&mq[1], 0);
+		mw(mvd, VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+		ok(gq_used(&mq[1], &h, &l) && !needs_reset(mvd), "multiport: port 0's transmitq is drained, no reset");
+	}
+
+	/* control messages are state, not a queue: with no receive buffers
+	 * nothing is lost and nothing grows */
+	mp_up(0);
+	for (int i = 0; i < 200; i++)
+		ctl_send(BAD_ID_TEST, EV_READY, 1);
+	ok(!needs_reset(mvd) && r16(mq[2].used + 2) == 0, "multiport: 200 DEVICE_READY with no control buffer: nothing sent");
+	gq_desc(&mq[2], 0, CTL_RXBUF, 8, VIRTQ_DESC_F_WRITE, 0);
+	gq_add(&mq[2], 0);
+	mw(mvd, VIRTIO_MMIO_QUEUE_NOTIFY, 2);
+	mp_pump(2);
+	ok(r16(mq[2].used + 2) == 1 && r32(CTL_RXBUF) == 1 && r16(CTL_RXBUF + 4) == EV_ADD,
+	   "multiport: one buffer posted -> exactly one PORT_ADD (port 1)");
+	gq_desc(&mq[2], 1, CTL_RXBUF + 16, 8, VIRTQ_DESC_F_WRITE, 0);
+	gq_add(&mq[2], 1);
+	gq_desc(&mq[2], 2, CTL_RXBUF + 32, 8, VIRTQ_DESC_F_WRITE, 0);
+	gq_add(&mq[2], 2);
+	mw(mvd, VIRTIO_MMIO_QUEUE_NOTIFY, 2);
+	mp_pump(2);
+	ok(r16(mq[2].used + 2) == 2 && r32(CTL_RXBUF + 16) == 2 && r16(CTL_RXBUF + 20) == EV_ADD,
+	   "multiport: more buffers -> the PORT_ADD for port 2, and nothing more");
+
+	/* a reset ends the bound connection */
+	ok(client_read(c4, buf, sizeof buf, 200) == 0, "multiport: a device reset hangs up the bound client");
+	close(c2);
+	close(c4);
+
+	/* hostile control messages: each one -> NEEDS_RESET, never a crash */
+	struct { const char *name; uint32_t id; uint16_t ev, val; uint32_t len; } bad[] = {
+		{ "control message of 7 bytes", 1, EV_OPEN, 1, 7 },
+		{ "empty control message", 1, EV_OPEN, 1, 0 },
+		{ "PORT_OPEN for port 0", 0, EV_OPEN, 1, 8 },
+		{ "PORT_OPEN for port 3 (beyond the ports)", MP_PORTS + 1, EV_OPEN, 1, 8 },
+		{ "PORT_OPEN for port 0xffffffff", 0xffffffffu, EV_OPEN, 1, 8 },
+		{ "PORT_READY for port 0x80000001", 0x80000001u, EV_PREADY, 1, 8 },
+		{ "PORT_OPEN with value 2", 1, EV_OPEN, 2, 8 },
+		{ "DEVICE_READY with value 0xffff", BAD_ID_TEST, EV_READY, 0xffff, 8 },
+		{ "RESIZE from the driver", 1, 5, 0, 8 },
+		{ "PORT_ADD from the driver", 1, EV_ADD, 1, 8 },
+		{ "unknown event 0xffff", 1, 0xffff, 0, 8 },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		mp_up(16);
+		mp_ready_ports();
+		ctl_send_len(bad[i].id, bad[i].ev, bad[i].val, bad[i].len);
+		ok(needs_reset(mvd), "multiport hostile: %s -> NEEDS_RESET", bad[i].name);
+	}
+	mp_up(16);
+	ctl_send(BAD_ID_TEST, EV_READY, 1);
+	ctl_send(1, EV_OPEN, 1);
+	ok(needs_reset(mvd), "multiport hostile: PORT_OPEN before PORT_READY -> NEEDS_RESET");
+	/* a control receive buffer too small for a message */
+	mp_up(0);
+	gq_desc(&mq[2], 0, CTL_RXBUF, 4, VIRTQ_DESC_F_WRITE, 0);
+	gq_add(&mq[2], 0);
+	mw(mvd, VIRTIO_MMIO_QUEUE_NOTIFY, 2);
+	ctl_send(BAD_ID_TEST, EV_READY, 1);
+	ok(needs_reset(mvd), "multiport hostile: a 4-byte control receive buffer -> NEEDS_RESET");
+	/* a control message from a chain outside memory */
+	mp_up(16);
+	gq_desc(&mq[3], 0, MEM_SIZE - 4, 8, 0, 0);
+	gq_add(&mq[3], 0);
+	mw(mvd, VIRTIO_MMIO_QUEUE_NOTIFY, 3);
+	ok(needs_reset(mvd), "multiport hostile: a control message outside guest memory -> NEEDS_RESET");
+	/* a flood of opens and closes changes nothing outside the port */
+	mp_up(16);
+	mp_ready_ports();
+	for (int i = 0; i < 1000; i++)
+		ctl_send(1, EV_OPEN, (uint16_t)(i & 1));
+	ok(!needs_reset(mvd), "multiport: 1000 opens and closes of a port, device still fine");
+	c1 = mp_connect();
+	ctl_send(1, EV_OPEN, 1);
+	ok(ctl_expect(1, EV_OPEN, 1), "multiport: ... and it still binds a client");
+	close(c1);
+
+	virtio_console_destroy(mcon);
+	virtio_mmio_destroy(mvd);
+	unlink(mpath);
+}
+
 int main(void)
 {
 	gmem.size = MEM_SIZE;
@@ -784,6 +1137,7 @@ int main(void)
 	test_transport();
 	test_hostile();
 	test_console();
+	test_multiport();
 
 	virtio_mmio_destroy(bvd);
 	virtio_blk_destroy(blk);

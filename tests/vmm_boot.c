@@ -574,6 +574,75 @@ int main(void)
 	expect_exit("a triple fault ends the VM with status 80 and says so", st, 80,
 		    "triple fault");
 
+
+	/* ---- --detach with --agent-socket: the VM runs on in the background ---- */
+	{
+		static const uint8_t idle[] = { 0xf4, 0xeb, 0xfd };  /* hlt; jmp back */
+		char sock[PATH_MAX], path[64], cmdline[256] = "";
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		struct ucred cr = { 0 };
+		socklen_t crlen = sizeof cr;
+		int fd = -1, alive = 0, gone = 0;
+
+		write_elf(p, 0x100000, idle, sizeof idle);
+		snprintf(sock, sizeof sock, "%s/agent.sock", tmpdir);
+		double t0 = now();
+		st = run_vmm((const char *const[]){ "--kernel", p, "--memory", "16M",
+			"--agent-socket", sock, "--ports", "2", "--detach", NULL });
+		ok(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0 && now() - t0 < 10,
+		   "--detach: the process started exits 0 once the VM runs");
+		strcpy(sa.sun_path, sock);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0 && cr.pid > 0) {
+			snprintf(path, sizeof path, "/proc/%d/cmdline", (int)cr.pid);
+			int cfd = open(path, O_RDONLY | O_CLOEXEC);
+			if (cfd >= 0) {
+				ssize_t got = read(cfd, cmdline, sizeof cmdline - 1);
+				cmdline[got > 0 ? got : 0] = 0;
+				close(cfd);
+			}
+		}
+		ok(cr.pid > 0 && cr.pid != getpid() && !strcmp(cmdline, vmm),
+		   "--detach: the socket's listener (SO_PEERCRED) is the msb-vmm running the VM");
+		/* the guest has no port open: the client waits in the backlog;
+		 * its going away does not end the VM */
+		if (fd >= 0)
+			close(fd);
+		sleep_ms(300);
+		alive = cr.pid > 0 && kill(cr.pid, 0) == 0;
+		ok(alive, "--agent-socket: a client coming and going does not end the VM");
+		if (cr.pid > 0) {
+			kill(cr.pid, SIGKILL);
+			for (int i = 0; i < 200 && !gone; i++) {
+				char stat[256] = "";
+				snprintf(path, sizeof path, "/proc/%d/stat", (int)cr.pid);
+				int sfd = open(path, O_RDONLY | O_CLOEXEC);
+				ssize_t got = sfd >= 0 ? read(sfd, stat, sizeof stat - 1) : 0;
+				if (sfd >= 0)
+					close(sfd);
+				char *rp = got > 0 ? strrchr(stat, ')') : NULL;
+				gone = !rp || rp[2] == 'Z';   /* reaped, or a zombie of init's */
+				if (!gone)
+					sleep_ms(10);
+			}
+		}
+		ok(gone, "--detach: SIGKILL ends the background VM");
+
+		st = run_vmm((const char *const[]){ "--kernel", "/nonexistent/vmlinux",
+			"--agent-socket", sock, "--detach", NULL });
+		expect_exit("--detach: a VM that cannot start: the process started says so, non-zero",
+			    st, 64, "/nonexistent/vmlinux");
+		st = run_vmm((const char *const[]){ "--kernel", guest, "--ports", "2", NULL });
+		expect_exit("--ports without --agent-socket: usage error", st, 64, "--agent-socket");
+		st = run_vmm((const char *const[]){ "--kernel", guest, "--agent-socket", sock,
+			"--ports", "17", NULL });
+		expect_exit("--ports 17: usage error", st, 64, "--ports");
+		st = run_vmm((const char *const[]){ "--kernel", guest, "--agent-socket", sock,
+			"--console-socket", sock, NULL });
+		expect_exit("--agent-socket with --console-socket: usage error", st, 64, "one of");
+	}
+
 	char cmd[PATH_MAX + 16];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)

@@ -3,11 +3,14 @@
  *
  *   msb-vmm --kernel FILE [--initrd FILE | --init FILE] [--cmdline STR]
  *           [--memory SIZE] [--cpus N] [--disk FILE[:ro]]
- *           [--console-socket PATH | --console-fd N] [--serial-log FILE]
+ *           [--console-socket PATH | --console-fd N |
+ *            --agent-socket PATH [--ports N]] [--serial-log FILE] [--detach]
  *
  * Exit status:
  *   0       the guest ended cleanly (debug exit port value 0, i8042 reset),
- *           or the host closed the --console-fd connection
+ *           or the host closed the --console-fd connection; with --detach,
+ *           the VM is running in the background (its process is the
+ *           listener of --agent-socket: SO_PEERCRED names it)
  *   1..63   the guest wrote that value to the debug exit port (0x501)
  *   64      bad usage or bad input (missing/non-ELF kernel, bad sizes, ...)
  *   70      the VMM or KVM failed (including an unexpected KVM exit)
@@ -24,6 +27,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/kvm.h>
 
@@ -42,13 +46,15 @@
 #define MAX_MEM       (3ull << 30)   /* below the MMIO window; no RAM hole yet */
 #define MAX_CPUS      32
 #define SERIAL_CAP    (1ull << 20)
+#define DEFAULT_PORTS 4
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: msb-vmm --kernel FILE [--initrd FILE | --init FILE] [--cmdline STR]\n"
 		"               [--memory SIZE] [--cpus N] [--disk FILE[:ro]]\n"
-		"               [--console-socket PATH | --console-fd N] [--serial-log FILE]\n"
+		"               [--console-socket PATH | --console-fd N |\n"
+		"                --agent-socket PATH [--ports N]] [--serial-log FILE] [--detach]\n"
 		"  --kernel FILE        an uncompressed x86-64 vmlinux (ELF), booted in 64-bit mode\n"
 		"  --initrd FILE        an initramfs, placed high in guest memory\n"
 		"  --init FILE          boot an initramfs that holds just FILE as /init\n"
@@ -61,9 +67,16 @@ static void usage(FILE *f)
 		"                       one client at a time)\n"
 		"  --console-fd N       connect virtio-console to the connected socket N; when\n"
 		"                       its host end closes, the VM ends (status 0)\n"
+		"  --agent-socket P     a multiport virtio-console: listen on the unix socket P\n"
+		"                       and give each connection a port of its own (the guest's\n"
+		"                       /dev/vportXp1..N); clients come and go, the VM stays\n"
+		"  --ports N            how many ports --agent-socket has, 1..%d (default %d);\n"
+		"                       more connections wait until a port is free\n"
 		"  --serial-log FILE    where the 8250 serial output goes (default stderr),\n"
-		"                       capped at 1 MiB\n",
-		MAX_CPUS);
+		"                       capped at 1 MiB\n"
+		"  --detach             run the VM in the background: exit 0 once it runs (or\n"
+		"                       with the failure status if it cannot start)\n",
+		MAX_CPUS, VIRTIO_CONSOLE_MAX_PORTS, DEFAULT_PORTS);
 }
 
 static int die_usage(const char *fmt, const char *arg)
@@ -184,6 +197,42 @@ static int install_seccomp(void)
 	return 0;
 }
 
+/*
+ * --detach: fork before anything else exists (a VM belongs to the process
+ * that created it), and let the parent wait until the child reports that
+ * the VM runs, so that its exit status means "running" or "failed". The
+ * child, in a session of its own, is the VMM: it binds and listens on
+ * --agent-socket itself, so that SO_PEERCRED on a connection names it.
+ */
+static int detach_start(int *ready_fd)
+{
+	int p[2], st;
+	pid_t pid;
+	ssize_t n;
+	char ch;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return vmm_fail(errno, "--detach: pipe");
+	pid = fork();
+	if (pid < 0)
+		return vmm_fail(errno, "--detach: fork");
+	if (pid == 0) {
+		close(p[0]);
+		setsid();
+		*ready_fd = p[1];
+		return 0;
+	}
+	close(p[1]);
+	do
+		n = read(p[0], &ch, 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1)
+		_exit(0);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	_exit(WIFEXITED(st) && WEXITSTATUS(st) ? WEXITSTATUS(st) : EXIT_VMM);
+}
+
 /* --console-fd: the host end is gone, so nobody can use this VM any more. */
 static void host_hangup(void *vm)
 {
@@ -193,8 +242,9 @@ static void host_hangup(void *vm)
 int main(int argc, char **argv)
 {
 	const char *kernel = NULL, *initrd = NULL, *cmdline = "", *serial_log = NULL;
-	const char *disk = NULL, *console_socket = NULL, *init = NULL;
-	int console_fd = -1;
+	const char *disk = NULL, *console_socket = NULL, *init = NULL, *agent_socket = NULL;
+	int console_fd = -1, detach = 0, ready_fd = -1;
+	unsigned long ports = 0;
 	char initrd_path[64];
 	uint64_t mem = DEFAULT_MEM;
 	unsigned long cpus = 1;
@@ -210,6 +260,9 @@ int main(int argc, char **argv)
 		{ "console-fd", required_argument, NULL, 'f' },
 		{ "init", required_argument, NULL, 'I' },
 		{ "serial-log", required_argument, NULL, 'l' },
+		{ "agent-socket", required_argument, NULL, 'a' },
+		{ "ports", required_argument, NULL, 'p' },
+		{ "detach", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -256,6 +309,20 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'l': serial_log = optarg; break;
+		case 'a': agent_socket = optarg; break;
+		case 'p': {
+			char *end;
+			errno = 0;
+			ports = strtoul(optarg, &end, 10);
+			if (errno || *optarg < '0' || *optarg > '9' || *end || ports < 1 ||
+			    ports > VIRTIO_CONSOLE_MAX_PORTS) {
+				fprintf(stderr, "msb-vmm: --ports '%s': expected a number from 1 to %d\n",
+					optarg, VIRTIO_CONSOLE_MAX_PORTS);
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case 'D': detach = 1; break;
 		case 'h': usage(stdout); return 0;
 		default:
 			if (optopt)
@@ -272,8 +339,12 @@ int main(int argc, char **argv)
 		return die_usage("%s", "--kernel FILE is required");
 	if (init && initrd)
 		return die_usage("%s", "give --initrd or --init, not both");
-	if (console_socket && console_fd >= 0)
-		return die_usage("%s", "give --console-socket or --console-fd, not both");
+	if ((console_socket != NULL) + (console_fd >= 0) + (agent_socket != NULL) > 1)
+		return die_usage("%s", "give one of --console-socket, --console-fd and --agent-socket");
+	if (ports && !agent_socket)
+		return die_usage("%s", "--ports goes with --agent-socket");
+	if (agent_socket && !ports)
+		ports = DEFAULT_PORTS;
 	if (console_fd >= 0) {
 		int type = 0;
 		socklen_t len = sizeof(type);
@@ -289,6 +360,11 @@ int main(int argc, char **argv)
 		}
 		snprintf(initrd_path, sizeof(initrd_path), "/proc/self/fd/%d", fd);
 		initrd = initrd_path;
+	}
+
+	if (detach && detach_start(&ready_fd) < 0) {
+		fprintf(stderr, "msb-vmm: %s\n", vmm_error());
+		return EXIT_VMM;
 	}
 
 	int log_fd = STDERR_FILENO;
@@ -313,7 +389,7 @@ int main(int argc, char **argv)
 		vm_destroy(vm);
 		return EXIT_USAGE;
 	}
-	if (disk || console_socket || console_fd >= 0) {
+	if (disk || console_socket || console_fd >= 0 || agent_socket) {
 		uint64_t base = VIRTIO_BASE;
 		unsigned irq = VIRTIO_IRQ;
 		struct virtio_dev *vd;
@@ -340,11 +416,15 @@ int main(int argc, char **argv)
 			base += VIRTIO_MMIO_SIZE;
 			irq++;
 		}
-		if (console_socket || console_fd >= 0) {
-			const char *what = console_socket ? console_socket : "(--console-fd)";
-			struct virtio_console *con = console_socket ? virtio_console_create(console_socket)
-								    : virtio_console_create_fd(console_fd);
-			if (!con || !(vd = virtio_mmio_create(vm, NULL, base, irq, &virtio_console_ops, con))) {
+		if (console_socket || console_fd >= 0 || agent_socket) {
+			const char *what = console_socket ? console_socket :
+					   agent_socket ? agent_socket : "(--console-fd)";
+			struct virtio_console *con =
+				console_socket ? virtio_console_create(console_socket) :
+				agent_socket ? virtio_console_create_ports(agent_socket, (unsigned)ports) :
+					       virtio_console_create_fd(console_fd);
+			if (!con || !(vd = virtio_mmio_create(vm, NULL, base, irq,
+							      virtio_console_dev_ops(con), con))) {
 				fprintf(stderr, "msb-vmm: --console %s: %s\n", what, vmm_error());
 				vm_destroy(vm);
 				return EXIT_USAGE;
@@ -379,6 +459,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "msb-vmm: %s\n", vmm_error());
 		vm_destroy(vm);
 		return EXIT_VMM;
+	}
+	if (ready_fd >= 0) {
+		/* the VM runs: the process that was started may go */
+		ssize_t w = write(ready_fd, "1", 1);
+
+		(void)w;
+		close(ready_fd);
 	}
 	int status = EXIT_VMM;
 	const char *reason = "";

@@ -46,6 +46,11 @@
 #define VIRTQ_DESC_F_INDIRECT  4
 #define VIRTQ_AVAIL_F_NO_INTERRUPT 1
 
+/* Most client ports of a MULTIPORT virtio-console (port ids 1..this). */
+#define VIRTIO_CONSOLE_MAX_PORTS 16
+/* Most queues a device may have: a MULTIPORT console's, port 0 included. */
+#define VIRTIO_MAX_QUEUES (2 * (VIRTIO_CONSOLE_MAX_PORTS + 1) + 2)
+
 /* Largest queue any device here offers (and the most a queue may hold). */
 #define VIRTQ_MAX_SIZE  256
 /* Most descriptors one chain may use, direct and indirect together; an
@@ -182,13 +187,21 @@ const char *virtio_dev_broken_reason(struct virtio_dev *vd);
 /* ---- virtio-console (virtio_console.c) ------------------------------------- */
 
 struct virtio_console;
+/* The one-port device's operations (virtio_console_create, _create_fd). */
 extern const struct virtio_dev_ops virtio_console_ops;
 
-/* Listen on the Unix socket `path` (removed first if it is a socket); one
- * client at a time is accepted. */
+/* One port: listen on the Unix socket `path` (removed first if it is a
+ * socket); one client at a time is accepted. */
 struct virtio_console *virtio_console_create(const char *path);
-/* Use an already-connected stream socket (tests; a socketpair). Takes it. */
+/* One port: use an already-connected stream socket (--console-fd, tests; a
+ * socketpair). Takes it. */
 struct virtio_console *virtio_console_create_fd(int fd);
+/* MULTIPORT: listen on `path`; each accepted connection is bound to a free
+ * port of 1..nports (1..VIRTIO_CONSOLE_MAX_PORTS), the rest wait in the
+ * backlog. Clients going away never end the VM. */
+struct virtio_console *virtio_console_create_ports(const char *path, unsigned nports);
+/* The operations to give virtio_mmio_create() for this console. */
+const struct virtio_dev_ops *virtio_console_dev_ops(const struct virtio_console *c);
 /* Call fn(arg) once, from the device loop, when the connection given to
  * virtio_console_create_fd() is gone (the host end closed). */
 void virtio_console_on_hangup(struct virtio_console *c, void (*fn)(void *), void *arg);

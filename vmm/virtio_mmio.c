@@ -32,7 +32,7 @@
 
 #include "virtio.h"
 
-#define MAX_QUEUES 8
+#define MAX_QUEUES VIRTIO_MAX_QUEUES
 
 struct virtio_dev {
 	pthread_mutex_t lock;
