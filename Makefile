@@ -174,7 +174,8 @@ rootfs:
 # backends keep) on this host with the microVMs' root image as an os
 # sandbox's root; then the vm backend itself: the conformance test with
 # MSB_TEST_BACKEND=vm, how a microVM sandbox ends (tests/nested/vm-lifecycle.sh:
-# the owner's death, a killed VMM), and the
+# the owner's death, a killed VMM), named detached microVMs with many
+# clients (tests/nested/named-vm.sh), and the
 # hostile guest (tests/nested/hostile.c: guest root floods the console and
 # writes garbage into the virtio registers, queues, ports and disk; the VMM
 # must survive or end cleanly, and the host stay unaffected).
@@ -187,6 +188,7 @@ test-nested: all rootfs $(B)/tests/conformance
 	prove -v -e 'tests/nested/run --tap --vm --timeout 600 -- env MSB_TEST_BACKEND=vm' \
 		/usr/libexec/msb/nested/conformance
 	prove -v -e 'tests/nested/run --tap --vm --timeout 600 --' /usr/libexec/msb/nested/vm-lifecycle.sh
+	prove -v -e 'tests/nested/run --tap --vm --timeout 900 --' /usr/libexec/msb/nested/named-vm.sh
 	prove -v -e 'tests/nested/run --tap --timeout 600 --' /usr/libexec/msb/nested/hostile
 
 test-c: all $(TESTS) $(B)/tests/probe

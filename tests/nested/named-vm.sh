@@ -1,8 +1,9 @@
+#!/bin/sh
 # tests/nested/named-vm.sh - detached (named) sandboxes of the vm backend,
 # end to end, inside the nested harness's L1 (busybox sh), with the root
 # filesystem image attached as L1's /dev/vda (tests/nested/run --vm):
 #
-#   tests/nested/run --vm --timeout 900 -- sh -c "$(cat tests/nested/named-vm.sh)"
+#   tests/nested/run --tap --vm --timeout 900 -- named-vm.sh   (make test-nested)
 #
 # Prints TAP; exits non-zero if a check failed.
 

@@ -15,7 +15,7 @@ bb() { busybox "$@"; }
 n=0
 fails=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi; }
-vmm_pids() { bb pgrep -x msb-vmm || true; }
+vmm_pids() { bb pidof msb-vmm || true; }
 # wait_gone PID SECONDS: 0 once /proc/PID is gone
 wait_gone() {
 	i=0
@@ -34,7 +34,7 @@ wait_vmm() {
 		bb usleep 100000
 		i=$((i + 1))
 	done
-	vmm_pids | bb head -n1
+	vmm_pids | bb cut -d" " -f1
 }
 
 echo "1..7"
