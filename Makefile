@@ -183,7 +183,7 @@ rootfs:
 # the kernels and the root image are built (tests/nested/run builds the L1
 # kernel and, with --vm, the image; cached).  Part of `make test`.
 test-nested: all rootfs $(B)/tests/conformance
-	MSB_TEST_ROOTFS=$(B)/share/msb/rootfs prove -v $(B)/tests/conformance
+	MSB_TEST_ROOTFS=$$(readlink -f $(B)/share/msb/rootfs) prove -v $(B)/tests/conformance
 	prove -v -e 'tests/nested/run --tap --' /usr/libexec/msb/nested/l1check
 	prove -v -e 'tests/nested/run --tap --vm --timeout 600 -- env MSB_TEST_BACKEND=vm' \
 		/usr/libexec/msb/nested/conformance

@@ -15,7 +15,12 @@ bb() { busybox "$@"; }
 n=0
 fails=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi; }
-vmm_pids() { bb pidof msb-vmm || true; }
+# live msb-vmm processes (not zombies: L1's init reaps orphans late)
+vmm_pids() {
+	for p in $(bb pidof msb-vmm); do
+		[ "$(bb cut -d' ' -f3 "/proc/$p/stat" 2>/dev/null)" = Z ] || printf '%s ' "$p"
+	done
+}
 # wait_gone PID SECONDS: 0 once /proc/PID is gone
 wait_gone() {
 	i=0
@@ -29,16 +34,17 @@ wait_gone() {
 # wait_vmm SECONDS: print the pid of a running msb-vmm once there is one
 wait_vmm() {
 	i=0
-	while [ -z "$(vmm_pids)" ]; do
+	while [ -z "$(vmm_pids | bb tr -d ' ')" ]; do
 		[ $i -ge $(($1 * 10)) ] && return 1
 		bb usleep 100000
 		i=$((i + 1))
 	done
-	vmm_pids | bb cut -d" " -f1
+	set -- $(vmm_pids)
+	echo "$1"
 }
 
 echo "1..7"
-[ -z "$(vmm_pids)" ]; ok $? "no msb-vmm runs before the test"
+[ -z "$(vmm_pids | bb tr -d ' ')" ]; ok $? "no msb-vmm runs before the test"
 
 msb run --backend vm -- sh -c 'exit 7' >/dev/null 2>&1
 ok $([ $? = 7 ]; echo $?) "msb run --backend vm passes the command's exit status (7)"
@@ -67,6 +73,6 @@ st=$?
 ok $([ "$st" != 0 ]; echo $?) "... and the owner reports a failure (exit $st: $(bb tr '\n' ' ' </tmp/vml.out | bb cut -c1-160))"
 
 bb sleep 1
-left=$(vmm_pids)
+left=$(vmm_pids | bb tr -d ' ')
 ok $([ -z "$left" ]; echo $?) "no msb-vmm is left behind (${left:-none})"
 [ "$fails" = 0 ]
