@@ -645,13 +645,55 @@ static void slow_reader(msb_sandbox *sb, pid_t agent, long max_kb)
 	free(want);
 }
 
+/* A command that ends while its last output still waits in its pipe, for a
+ * client that is behind: that output still comes (the agent must not give
+ * up on the pipe 100 ms after the exit, as it does for a background
+ * process holding it open). The pipe is made 1 MiB so that it holds a lot
+ * at the end. */
+static void tail_after_exit(msb_sandbox *sb)
+{
+	static const char script[] =
+		"import fcntl, sys\n"
+		"fcntl.fcntl(1, 1031, 1 << 20)\n" /* F_SETPIPE_SZ */
+		"sys.stdout.buffer.write(bytes(i % 251 for i in range(2 << 20)))\n";
+	msb_command_options co = MSB_COMMAND_OPTIONS_INIT;
+	msb_command_result *res = NULL;
+	msb_process *p = NULL;
+	size_t got = 0;
+	int in_order = 1, stream;
+	msb_buf b;
+
+	co.argv = ARGV("python3", "-c", script);
+	int rc = msb_process_start(&p, sb, &co);
+	if (rc) {
+		msbt_diag_error("msb_process_start", rc);
+		skip(1, "python3 did not start");
+		return;
+	}
+	usleep(1500 * 1000); /* behind: it writes 2 MiB and exits meanwhile */
+	while (msb_process_read(&b, &stream, p, 30000) == 0) {
+		for (size_t i = 0; stream == MSB_STREAM_STDOUT && i < b.len; i++)
+			in_order &= b.ptr[i] == (uint8_t)((got + i) % 251);
+		if (stream == MSB_STREAM_STDOUT)
+			got += b.len;
+		msb_buf_free(&b);
+	}
+	rc = msb_process_wait(&res, p, 30000);
+	ok(rc == 0 && res && res->exit_code == 0 && got == (2u << 20) && in_order,
+	   "a command that exits while 1 MiB of its output waits in the pipe for a client "
+	   "that is behind: all %u bytes come, in order (got %zu, exit %d)", 2u << 20, got,
+	   res ? res->exit_code : -1);
+	msb_command_result_free(res);
+	msb_process_free(p);
+}
+
 static void test_stuck_clients(void)
 {
 	msb_sandbox *sb = start_named("flow", 0);
 	int code = -1, r1 = -1, r2 = -1, r3 = -1;
 
 	if (!sb) {
-		skip(11, "the detached sandbox did not start");
+		skip(12, "the detached sandbox did not start");
 		return;
 	}
 	pid_t agent = serving_agent(lookup("flow").pid);
@@ -661,7 +703,7 @@ static void test_stuck_clients(void)
 	if (!ok(agent > 0 && rss0 > 0 && code == 0,
 		"a detached sandbox with a 64 MiB file; its agent (pid %d) uses %ld kB",
 		(int)agent, rss0)) {
-		skip(10, "no agent to measure");
+		skip(11, "no agent to measure");
 		msb_sandbox_stop(sb, 0);
 		msb_sandbox_free(sb);
 		msb_sandbox_remove("flow");
@@ -697,6 +739,7 @@ static void test_stuck_clients(void)
 
 	/* A slow reader is not a stuck one. */
 	slow_reader(sb, agent, rss0 + 16 * 1024);
+	tail_after_exit(sb);
 
 	kill(c1, SIGKILL);
 	kill(c2, SIGKILL);
