@@ -645,6 +645,41 @@ static void slow_reader(msb_sandbox *sb, pid_t agent, long max_kb)
 	free(want);
 }
 
+struct file_check {
+	const char *want;
+	size_t want_len, got;
+	int in_order, calls;
+};
+
+static int file_slowly(int stream, const uint8_t *data, size_t len, void *payload)
+{
+	struct file_check *f = payload;
+
+	if (f->got + len > f->want_len || memcmp(f->want + f->got, data, len))
+		f->in_order = 0;
+	f->got += len;
+	f->calls++;
+	usleep(10 * 1000);
+	return 0;
+}
+
+/* A file read slowly: every byte, in order. */
+static void slow_file_reader(msb_sandbox *sb)
+{
+	size_t len;
+	char *want = seq_text(1000000, &len);
+	struct file_check f = { want, len, 0, 1, 0 };
+	int code = -1;
+
+	free(msbt_output(sb, ARGV("sh", "-c", "seq 1 1000000 > /tmp/seq"), &code));
+	uint64_t t0 = msbt_now_ms();
+	int rc = msb_file_read_stream(sb, "/tmp/seq", 0, file_slowly, &f);
+	ok(code == 0 && rc == 0 && f.in_order && f.got == len,
+	   "a file read slowly (%d chunks, %llu ms) comes whole, in order (%zu of %zu bytes)",
+	   f.calls, (unsigned long long)(msbt_now_ms() - t0), f.got, len);
+	free(want);
+}
+
 /* A command that ends while its last output still waits in its pipe, for a
  * client that is behind: that output still comes (the agent must not give
  * up on the pipe 100 ms after the exit, as it does for a background
@@ -693,7 +728,7 @@ static void test_stuck_clients(void)
 	int code = -1, r1 = -1, r2 = -1, r3 = -1;
 
 	if (!sb) {
-		skip(12, "the detached sandbox did not start");
+		skip(13, "the detached sandbox did not start");
 		return;
 	}
 	pid_t agent = serving_agent(lookup("flow").pid);
@@ -703,7 +738,7 @@ static void test_stuck_clients(void)
 	if (!ok(agent > 0 && rss0 > 0 && code == 0,
 		"a detached sandbox with a 64 MiB file; its agent (pid %d) uses %ld kB",
 		(int)agent, rss0)) {
-		skip(11, "no agent to measure");
+		skip(12, "no agent to measure");
 		msb_sandbox_stop(sb, 0);
 		msb_sandbox_free(sb);
 		msb_sandbox_remove("flow");
@@ -740,6 +775,7 @@ static void test_stuck_clients(void)
 	/* A slow reader is not a stuck one. */
 	slow_reader(sb, agent, rss0 + 16 * 1024);
 	tail_after_exit(sb);
+	slow_file_reader(sb);
 
 	kill(c1, SIGKILL);
 	kill(c2, SIGKILL);
