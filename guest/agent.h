@@ -135,6 +135,12 @@ typedef void (*watch_fn)(struct agent *a, int fd, short revents, void *data);
 int agent_watch(struct agent *a, int fd, short events, watch_fn fn, void *data);
 void agent_watch_events(struct agent *a, int fd, short events);
 void agent_unwatch(struct agent *a, int fd);
+/* Flow control: fd's bytes go to client c (NULL: to nobody). While c is
+ * behind (client_congested), the loop does not poll fd at all, so the
+ * producer stops reading its source until the client has caught up. The
+ * watch keeps a reference to c; agent_watch() and agent_unwatch() drop
+ * it. */
+void agent_watch_client(struct agent *a, int fd, struct client *c);
 
 /* Call fn once at deadline (agent_now_ns() clock). Returns a timer id
  * (never 0) for agent_timer_cancel(), which ignores ids that fired. */
@@ -151,8 +157,14 @@ int agent_child(struct agent *a, pid_t pid, child_fn fn, void *data);
 void agent_kill_all(int sig);
 
 /* Frames to a client. client_reply() takes the reference to obj. A client
- * that went away makes these no-ops (check client_alive()). */
+ * that went away makes these no-ops (check client_alive()). They never
+ * block: what the connection does not take now is queued, and a client
+ * too far behind is dropped (client_send() then returns < 0). */
 int client_send(struct client *c, uint8_t type, uint32_t id, const void *data, size_t len);
+/* Whether c's queue is over its high-water mark, until it is back under
+ * its low-water mark: a producer stops sending to it meanwhile (and
+ * watches its source with agent_watch_client()). */
+int client_congested(const struct client *c);
 void client_reply(struct client *c, uint32_t id, json_t *obj);
 void client_event(struct client *c, uint32_t id, json_t *obj);
 void client_error(struct client *c, uint32_t id, int code, int os_errno,

@@ -8,6 +8,11 @@
  * reached EOF (or 100 ms after the exit, when a background process keeps
  * the pipes open). With "events" set it first sends an EVENT {"event":
  * "started","pid":N}, so that libmsb can hand back a process handle.
+ *
+ * Output is read only while the job's client keeps up: its pipes (a PTY's
+ * master) are watched with agent_watch_client(), so that a client that
+ * reads slowly leaves them full, and the command blocks in its writes, as
+ * it would on any pipe. Its timeout still runs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -153,14 +158,15 @@ static void maybe_finish(struct job *job)
 
 /* ---- output and input ------------------------------------------------------ */
 
-/* Forward what the job wrote on *fd; closes it at EOF. */
+/* Forward what the job wrote on *fd, while the client keeps up; closes
+ * it at EOF. */
 static void pump_output(struct job *job, int *fd, uint8_t type)
 {
 	static uint8_t buf[MSB_DATA_CHUNK];
 	uint64_t *sent = type == MSB_FRAME_STDOUT ? &job->out_sent : &job->err_sent;
 	int *trunc = type == MSB_FRAME_STDOUT ? &job->out_trunc : &job->err_trunc;
 
-	for (int rounds = 0; rounds < 16 && *fd >= 0; rounds++) {
+	for (int rounds = 0; rounds < 16 && *fd >= 0 && !client_congested(job->c); rounds++) {
 		ssize_t n = read(*fd, buf, sizeof(buf));
 		uint64_t room;
 
@@ -334,6 +340,12 @@ static void on_grace(struct agent *a, void *data)
 		pump_output(job, &job->out_fd, MSB_FRAME_STDOUT);
 	if (job->err_fd >= 0)
 		pump_output(job, &job->err_fd, MSB_FRAME_STDERR);
+	/* Unless the client is behind: what the pipes hold is the command's
+	 * last output, which it must still get. Look again later. */
+	if ((job->out_fd >= 0 || job->err_fd >= 0) && client_congested(job->c) &&
+	    (job->grace_timer = agent_timer(a, agent_now_ns() + EXIT_GRACE_NS,
+					    on_grace, job)))
+		return;
 	close_fd(a, &job->out_fd);
 	close_fd(a, &job->err_fd);
 	maybe_finish(job);
@@ -585,8 +597,11 @@ void op_exec(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 	jobs = job;
 	njobs++;
 	agent_watch(a, job->out_fd, POLLIN, on_out, job);
-	if (job->err_fd >= 0)
+	agent_watch_client(a, job->out_fd, c);
+	if (job->err_fd >= 0) {
 		agent_watch(a, job->err_fd, POLLIN, on_err, job);
+		agent_watch_client(a, job->err_fd, c);
+	}
 	if (job->in_fd >= 0)
 		agent_watch(a, job->in_fd, 0, on_in, job);
 	agent_child(a, pid, on_exit_status, job);

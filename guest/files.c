@@ -25,8 +25,10 @@
  *
  * Scheduling. Regular files never block, but a large read would keep the
  * loop from serving anything else: a read sends for at most READ_SLICE_NS,
- * then watches its (always readable) file fd so that the loop comes back
- * to it after one turn over the other fds. A write runs as its STDIN
+ * or until its client is behind (client_congested), then watches its
+ * (always readable) file fd, for that client (agent_watch_client), so that
+ * the loop comes back to it after one turn over the other fds, once the
+ * client has caught up. A write runs as its STDIN
  * frames arrive. list, remove and the others run to completion at once
  * (bounded by LIST_MAX entries and REMOVE_DEPTH levels).
  *
@@ -420,12 +422,13 @@ static void reader_end(struct agent *a, struct reader *r)
 
 static void reader_ready(struct agent *a, int fd, short revents, void *data);
 
-/* Send for one slice; ends the request (and frees r) when done. */
+/* Send for one slice, while the client keeps up; ends the request (and
+ * frees r) when done. */
 static void reader_pump(struct agent *a, struct reader *r)
 {
 	uint64_t start = agent_now_ns();
 
-	do {
+	while (!client_congested(r->c) && agent_now_ns() - start < READ_SLICE_NS) {
 		ssize_t n = read(r->fd, r->buf, sizeof(r->buf));
 
 		if (n < 0 && errno == EINTR)
@@ -456,10 +459,11 @@ static void reader_pump(struct agent *a, struct reader *r)
 			return;
 		}
 		r->sent += (uint64_t)n;
-	} while (agent_now_ns() - start < READ_SLICE_NS);
+	}
 
 	/* More to send: come back after one turn of the loop. A regular
-	 * file is always readable, so the watch fires at once. */
+	 * file is always readable, so the watch fires at once (once the
+	 * client has caught up). */
 	if (!r->watched) {
 		if (agent_watch(a, r->fd, POLLIN, reader_ready, r) < 0) {
 			client_error(r->c, r->id, MSB_ENOMEM, ENOMEM, "",
@@ -467,6 +471,7 @@ static void reader_pump(struct agent *a, struct reader *r)
 			reader_end(a, r);
 			return;
 		}
+		agent_watch_client(a, r->fd, r->c);
 		r->watched = 1;
 	}
 }

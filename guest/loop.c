@@ -20,8 +20,20 @@
  * it idle. A client whose port reads EOF (its host connection closed) is
  * closed like any other, and its port closed and opened afresh (by stage
  * 0) for the next one: msb-vmm gives the port to a new connection only
- * after that. Writes to a port never block: a port whose host side went
- * away has them wait forever in the driver.
+ * after that.
+ *
+ * Writes to a client never block (a socket, a port or the console alike):
+ * client_send() writes what the fd takes now and queues the rest, and the
+ * loop writes the queue out as the fd has room (POLLOUT). So one client
+ * that stops reading stalls nobody else. Flow control keeps the queues
+ * small: a watch that feeds a client (a command's pipe, a file being read,
+ * an interpreter's output; agent_watch_client) is not polled while that
+ * client's queue is over OUT_HIGH, until it is back under OUT_LOW, and
+ * neither are the client's own requests; so a slow reader slows down only
+ * its own commands, as a blocking write would, and gets every byte. What
+ * is always queued (replies, events) is bounded by OUT_MAX; a client over
+ * it, or whose queue has not moved for SEND_TIMEOUT_S, is dropped as
+ * broken. Before the agent exits, the queues get DRAIN_NS to go out.
  *
  * The host's bytes are checked by the decoder (proto.c); each module checks
  * its requests before use.
@@ -38,6 +50,7 @@
 #include <unistd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "agent.h"
@@ -47,7 +60,14 @@
 #define PORT_RETRY_NS (50ull * 1000000ull) /* a port still held (EBUSY) */
 #define PORT_RETRIES 200                   /* ENOENT: not added yet */
 #define SEND_TIMEOUT_S 60           /* a client that stops reading is dropped */
+#define SEND_TIMEOUT_NS (SEND_TIMEOUT_S * 1000000000ull)
 #define WALL_GRACE_NS (2000ull * 1000000ull)
+#define OUT_HIGH (1u << 20)         /* a client's producers pause over this */
+#define OUT_LOW (256u << 10)        /* ... and go on under this */
+#define OUT_MAX (64u << 20)         /* a client with more queued is dropped */
+#define OUT_CHUNK (16u << 10)       /* small frames share chunks this big */
+#define OUT_IOV 64                  /* chunks per write */
+#define DRAIN_NS (2000ull * 1000000ull) /* for the queues, before exiting */
 
 struct watch {
 	int fd;
@@ -55,6 +75,7 @@ struct watch {
 	uint64_t serial;
 	watch_fn fn;
 	void *data;
+	struct client *feeds;  /* referenced: not polled while it is behind */
 };
 
 struct timer {
@@ -78,10 +99,18 @@ struct tracked {
 	void *rd;
 };
 
+/* Bytes queued for a client, in order. */
+struct outbuf {
+	struct outbuf *next;
+	size_t off, len, cap;  /* data[off..len) waits */
+	uint8_t data[];
+};
+
 struct client {
 	struct client *next;
 	struct agent *a;
-	int fd;          /* -1 once closed */
+	int fd;          /* -1 once closed; non-blocking */
+	int sock;        /* fd is a socket (else a port or the console) */
 	int broken;      /* a send failed: close at the end of this turn */
 	int refs;
 	int greeted;     /* the HELLO exchange is done */
@@ -89,6 +118,12 @@ struct client {
 	unsigned port;   /* a detached VM's virtio-console port, else 0 */
 	struct msb_decoder dec;
 	struct tracked *tracked;
+	/* output the fd did not take yet */
+	struct outbuf *out, *out_tail;
+	size_t queued;   /* bytes in out */
+	int paused;      /* queued went over OUT_HIGH, not yet under OUT_LOW */
+	short events;    /* what its watch polls for */
+	uint64_t moved;  /* when the queue last moved (or started) */
 };
 
 /* A detached VM's port without a client. */
@@ -169,7 +204,11 @@ int agent_watch(struct agent *a, int fd, short events, watch_fn fn, void *data)
 			a->capwatches = cap;
 		}
 		w = &a->watches[a->nwatches++];
+		w->feeds = NULL;
 	}
+	if (w->feeds)
+		client_unref(w->feeds);
+	w->feeds = NULL;
 	w->fd = fd;
 	w->events = events;
 	w->serial = ++a->next_serial;
@@ -186,12 +225,30 @@ void agent_watch_events(struct agent *a, int fd, short events)
 		w->events = events;
 }
 
-void agent_unwatch(struct agent *a, int fd)
+void agent_watch_client(struct agent *a, int fd, struct client *c)
 {
 	struct watch *w = find_watch(a, fd);
 
-	if (w)
-		*w = a->watches[--a->nwatches];
+	if (!w || w->feeds == c)
+		return;
+	if (c)
+		client_ref(c);
+	if (w->feeds)
+		client_unref(w->feeds);
+	w->feeds = c;
+}
+
+void agent_unwatch(struct agent *a, int fd)
+{
+	struct watch *w = find_watch(a, fd);
+	struct client *c;
+
+	if (!w)
+		return;
+	c = w->feeds;
+	*w = a->watches[--a->nwatches];
+	if (c)
+		client_unref(c);
 }
 
 uint64_t agent_timer(struct agent *a, uint64_t deadline_ns, timer_fn fn, void *data)
@@ -278,42 +335,179 @@ void client_ref(struct client *c)
 	c->refs++;
 }
 
+static void out_free(struct client *c)
+{
+	for (struct outbuf *b = c->out, *n; b; b = n) {
+		n = b->next;
+		free(b);
+	}
+	c->out = c->out_tail = NULL;
+	c->queued = 0;
+	c->paused = 0;
+}
+
 void client_unref(struct client *c)
 {
 	if (--c->refs > 0)
 		return;
+	out_free(c);
 	msb_decoder_release(&c->dec);
 	free(c);
 }
 
-/* A port's write would block: wait for room, up to SEND_TIMEOUT_S. */
-static int port_wait(void *arg)
+int client_congested(const struct client *c)
 {
-	struct client *c = arg;
-	struct pollfd p = { .fd = c->fd, .events = POLLOUT };
-	int r = poll(&p, 1, SEND_TIMEOUT_S * 1000);
+	return client_alive(c) && c->paused;
+}
 
-	if (r < 0)
-		return errno == EINTR ? 0 : -errno;
-	if (r == 0)
-		return -ETIMEDOUT;
-	/* POLLHUP: the host side went away, and would never take it */
-	return (p.revents & POLLOUT) ? 0 : -EPIPE;
+/* After the queue changed: the pause, and what the client's watch polls
+ * (no requests while it is paused: their replies would queue up too). */
+static void client_update(struct client *c)
+{
+	short ev;
+
+	if (c->queued >= OUT_HIGH)
+		c->paused = 1;
+	else if (c->queued <= OUT_LOW)
+		c->paused = 0;
+	ev = (short)((c->paused ? 0 : POLLIN) | (c->queued ? POLLOUT : 0));
+	if (c->fd >= 0 && ev != c->events) {
+		agent_watch_events(c->a, c->fd, ev);
+		c->events = ev;
+	}
+}
+
+/* Write what the fd takes now: the bytes written, 0 when it is full, or
+ * -errno. A socket peer that went away gives EPIPE, never SIGPIPE. */
+static ssize_t client_write(struct client *c, struct iovec *iov, int n)
+{
+	ssize_t w;
+
+	do {
+		if (c->sock) {
+			struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+
+			w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		} else {
+			w = writev(c->fd, iov, n);
+		}
+	} while (w < 0 && errno == EINTR);
+	if (w < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	return w;
+}
+
+/* Write out as much of the queue as the fd takes. Returns 0 or -errno. */
+static int out_flush(struct client *c)
+{
+	while (c->out) {
+		struct iovec iov[OUT_IOV];
+		int n = 0;
+		ssize_t w;
+
+		for (struct outbuf *b = c->out; b && n < OUT_IOV; b = b->next)
+			iov[n++] = (struct iovec){ b->data + b->off, b->len - b->off };
+		w = client_write(c, iov, n);
+		if (w <= 0)
+			return (int)w;
+		c->moved = agent_now_ns();
+		c->queued -= (size_t)w;
+		while (w > 0) {
+			struct outbuf *b = c->out;
+			size_t left = b->len - b->off;
+
+			if ((size_t)w < left) {
+				b->off += (size_t)w;
+				break;
+			}
+			w -= (ssize_t)left;
+			c->out = b->next;
+			if (!c->out)
+				c->out_tail = NULL;
+			free(b);
+		}
+	}
+	return 0;
+}
+
+static void client_flush(struct client *c)
+{
+	if (!client_alive(c))
+		return;
+	if (out_flush(c) < 0)
+		c->broken = 1;
+	client_update(c);
+}
+
+/* Queue the bytes of a frame from `skip` on (what a write took already). */
+static int out_frame(struct client *c, const uint8_t *hdr, const void *data,
+		     size_t len, size_t skip)
+{
+	struct outbuf *b = c->out_tail;
+	size_t need = MSB_FRAME_HEADER + len - skip;
+
+	if (!b || b->cap - b->len < need) {
+		size_t cap = need > OUT_CHUNK ? need : OUT_CHUNK;
+
+		b = malloc(sizeof(*b) + cap);
+		if (!b)
+			return -1;
+		b->next = NULL;
+		b->off = b->len = 0;
+		b->cap = cap;
+		if (c->out_tail)
+			c->out_tail->next = b;
+		else
+			c->out = b;
+		c->out_tail = b;
+	}
+	if (skip < MSB_FRAME_HEADER) {
+		memcpy(b->data + b->len, hdr + skip, MSB_FRAME_HEADER - skip);
+		b->len += MSB_FRAME_HEADER - skip;
+		skip = 0;
+	} else {
+		skip -= MSB_FRAME_HEADER;
+	}
+	if (len > skip) {
+		memcpy(b->data + b->len, (const uint8_t *)data + skip, len - skip);
+		b->len += len - skip;
+	}
+	c->queued += need;
+	return 0;
 }
 
 int client_send(struct client *c, uint8_t type, uint32_t id, const void *data, size_t len)
 {
-	int rc;
+	uint8_t hdr[MSB_FRAME_HEADER];
+	size_t done = 0;
 
 	if (!client_alive(c))
 		return -EPIPE;
-	if (c->port)
-		rc = msb_frame_write_wait(c->fd, type, id, data, len, port_wait, c);
-	else
-		rc = msb_frame_write(c->fd, type, id, data, len);
-	if (rc < 0)
+	if (len > MSB_FRAME_MAX)
+		return -EMSGSIZE;
+	msb_frame_header(hdr, type, id, (uint32_t)len);
+	if (!c->out) {
+		/* Nothing waits: write what the fd takes now. */
+		struct iovec iov[2] = { { hdr, sizeof(hdr) }, { (void *)data, len } };
+		ssize_t w = client_write(c, iov, len ? 2 : 1);
+
+		if (w < 0) {
+			c->broken = 1;
+			return (int)w;
+		}
+		done = (size_t)w;
+		if (done == sizeof(hdr) + len)
+			return 0;
+		c->moved = agent_now_ns();
+	}
+	if (c->queued + sizeof(hdr) + len - done > OUT_MAX ||
+	    out_frame(c, hdr, data, len, done) < 0) {
+		/* Far behind, or no memory for it: as a send that timed out. */
 		c->broken = 1;
-	return rc;
+		return -ENOBUFS;
+	}
+	client_update(c);
+	return 0;
 }
 
 static void send_json(struct client *c, uint8_t type, uint32_t id, json_t *obj)
@@ -423,13 +617,14 @@ static json_t *hello_json(struct agent *a)
 #undef ENF
 }
 
-static void client_read(struct agent *a, int fd, short revents, void *data);
+static void client_io(struct agent *a, int fd, short revents, void *data);
 static void port_reopen(struct agent *a, unsigned i);
 
 static struct client *client_new(struct agent *a, int fd, int primary)
 {
 	struct client *c = calloc(1, sizeof(*c));
-	struct timeval tv = { .tv_sec = SEND_TIMEOUT_S };
+	int type, fl;
+	socklen_t tl = sizeof(type);
 
 	if (!c)
 		return NULL;
@@ -438,9 +633,13 @@ static struct client *client_new(struct agent *a, int fd, int primary)
 	c->refs = 1;
 	c->primary = primary;
 	c->greeted = primary; /* its HELLO came before isolation */
+	c->sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
+	c->events = POLLIN;
 	msb_decoder_init(&c->dec);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (agent_watch(a, fd, POLLIN, client_read, c) < 0) {
+	/* Only we hold it (stage 0 closed its copy): never block on it. */
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    agent_watch(a, fd, POLLIN, client_io, c) < 0) {
 		free(c);
 		return NULL;
 	}
@@ -456,6 +655,10 @@ static void client_close(struct agent *a, struct client *c)
 
 	if (c->fd < 0)
 		return;
+	/* What the fd takes now still goes (a HELLO refusing it, say); the
+	 * rest is dropped. */
+	out_flush(c);
+	out_free(c);
 	agent_unwatch(a, c->fd);
 	close(c->fd);
 	c->fd = -1;
@@ -644,6 +847,17 @@ static void client_read(struct agent *a, int fd, short revents, void *data)
 	client_frames(a, c);
 }
 
+static void client_io(struct agent *a, int fd, short revents, void *data)
+{
+	struct client *c = data;
+
+	if (revents & POLLOUT)
+		client_flush(c);
+	/* A hang-up is seen by reading (EOF), paused or not. */
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		client_read(a, fd, revents, c);
+}
+
 /* ---- a detached VM's ports ------------------------------------------------- */
 
 /* Has the host side of idle port i connected and sent something? */
@@ -739,6 +953,36 @@ static void broadcast_exit(struct agent *a, const char *reason)
 		client_event(c, 0, json_pack("{s:s,s:s}", "event", "exit", "reason", reason));
 }
 
+/* Before exiting: every queue gets up to DRAIN_NS to go out (a shutdown's
+ * reply, the exit event, the output before them). */
+static void drain(struct agent *a)
+{
+	uint64_t end = agent_now_ns() + DRAIN_NS;
+
+	for (;;) {
+		struct pollfd pfds[MAX_CLIENTS];
+		struct client *cs[MAX_CLIENTS];
+		uint64_t now = agent_now_ns();
+		size_t n = 0;
+
+		for (struct client *c = a->clients; c && n < MAX_CLIENTS; c = c->next)
+			if (client_alive(c) && c->out) {
+				cs[n] = c;
+				pfds[n++] = (struct pollfd){ .fd = c->fd, .events = POLLOUT };
+			}
+		if (!n || now >= end)
+			return;
+		if (poll(pfds, n, (int)((end - now) / 1000000ull) + 1) < 0 && errno != EINTR)
+			return;
+		for (size_t i = 0; i < n; i++) {
+			if (pfds[i].revents & POLLOUT)
+				client_flush(cs[i]);
+			else if (pfds[i].revents)
+				cs[i]->broken = 1; /* hung up: it takes nothing more */
+		}
+	}
+}
+
 static void wall_time_reached(struct agent *a, void *data)
 {
 	a->dying = 1;
@@ -773,14 +1017,8 @@ int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 	if (a.sigfd < 0 || !(primary = client_new(&a, sock, 1)))
 		return 1;
 	metrics_start();
-	if (a.nports) {
-		/* port 1 carried the configuration: it is the primary */
-		int fl = fcntl(sock, F_GETFL);
-
-		if (fl >= 0)
-			fcntl(sock, F_SETFL, fl | O_NONBLOCK);
-		primary->port = 1;
-	}
+	if (a.nports)
+		primary->port = 1; /* port 1 carried the configuration */
 	send_json(primary, MSB_FRAME_HELLO, 0, hello_json(&a));
 	for (unsigned i = 2; i <= a.nports; i++)
 		port_reopen(&a, i);
@@ -812,9 +1050,13 @@ int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 			free(due);
 			now = agent_now_ns();
 		}
-		/* Connections that broke during the last turn. */
+		/* Connections that broke during the last turn, or whose
+		 * output has not moved for SEND_TIMEOUT_S (a peer that
+		 * stopped reading). */
 		for (struct client *c = a.clients, *cn; c; c = cn) {
 			cn = c->next;
+			if (c->out && c->moved + SEND_TIMEOUT_NS <= now)
+				c->broken = 1;
 			if (c->broken)
 				client_close(&a, c);
 		}
@@ -843,6 +1085,9 @@ int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 		for (struct timer *t = a.timers; t; t = t->next)
 			if (!next || t->deadline < next)
 				next = t->deadline;
+		for (struct client *c = a.clients; c; c = c->next)
+			if (c->out && (!next || c->moved + SEND_TIMEOUT_NS < next))
+				next = c->moved + SEND_TIMEOUT_NS;
 
 		if (pcap < a.nwatches + 1) {
 			pcap = a.nwatches + 33;
@@ -857,9 +1102,14 @@ int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 		}
 		pfds[np++] = (struct pollfd){ .fd = a.sigfd, .events = POLLIN };
 		for (size_t i = 0; i < a.nwatches; i++) {
-			serials[np] = a.watches[i].serial;
-			pfds[np++] = (struct pollfd){ .fd = a.watches[i].fd,
-						      .events = a.watches[i].events };
+			const struct watch *w = &a.watches[i];
+
+			/* A producer whose client is behind waits (fd -1:
+			 * poll skips it, hang-ups included). */
+			serials[np] = w->serial;
+			pfds[np++] = (struct pollfd){
+				.fd = w->feeds && client_congested(w->feeds) ? -1 : w->fd,
+				.events = w->events };
 		}
 		timeout_ms = next ? (int)((next > now ? next - now : 0) / 1000000ull) + 1 : -1;
 		if (poll(pfds, np, timeout_ms) < 0) {
@@ -884,8 +1134,9 @@ int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 		}
 	}
 
-	/* Whatever is left dies with us (PID 1). */
+	/* Whatever is left dies with us (PID 1); what is queued goes out. */
 	agent_kill_all(SIGKILL);
+	drain(&a);
 	free(pfds);
 	free(serials);
 	return a.status;

@@ -14,6 +14,10 @@
  * different contexts run in parallel. A run's code comes as STDIN frames
  * after its CALL (an empty one ends it), so code of any size fits.
  *
+ * The interpreter's output and answers are read only while the run's
+ * client keeps up (agent_watch_client): the answer waits behind the output
+ * a slow client has not taken yet, and the code blocks in its writes.
+ *
  * What comes from a driver is hostile: the code can write to fd 4 too. It
  * is read without blocking, bounded in size, checked as JSON, and anything
  * malformed gets the interpreter killed, never the agent hurt.
@@ -95,6 +99,7 @@ static uint64_t run_serial;
 
 static void ctx_pump(struct agent *a, struct ctx *x);
 static void proc_abandon(struct agent *a, struct proc *p);
+static void proc_feed(struct agent *a, struct proc *p, struct client *c);
 
 /* ---- languages ------------------------------------------------------------ */
 
@@ -294,6 +299,7 @@ static void run_done(struct agent *a, struct ctx *x, const char *status,
 	struct run *r = x->cur;
 
 	x->cur = NULL;
+	proc_feed(a, x->proc, NULL);
 	if (r) {
 		run_reply(r, status, value, error, outputs);
 		run_free(a, r);
@@ -315,15 +321,20 @@ static void run_fail(struct agent *a, struct ctx *x, const char *type, const cha
 /* ---- the interpreter process ----------------------------------------------- */
 
 /* Forward what the interpreter wrote to the run in progress (or drop it
- * between runs); `rounds` bounds the work per call. */
-static void pump_output(struct agent *a, struct proc *p, int *fd, uint8_t type, int rounds)
+ * between runs); `rounds` bounds the work per call. Unless `all`, only
+ * while the run's client keeps up. */
+static void pump_output(struct agent *a, struct proc *p, int *fd, uint8_t type,
+			int rounds, int all)
 {
 	static uint8_t buf[MSB_DATA_CHUNK];
 
 	while (*fd >= 0 && rounds-- > 0) {
-		ssize_t n = read(*fd, buf, sizeof(buf));
-		struct run *r;
+		struct run *r = p->ctx ? p->ctx->cur : NULL;
+		ssize_t n;
 
+		if (!all && r && !r->detached && client_congested(r->c))
+			return;
+		n = read(*fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -332,7 +343,6 @@ static void pump_output(struct agent *a, struct proc *p, int *fd, uint8_t type, 
 			close_fd(a, fd, 1);
 			return;
 		}
-		r = p->ctx ? p->ctx->cur : NULL;
 		if (r && !r->detached)
 			client_send(r->c, type, r->id, buf, (size_t)n);
 	}
@@ -343,15 +353,30 @@ static void on_output(struct agent *a, int fd, short revents, void *data)
 	struct proc *p = data;
 
 	if (fd == p->out_fd)
-		pump_output(a, p, &p->out_fd, MSB_FRAME_STDOUT, 16);
+		pump_output(a, p, &p->out_fd, MSB_FRAME_STDOUT, 16, 0);
 	else if (fd == p->err_fd)
-		pump_output(a, p, &p->err_fd, MSB_FRAME_STDERR, 16);
+		pump_output(a, p, &p->err_fd, MSB_FRAME_STDERR, 16, 0);
 }
 
+/* Before an answer: what the code wrote goes first, behind or not. */
 static void drain_output(struct agent *a, struct proc *p)
 {
-	pump_output(a, p, &p->out_fd, MSB_FRAME_STDOUT, DRAIN_ROUNDS);
-	pump_output(a, p, &p->err_fd, MSB_FRAME_STDERR, DRAIN_ROUNDS);
+	pump_output(a, p, &p->out_fd, MSB_FRAME_STDOUT, DRAIN_ROUNDS, 1);
+	pump_output(a, p, &p->err_fd, MSB_FRAME_STDERR, DRAIN_ROUNDS, 1);
+}
+
+/* The interpreter's output and answers are for client c now (NULL:
+ * between runs, for nobody). */
+static void proc_feed(struct agent *a, struct proc *p, struct client *c)
+{
+	if (!p)
+		return;
+	if (p->out_fd >= 0)
+		agent_watch_client(a, p->out_fd, c);
+	if (p->err_fd >= 0)
+		agent_watch_client(a, p->err_fd, c);
+	if (p->resp_fd >= 0)
+		agent_watch_client(a, p->resp_fd, c);
 }
 
 /* The driver broke the protocol (or the code wrote to its channel): the
@@ -747,9 +772,16 @@ out:
 static void on_kill_timer(struct agent *a, void *data)
 {
 	struct run *r = data;
+	struct ctx *x = r->ctx;
+	uint64_t serial = r->serial;
 
 	r->timer = 0;
-	if (!r->ctx || r->ctx->cur != r || !r->ctx->proc)
+	if (!x || x->cur != r || !x->proc)
+		return;
+	/* An answer that is there, unread while the client was behind,
+	 * wins. */
+	read_responses(a, x->proc);
+	if (!x->cur || x->cur->serial != serial || !x->proc)
 		return;
 	r->killed = 1;
 	kill(-r->ctx->proc->pid, SIGKILL);
@@ -844,6 +876,7 @@ static void ctx_pump(struct agent *a, struct ctx *x)
 		x->proc->woff = 0;
 		r->code = NULL;
 		r->len = r->cap = 0;
+		proc_feed(a, x->proc, r->c);
 		if (r->timeout_ms > 0)
 			r->timer = agent_timer(a, r->start_ns + (uint64_t)r->timeout_ms * 1000000ull,
 					       on_timeout, r);

@@ -3,9 +3,13 @@
  * process that created them, are listed with status, creation time and
  * pid, are reached by name from another handle or process, stop, kill and
  * remove; names are checked; a crashed one is never reported running; the
- * wall-time limit still holds. All under a private MSB_STATE_DIR.
+ * wall-time limit still holds; a client that stops reading stalls nobody
+ * else, and one that reads slowly still gets every byte. All under a
+ * private MSB_STATE_DIR.
  */
+#include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -474,6 +478,338 @@ static void test_wall_time(void)
 	msb_sandbox_remove("timed");
 }
 
+/* ---- clients that stop reading ---------------------------------------------- */
+
+/* A number from /proc/pid/status ("VmRSS:", "PPid:"), or -1. */
+static long proc_status(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	long v = -1;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, key, strlen(key))) {
+			v = strtol(line + strlen(key), NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* The agent that serves a detached sandbox: stage 0's child msb-agent
+ * (stage 1, PID 1 of the sandbox); 0 if there is none. */
+static pid_t serving_agent(int64_t stage0)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	while (d && (e = readdir(d)) && !found) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		pid_t pid = (pid_t)atoi(e->d_name);
+		if (proc_status(pid, "PPid:") == stage0 && agent_alive(pid))
+			found = pid;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static int stuck_cb(int stream, const uint8_t *data, size_t len, void *payload)
+{
+	(void)!write(*(int *)payload, "x", 1);
+	for (;;)
+		pause();
+	return 0;
+}
+
+/*
+ * Another process that connects to the sandbox, asks for 1 GiB of a
+ * command's output (or, with file, a 64 MiB file), takes the first chunk
+ * and then never reads again: a stuck or malicious client. *ready becomes
+ * readable when it has its first chunk.
+ */
+static pid_t stuck_client(const char *name, int file, int *ready)
+{
+	int p[2];
+
+	if (pipe(p) < 0)
+		bail_out("pipe: %s", strerror(errno));
+	pid_t pid = fork();
+	if (pid < 0)
+		bail_out("fork: %s", strerror(errno));
+	if (pid == 0) {
+		msb_sandbox *sb = NULL;
+		msb_command_result *res = NULL;
+		msb_command_options co = MSB_COMMAND_OPTIONS_INIT;
+
+		close(p[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (msb_sandbox_connect(&sb, name))
+			_exit(1);
+		co.argv = ARGV("head", "-c", "1G", "/dev/zero");
+		if (file)
+			msb_file_read_stream(sb, "/tmp/big", 0, stuck_cb, &p[1]);
+		else
+			msb_command_run_stream(&res, sb, &co, stuck_cb, &p[1]);
+		_exit(2);
+	}
+	close(p[1]);
+	*ready = p[0];
+	return pid;
+}
+
+static int ready_within(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char c;
+
+	return poll(&p, 1, ms) == 1 && read(fd, &c, 1) == 1;
+}
+
+static int command_listed(msb_sandbox *sb, const char *command)
+{
+	msb_process_list *l = NULL;
+	int seen = 0;
+
+	if (msb_process_list_all(&l, sb) == 0)
+		for (size_t i = 0; i < l->len; i++)
+			seen |= !strcmp(l->items[i].command, command);
+	msb_process_list_free(l);
+	return seen;
+}
+
+/* `seq 1 N`, as the sandbox's seq prints it. */
+static char *seq_text(unsigned n, size_t *len)
+{
+	size_t cap = (size_t)n * 8 + 64, used = 0;
+	char *s = malloc(cap);
+
+	if (!s)
+		bail_out("out of memory");
+	for (unsigned i = 1; i <= n; i++)
+		used += (size_t)snprintf(s + used, cap - used, "%u\n", i);
+	*len = used;
+	return s;
+}
+
+/* A client that reads seq's ~31 MB slowly: every byte, in order; the
+ * agent's RSS stays within max_kb meanwhile. */
+static void slow_reader(msb_sandbox *sb, pid_t agent, long max_kb)
+{
+	msb_command_options co = MSB_COMMAND_OPTIONS_INIT;
+	msb_command_result *res = NULL;
+	msb_process *p = NULL;
+	size_t want_len, got = 0;
+	char *want = seq_text(4000000, &want_len);
+	long rss_max = 0;
+	int in_order = 1, stream, reads = 0;
+	msb_buf b;
+
+	co.argv = ARGV("seq", "1", "4000000");
+	uint64_t t0 = msbt_now_ms();
+	int rc = msb_process_start(&p, sb, &co);
+	if (rc) {
+		msbt_diag_error("msb_process_start", rc);
+		skip(2, "seq did not start");
+		free(want);
+		return;
+	}
+	while (msb_process_read(&b, &stream, p, 60000) == 0) {
+		if (stream == MSB_STREAM_STDOUT) {
+			if (got + b.len > want_len || memcmp(want + got, b.ptr, b.len))
+				in_order = 0;
+			got += b.len;
+		}
+		msb_buf_free(&b);
+		if (++reads % 16 == 0) {
+			long rss = proc_status(agent, "VmRSS:");
+			if (rss > rss_max)
+				rss_max = rss;
+			usleep(10 * 1000);
+		}
+	}
+	rc = msb_process_wait(&res, p, 60000);
+	ok(in_order && got == want_len && rc == 0 && res && res->exit_code == 0,
+	   "a client reading slowly (%d reads, %llu ms) gets all %zu bytes of seq 1 4000000, "
+	   "in order (got %zu, exit %d)", reads, (unsigned long long)(msbt_now_ms() - t0),
+	   want_len, got, res ? res->exit_code : -1);
+	ok(rss_max > 0 && rss_max < max_kb,
+	   "... while the agent's RSS stays under %ld kB (at most %ld kB)", max_kb, rss_max);
+	msb_command_result_free(res);
+	msb_process_free(p);
+	free(want);
+}
+
+struct file_check {
+	const char *want;
+	size_t want_len, got;
+	int in_order, calls;
+};
+
+static int file_slowly(int stream, const uint8_t *data, size_t len, void *payload)
+{
+	struct file_check *f = payload;
+
+	if (f->got + len > f->want_len || memcmp(f->want + f->got, data, len))
+		f->in_order = 0;
+	f->got += len;
+	f->calls++;
+	usleep(10 * 1000);
+	return 0;
+}
+
+/* A file read slowly: every byte, in order. */
+static void slow_file_reader(msb_sandbox *sb)
+{
+	size_t len;
+	char *want = seq_text(1000000, &len);
+	struct file_check f = { want, len, 0, 1, 0 };
+	int code = -1;
+
+	free(msbt_output(sb, ARGV("sh", "-c", "seq 1 1000000 > /tmp/seq"), &code));
+	uint64_t t0 = msbt_now_ms();
+	int rc = msb_file_read_stream(sb, "/tmp/seq", 0, file_slowly, &f);
+	ok(code == 0 && rc == 0 && f.in_order && f.got == len,
+	   "a file read slowly (%d chunks, %llu ms) comes whole, in order (%zu of %zu bytes)",
+	   f.calls, (unsigned long long)(msbt_now_ms() - t0), f.got, len);
+	free(want);
+}
+
+/* A command that ends while its last output still waits in its pipe, for a
+ * client that is behind: that output still comes (the agent must not give
+ * up on the pipe 100 ms after the exit, as it does for a background
+ * process holding it open). The pipe is made 1 MiB so that it holds a lot
+ * at the end. */
+static void tail_after_exit(msb_sandbox *sb)
+{
+	static const char script[] =
+		"import fcntl, sys\n"
+		"fcntl.fcntl(1, 1031, 1 << 20)\n" /* F_SETPIPE_SZ */
+		"sys.stdout.buffer.write(bytes(i % 251 for i in range(2 << 20)))\n";
+	msb_command_options co = MSB_COMMAND_OPTIONS_INIT;
+	msb_command_result *res = NULL;
+	msb_process *p = NULL;
+	size_t got = 0;
+	int in_order = 1, stream;
+	msb_buf b;
+
+	co.argv = ARGV("python3", "-c", script);
+	int rc = msb_process_start(&p, sb, &co);
+	if (rc) {
+		msbt_diag_error("msb_process_start", rc);
+		skip(1, "python3 did not start");
+		return;
+	}
+	usleep(1500 * 1000); /* behind: it writes 2 MiB and exits meanwhile */
+	while (msb_process_read(&b, &stream, p, 30000) == 0) {
+		for (size_t i = 0; stream == MSB_STREAM_STDOUT && i < b.len; i++)
+			in_order &= b.ptr[i] == (uint8_t)((got + i) % 251);
+		if (stream == MSB_STREAM_STDOUT)
+			got += b.len;
+		msb_buf_free(&b);
+	}
+	rc = msb_process_wait(&res, p, 30000);
+	ok(rc == 0 && res && res->exit_code == 0 && got == (2u << 20) && in_order,
+	   "a command that exits while 1 MiB of its output waits in the pipe for a client "
+	   "that is behind: all %u bytes come, in order (got %zu, exit %d)", 2u << 20, got,
+	   res ? res->exit_code : -1);
+	msb_command_result_free(res);
+	msb_process_free(p);
+}
+
+static void test_stuck_clients(void)
+{
+	msb_sandbox *sb = start_named("flow", 0);
+	int code = -1, r1 = -1, r2 = -1, r3 = -1;
+
+	if (!sb) {
+		skip(13, "the detached sandbox did not start");
+		return;
+	}
+	pid_t agent = serving_agent(lookup("flow").pid);
+	free(out_of(sb, ARGV("sh", "-c", "head -c 64M /dev/zero > /tmp/big")));
+	free(msbt_output(sb, ARGV("true"), &code));
+	long rss0 = agent ? proc_status(agent, "VmRSS:") : -1;
+	if (!ok(agent > 0 && rss0 > 0 && code == 0,
+		"a detached sandbox with a 64 MiB file; its agent (pid %d) uses %ld kB",
+		(int)agent, rss0)) {
+		skip(12, "no agent to measure");
+		msb_sandbox_stop(sb, 0);
+		msb_sandbox_free(sb);
+		msb_sandbox_remove("flow");
+		return;
+	}
+
+	/* The attack: two more clients ask for a lot and stop reading. */
+	pid_t c1 = stuck_client("flow", 0, &r1), c2 = stuck_client("flow", 1, &r2);
+	ok(ready_within(r1, 20000) && ready_within(r2, 20000),
+	   "two other processes connect, ask for 1 GiB of command output and a 64 MiB "
+	   "file, take the first chunk and stop reading");
+	usleep(1000 * 1000); /* for the agent to fill whatever it would fill */
+
+	uint64_t worst = 0;
+	int all = 1;
+	for (int i = 0; i < 10; i++) {
+		uint64_t t0 = msbt_now_ms();
+		char *s = out_of(sb, ARGV("echo", "hi"));
+		uint64_t dt = msbt_now_ms() - t0;
+		all &= !strcmp(s, "hi");
+		free(s);
+		if (dt > worst)
+			worst = dt;
+	}
+	ok(all && worst < 5000,
+	   "meanwhile this client's commands run: 10 in a row, the slowest took %llu ms",
+	   (unsigned long long)worst);
+	ok(command_listed(sb, "head -c 1G /dev/zero"),
+	   "the stuck client's command is paused, not killed");
+	long rss1 = proc_status(agent, "VmRSS:");
+	ok(rss1 > 0 && rss1 - rss0 < 16 * 1024,
+	   "the agent holds no more than a few MiB for them: RSS %ld kB, was %ld kB", rss1, rss0);
+
+	/* A slow reader is not a stuck one. */
+	slow_reader(sb, agent, rss0 + 16 * 1024);
+	tail_after_exit(sb);
+	slow_file_reader(sb);
+
+	kill(c1, SIGKILL);
+	kill(c2, SIGKILL);
+	waitpid(c1, NULL, 0);
+	waitpid(c2, NULL, 0);
+	int listed = 1;
+	for (int i = 0; i < 100 && listed; i++) {
+		listed = command_listed(sb, "head -c 1G /dev/zero");
+		if (listed)
+			usleep(50 * 1000);
+	}
+	ok(!listed, "killing the stuck clients kills their command");
+	char *s = out_of(sb, ARGV("echo", "still"));
+	is_str(s, "still", "... and this client goes on");
+	free(s);
+
+	/* Stopping with a stuck client connected. */
+	pid_t c3 = stuck_client("flow", 0, &r3);
+	ready_within(r3, 20000);
+	usleep(500 * 1000);
+	int64_t stage0 = lookup("flow").pid;
+	uint64_t t0 = msbt_now_ms();
+	is_int(msb_sandbox_stop(sb, -1), 0, "stop the sandbox while a stuck client is connected");
+	ok(agent_gone(stage0, 10000) && msbt_now_ms() - t0 < 10000,
+	   "... its agent is gone after %llu ms", (unsigned long long)(msbt_now_ms() - t0));
+	kill(c3, SIGKILL);
+	waitpid(c3, NULL, 0);
+	close(r1);
+	close(r2);
+	close(r3);
+	msb_sandbox_free(sb);
+	msb_sandbox_remove("flow");
+}
+
 /* ---- the state directory ----------------------------------------------------- */
 
 static void test_state_dir(void)
@@ -529,6 +865,7 @@ int main(void)
 	test_kill();
 	test_stale();
 	test_wall_time();
+	test_stuck_clients();
 	test_state_dir();
 
 	cleanup();

@@ -685,6 +685,78 @@ static void test_streaming(void)
 	value_is(MSB_LANG_PYTHON, "'after cancel'", "'after cancel'", "streaming: the context works after a cancel");
 }
 
+/* ---- a client that reads slowly ----------------------------------------------- */
+
+struct slow_state {
+	int sleep_ms;
+	size_t got;
+	const char *want;   /* NULL: only count */
+	size_t want_len;
+	int in_order;
+};
+
+static int slow_output(int stream, const uint8_t *data, size_t len, void *payload)
+{
+	struct slow_state *s = payload;
+
+	if (stream == MSB_STREAM_STDOUT && s->want &&
+	    (s->got + len > s->want_len || memcmp(s->want + s->got, data, len)))
+		s->in_order = 0;
+	if (stream == MSB_STREAM_STDOUT)
+		s->got += len;
+	usleep((useconds_t)s->sleep_ms * 1000);
+	return 0;
+}
+
+static void test_slow_reader(void)
+{
+	msb_repl_options o = MSB_REPL_OPTIONS_INIT;
+	msb_repl_result *r = NULL;
+	static const char code[] =
+		"import sys\n"
+		"for b in range(100):\n"
+		"    sys.stdout.write(''.join('%d\\n' % i for i in range(b * 10000, (b + 1) * 10000)))\n"
+		"'done'";
+	size_t cap = 8u << 20, n = 0;
+	char *want = malloc(cap);
+	int rc;
+
+	if (!want)
+		bail_out("out of memory");
+	for (int i = 0; i < 1000000; i++)
+		n += (size_t)snprintf(want + n, cap - n, "%d\n", i);
+	struct slow_state st = { 3, 0, want, n, 1 };
+	o.language = MSB_LANG_PYTHON;
+	o.context = "slow";
+	rc = msb_repl_run_stream(&r, sb, &o, code, strlen(code), slow_output, &st);
+	ok(rc == 0 && r && r->status == MSB_REPL_OK && buf_is(&r->value, "'done'") &&
+	   st.in_order && st.got == n,
+	   "a slow reader gets all %zu bytes a run printed, in order, then its value (got %zu)",
+	   n, st.got);
+	msb_repl_result_free(r);
+	free(want);
+
+	/* The agent stops reading the interpreter while the client is behind:
+	 * a timeout then interrupts code blocked in its writes, and the
+	 * answer, read late, still counts (no kill, state kept). */
+	r = run_in(MSB_LANG_PYTHON, "slow", "y = 5", 0);
+	msb_repl_result_free(r);
+	static const char endless[] = "import sys\nwhile True: sys.stdout.write('x' * 65536)";
+	struct slow_state st2 = { 200, 0, NULL, 0, 1 };
+	o.timeout_ms = 1000;
+	r = NULL;
+	uint64_t t0 = msbt_now_ms();
+	rc = msb_repl_run_stream(&r, sb, &o, endless, strlen(endless), slow_output, &st2);
+	ok(rc == 0 && r && r->status == MSB_REPL_TIMEOUT && !r->state_lost,
+	   "endless output read slowly: the timeout interrupts it, state kept "
+	   "(status %d, state_lost %d, %zu bytes in %llu ms)", r ? (int)r->status : -1,
+	   r ? r->state_lost : -1, st2.got, (unsigned long long)(msbt_now_ms() - t0));
+	msb_repl_result_free(r);
+	r = run_in(MSB_LANG_PYTHON, "slow", "y", 0);
+	ok(r && buf_is(&r->value, "5") && !r->state_lost, "... y is still 5");
+	msb_repl_result_free(r);
+}
+
 /* ---- missing interpreters ------------------------------------------------------ */
 
 static void test_missing(void)
@@ -972,6 +1044,7 @@ int main(int argc, char **argv)
 	test_contexts();
 	test_concurrency();
 	test_streaming();
+	test_slow_reader();
 	test_missing();
 	test_sh_fallback();
 	test_detach();
