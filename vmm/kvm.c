@@ -505,6 +505,32 @@ static void dispatch(struct vm *vm, struct io_dev *tab, unsigned n, uint64_t add
 	pthread_mutex_unlock(&vm->io_lock);
 }
 
+/*
+ * Where a vCPU was when it shut down, for the message. KVM on Intel (and
+ * PVM) leaves the registers as they were at the triple fault; KVM on AMD
+ * does not: SVM's SHUTDOWN intercept leaves the VMCB undefined, so KVM
+ * INITs the vCPU before it returns to us, and what we would read is the
+ * reset vector (cs 0xf000, rip 0xfff0, real mode) -- no clue at all.
+ * Say so then, instead of printing that rip: the serial log is the clue.
+ */
+static void shutdown_where(struct vcpu *c, char *buf, size_t size)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+
+	if (ioctl(c->fd, KVM_GET_REGS, &regs) < 0 || ioctl(c->fd, KVM_GET_SREGS, &sregs) < 0) {
+		snprintf(buf, size, "; its registers cannot be read");
+		return;
+	}
+	if (regs.rip == 0xfff0 && sregs.cs.selector == 0xf000 && !(sregs.cr0 & 1))
+		snprintf(buf, size, "; KVM reset the vCPU on the way out (it does on AMD), "
+			 "so where it faulted is unknown: see the guest's serial log");
+	else
+		snprintf(buf, size, " at rip 0x%llx (cs 0x%x, cr3 0x%llx)",
+			 (unsigned long long)regs.rip, sregs.cs.selector,
+			 (unsigned long long)sregs.cr3);
+}
+
 static int handle_exit(struct vcpu *c)
 {
 	struct vm *vm = c->vm;
@@ -542,12 +568,9 @@ static int handle_exit(struct vcpu *c)
 		}
 		return 1; /* an AP halted: park it */
 	case KVM_EXIT_SHUTDOWN: {
-		struct kvm_regs regs;
-		unsigned long long rip = 0;
-		if (ioctl(c->fd, KVM_GET_REGS, &regs) == 0)
-			rip = regs.rip;
-		vm_end(vm, VMM_EXIT_TRIPLE_FAULT, "vCPU %u: triple fault (shutdown), rip 0x%llx",
-		       c->id, rip);
+		char where[160];
+		shutdown_where(c, where, sizeof where);
+		vm_end(vm, VMM_EXIT_TRIPLE_FAULT, "vCPU %u: triple fault (shutdown)%s", c->id, where);
 		return -1;
 	}
 	case KVM_EXIT_SYSTEM_EVENT:

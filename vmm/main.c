@@ -138,13 +138,15 @@ static int install_seccomp(void)
 	int rc = 0;
 	rc |= seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 #define ALLOW(name) rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(name), 0)
-	/* vCPU threads: KVM_RUN; devices: KVM_IRQ_LINE; triple-fault report: GET_REGS */
+	/* vCPU threads: KVM_RUN; devices: KVM_IRQ_LINE; triple-fault report: GET_(S)REGS */
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 			       SCMP_A1(SCMP_CMP_EQ, KVM_RUN));
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 			       SCMP_A1(SCMP_CMP_EQ, KVM_IRQ_LINE));
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 			       SCMP_A1(SCMP_CMP_EQ, KVM_GET_REGS));
+	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+			       SCMP_A1(SCMP_CMP_EQ, KVM_GET_SREGS));
 	ALLOW(read);            /* console socket, disk */
 	ALLOW(write);           /* serial log, console socket, diagnostics */
 	ALLOW(readv);           /* stdio, socket I/O */

@@ -30,6 +30,10 @@
  * run, so that the whole program ends in a few minutes at worst.  On a
  * failed round the serial log's tail and msb-vmm's stderr follow as TAP
  * comments.  Exit status 0 when every check passed, 1 otherwise.
+ *
+ * One retry: a round whose guest triple-faults during boot, before its
+ * init ran, gets a second VM (a TAP comment says so).  That failure is the
+ * emulator's (QEMU's nested SVM, L0), not msb-vmm's: see l0_boot_fault().
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -478,6 +482,46 @@ static void show_tail(const char *what, const char *path, int lines)
 	free(s);
 }
 
+/*
+ * The one failure that is not msb-vmm's: QEMU's emulation of SVM (L0, TCG)
+ * now and then hands L1's own state to the L2 guest on a world switch:
+ * the guest resumes at the instruction after L1's VMRUN in
+ * __svm_vcpu_run, with L1's CR3, RSP and RAX, faults on fetching it
+ * through its nested page tables, cannot reach its IDT either, and shuts
+ * down; L1's KVM reports that as the guest's triple fault (QEMU 7.2's
+ * "-d int" log shows the chain; about 1 boot in 100 of a 2-vCPU L2).
+ * It happens during boot, before init, so: a round whose msb-vmm ended
+ * with the triple-fault status (80) before the guest's init ran gets one
+ * more VM, said in a TAP comment.  A guest that triple-faults every time
+ * still fails the round.
+ */
+#define BOOT_ATTEMPTS 2
+static int l0_retries;
+
+static bool l0_boot_fault(struct vm *v)
+{
+	long end = now_ms() + 10000;
+	char *err, *log;
+	bool yes;
+
+	while (!reap(v, WNOHANG) && now_ms() < end)
+		usleep(20000);
+	if (v->pid || !WIFEXITED(v->status) || WEXITSTATUS(v->status) != 80)
+		return false;
+	err = slurp(v->err, NULL);
+	log = slurp(v->log, NULL);
+	yes = err && strstr(err, "triple fault") && !(log && strstr(log, "MSB-L2-INIT-OK"));
+	if (yes) {
+		show_tail("serial log", v->log, 5);
+		diag("round %d: the guest triple-faulted during boot (%s): the emulator's nested SVM, "
+		     "not msb-vmm (l1check.c, l0_boot_fault); one more VM", v->idx,
+		     strtok(err, "\n"));
+	}
+	free(err);
+	free(log);
+	return yes;
+}
+
 /* ---- one round ---------------------------------------------------------- */
 
 static void skip_round(const struct round *r, int idx)
@@ -518,14 +562,29 @@ static void run_round(const struct round *r, int idx, const char *vmm, const cha
 	if (fd >= 0)
 		close(fd);
 
-	/* 1, 2: msb-vmm starts, the guest's init talks */
-	bool spawned = !v.dead && spawn(&v, vmm, kernel, initrd) == 0;
-	if (!spawned || !connect_console(&v))
-		v.dead = true;
-	check(!v.dead, "round %d (%s): msb-vmm started and accepted a connection on its console socket",
+	/* 1, 2: msb-vmm starts, the guest's init talks (a second VM when the
+	 * emulator's nested SVM shot the first one down during boot) */
+	bool spawned, connected;
+	for (int attempt = 1;; attempt++) {
+		spawned = !v.dead && spawn(&v, vmm, kernel, initrd) == 0;
+		connected = spawned && connect_console(&v);
+		if (!connected)
+			v.dead = true;
+		ans[0] = '\0';
+		get_line(&v, ans, sizeof ans);
+		if (strcmp(ans, "READY msb-l2init") && attempt < BOOT_ATTEMPTS && l0_boot_fault(&v)) {
+			l0_retries++;
+			if (v.sock >= 0)
+				close(v.sock);
+			v.sock = -1;
+			v.inlen = 0;
+			v.dead = v.timed_out = false;
+			continue;
+		}
+		break;
+	}
+	check(connected, "round %d (%s): msb-vmm started and accepted a connection on its console socket",
 	      idx, r->name);
-	ans[0] = '\0';
-	get_line(&v, ans, sizeof ans);
 	check(!strcmp(ans, "READY msb-l2init"), "round %d: the guest's init says READY on the virtio console%s%s",
 	      idx, ans[0] ? ": " : "", ans);
 
@@ -746,6 +805,9 @@ int main(int argc, char **argv)
 			run_round(&rounds[i], (int)i + 1, vmm, kernel, initrd, release);
 	}
 	cleanup();
+	if (l0_retries)
+		diag("%d round(s) got a second VM after a triple fault during boot "
+		     "(the emulator's nested SVM; see l0_boot_fault)", l0_retries);
 	if (failed)
 		diag("%d of %d checks failed", failed, test_no);
 	return failed ? 1 : 0;
