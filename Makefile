@@ -64,7 +64,7 @@ help:
 	@echo "make rootfs     build (once per machine, as root, cached) the microVMs' root image"
 	@echo "make test-nested  inside an emulated L1 with KVM: msb-vmm boots the guest with a"
 	@echo "                virtio disk and console, the conformance test runs on the vm"
-	@echo "                backend, a hostile guest attacks the VMM (TAP under prove)"
+	@echo "                backend, named microVMs serve many clients (TAP under prove)"
 	@echo "make install    install to \$$DESTDIR\$$PREFIX"
 
 $(B)/obj/lib/%.o: %.c $(LIB_HDR)
@@ -175,10 +175,7 @@ rootfs:
 # sandbox's root; then the vm backend itself: the conformance test with
 # MSB_TEST_BACKEND=vm, how a microVM sandbox ends (tests/nested/vm-lifecycle.sh:
 # the owner's death, a killed VMM), named detached microVMs with many
-# clients (tests/nested/named-vm.sh), and the
-# hostile guest (tests/nested/hostile.c: guest root floods the console and
-# writes garbage into the virtio registers, queues, ports and disk; the VMM
-# must survive or end cleanly, and the host stay unaffected).
+# clients (tests/nested/named-vm.sh).
 # TAP under prove; SKIP where QEMU cannot be installed.  A few minutes once
 # the kernels and the root image are built (tests/nested/run builds the L1
 # kernel and, with --vm, the image; cached).  Part of `make test`.
@@ -189,7 +186,6 @@ test-nested: all rootfs $(B)/tests/conformance
 		/usr/libexec/msb/nested/conformance
 	prove -v -e 'tests/nested/run --tap --vm --timeout 600 --' /usr/libexec/msb/nested/vm-lifecycle.sh
 	prove -v -e 'tests/nested/run --tap --vm --timeout 900 --' /usr/libexec/msb/nested/named-vm.sh
-	prove -v -e 'tests/nested/run --tap --timeout 600 --' /usr/libexec/msb/nested/hostile
 
 test-c: all $(TESTS) $(B)/tests/probe
 	B=$(B) tests/run-c-tests.sh

@@ -6,8 +6,7 @@
 #   3. the same C tests under ASan + UBSan in build-asan    (make test-asan)
 #   4. the frame decoder fuzzed for a short while           (make fuzz)
 #   5. in an emulated L1 with KVM: msb-vmm boots the guest kernel, the
-#      conformance test runs on the vm backend, a hostile guest attacks
-#      the VMM  (make test-nested)
+#      conformance test and the vm backend's own tests run  (make test-nested)
 #      with KVM and talks to its init over virtio (QEMU bounded by
 #      MSB_NESTED_TIMEOUT seconds, default 300; SKIP without QEMU)
 #   6. the bindings' tests                                  (see below)
@@ -45,7 +44,7 @@ step "frame decoder fuzzing (${FUZZ_SECONDS:=20} s)" $MAKE fuzz FUZZ_SECONDS=$FU
 # A few minutes of QEMU once the kernels and the root image are cached; each
 # L1 run is bounded (l1check's by MSB_NESTED_TIMEOUT, which leaves room for
 # one hung step inside L1, 60 s each, to be reported by l1check itself).
-step "nested: msb-vmm, the vm backend and a hostile guest in an emulated L1 (QEMU runs bounded)" \
+step "nested: msb-vmm and the vm backend in an emulated L1 (QEMU runs bounded)" \
 	env MSB_NESTED_TIMEOUT="${MSB_NESTED_TIMEOUT:-300}" $MAKE test-nested
 
 # ---------------------------------------------------------------------------
