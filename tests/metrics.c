@@ -35,7 +35,7 @@ static void *sleeper(void *arg)
 static void *spinner(void *arg)
 {
 	msb_command_result *res = NULL;
-	msbt_run(&res, arg, ARGV(MSBT_PROBE, "spin", "1000"));
+	msbt_run(&res, arg, ARGV(MSBT_PROBE, "spin", "3000"));
 	msb_command_result_free(res);
 	return NULL;
 }
@@ -117,7 +117,15 @@ int main(void)
 	get(&m, sb);
 	double idle = m.cpu_percent;
 	pthread_create(&th, NULL, spinner, sb);
-	usleep(250 * 1000);
+	/* the window starts once the spinner runs (a loaded machine may take
+	 * a while to start it): pids grows by one */
+	for (int i = 0; i < 40; i++) {
+		usleep(50 * 1000);
+		get(&m, sb);
+		if (m.pids > pids1)
+			break;
+	}
+	usleep(100 * 1000);
 	get(&m, sb); /* start a fresh cpu window */
 	usleep(500 * 1000);
 	get(&m, sb);
