@@ -172,6 +172,33 @@ static double cat_roundtrip(const uint8_t *data, size_t len)
 	return now_ms() - t0;
 }
 
+/* 64 MiB of a pattern, for the file benchmarks. */
+static uint8_t *pattern(size_t len)
+{
+	uint8_t *data = malloc(len);
+
+	if (!data)
+		die("malloc");
+	for (size_t j = 0; j < len; j++)
+		data[j] = (uint8_t)(j * 131 + (j >> 9));
+	return data;
+}
+
+/* Write data into the sandbox's /tmp and read it back: the time in ms. */
+static double file_roundtrip(msb_sandbox *sb, const uint8_t *data, size_t len)
+{
+	double t0 = now_ms();
+	msb_buf back;
+
+	if (msb_file_write(sb, "/tmp/bench.bin", data, len, MSB_WRITE_TRUNCATE, 0644) ||
+	    msb_file_read(&back, sb, "/tmp/bench.bin", 0))
+		die("64 MiB file write+read");
+	if (back.len != len || memcmp(back.ptr, data, len))
+		die("64 MiB file came back different");
+	msb_buf_free(&back);
+	return now_ms() - t0;
+}
+
 static msb_sandbox *start_backend(msb_backend be)
 {
 	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
@@ -281,25 +308,11 @@ static int vm_main(int n)
 
 	{
 		size_t len = 64u << 20;
-		uint8_t *data = malloc(len);
-		msb_buf back;
+		uint8_t *data = pattern(len);
 		int k = n < 3 ? n : 3;
 
-		if (!data)
-			die("malloc");
-		for (size_t j = 0; j < len; j++)
-			data[j] = (uint8_t)(j * 131 + (j >> 9));
 		for (i = 0; i < k; i++) {
-			double t0 = now_ms();
-
-			if (msb_file_write(vm, "/tmp/bench.bin", data, len,
-					   MSB_WRITE_TRUNCATE, 0644) ||
-			    msb_file_read(&back, vm, "/tmp/bench.bin", 0))
-				die("64 MiB into the VM and back");
-			if (back.len != len || memcmp(back.ptr, data, len))
-				die("64 MiB came back from the VM different");
-			msb_buf_free(&back);
-			a[i] = 64 * 1000.0 / (now_ms() - t0);
+			a[i] = 64 * 1000.0 / file_roundtrip(vm, data, len);
 			b[i] = 64 * 1000.0 / cat_roundtrip(data, len);
 		}
 		pair("(v4) 64 MiB in and back", "MiB/s", median(a, k), "cat through pipes",
@@ -444,25 +457,11 @@ int main(int argc, char **argv)
 	/* (d) 64 MiB written and read back vs cat through pipes. */
 	{
 		size_t len = 64u << 20;
-		uint8_t *data = malloc(len);
-		msb_buf back;
+		uint8_t *data = pattern(len);
 		int k = n < 5 ? n : 5;
 
-		if (!data)
-			die("malloc");
-		for (size_t j = 0; j < len; j++)
-			data[j] = (uint8_t)(j * 131 + (j >> 9));
 		for (i = 0; i < k; i++) {
-			double t0 = now_ms();
-
-			if (msb_file_write(sb, "/tmp/bench.bin", data, len,
-					   MSB_WRITE_TRUNCATE, 0644) ||
-			    msb_file_read(&back, sb, "/tmp/bench.bin", 0))
-				die("64 MiB file write+read");
-			if (back.len != len || memcmp(back.ptr, data, len))
-				die("64 MiB file came back different");
-			msb_buf_free(&back);
-			a[i] = now_ms() - t0;
+			a[i] = file_roundtrip(sb, data, len);
 			b[i] = cat_roundtrip(data, len);
 		}
 		/* Throughput ratio: ours over the reference's. */
