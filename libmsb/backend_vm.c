@@ -94,13 +94,22 @@ int msb_vm_find(struct vm_files *f)
 	return 0;
 }
 
-const char *msb_vm_unsupported(const msb_sandbox *sb)
+const char *msb_vm_unsupported(const msb_sandbox *sb, const char **hint)
 {
-	if (sb->volumes_len)
-		return "host volumes";
-	if (strcmp(sb->rootfs, "/"))
-		return "a root directory (it boots an image: set MSB_VM_ROOTFS)";
-	return NULL;
+	const char *h = NULL, *what = NULL;
+
+	if (sb->volumes_len) {
+		what = "host volumes";
+		h = "copy files in and out with msb_file_write and "
+		    "msb_file_read (msb cp) instead";
+	} else if (strcmp(sb->rootfs, "/")) {
+		what = "a root directory (it boots an image)";
+		h = "leave rootfs unset and point MSB_VM_ROOTFS at an ext4 "
+		    "image (make rootfs builds one)";
+	}
+	if (hint)
+		*hint = h;
+	return what;
 }
 
 uint64_t msb_vm_rss(const msb_sandbox *sb)
@@ -260,7 +269,8 @@ fail:
 int msb_vm_start(msb_sandbox *sb)
 {
 	struct vm_files f;
-	const char *missing = msb_vm_unsupported(sb);
+	const char *hint;
+	const char *missing = msb_vm_unsupported(sb, &hint);
 	char disk[PATH_MAX + 8], mem[32], cpus[24];
 	const char *vm_log = getenv("MSB_VM_LOG");
 	long long mem_bytes;
@@ -269,8 +279,9 @@ int msb_vm_start(msb_sandbox *sb)
 	char *argv[32];
 
 	if (missing)
-		return msb_fail(MSB_EUNSUPPORTED, 0, "use the os backend for it",
-				"the vm backend cannot do %s yet", missing);
+		return msb_fail(MSB_EUNSUPPORTED, 0, hint,
+				"the vm backend cannot do %s yet (the os "
+				"backend can)", missing);
 	if ((rc = msb_vm_find(&f)))
 		return rc;
 

@@ -210,7 +210,9 @@ int msb_vm_find(struct vm_files *f);
 /* The VMM's resident memory (its own and the guest memory it touched). */
 uint64_t msb_vm_rss(const msb_sandbox *sb);
 /* What this sandbox asks for that the vm backend cannot do, or NULL. */
-const char *msb_vm_unsupported(const msb_sandbox *sb);
+/* What the vm backend cannot do yet that SB asks for, or NULL; *hint (may
+ * be NULL) gets what to do instead. */
+const char *msb_vm_unsupported(const msb_sandbox *sb, const char **hint);
 /* host.c: 1 if the vm backend can start here (KVM and the files); the
  * reason goes to why either way.  Leaves the thread's error as it was. */
 int msb_vm_ready(char *why, size_t n);

@@ -188,8 +188,8 @@ static int route(msb_sandbox *sb, const msb_sandbox_options *o)
 {
 	msb_trust trust = o->version >= 3 ? o->trust : MSB_TRUST_DEFAULT;
 	int fallback = o->version >= 3 && o->allow_fallback;
-	const char *lacks;
-	char why[256];
+	const char *lacks, *lacks_hint = NULL;
+	char why[256], hint[256];
 	size_t n = sizeof(sb->backend_reason);
 
 	if (o->backend == MSB_BACKEND_OS) {
@@ -214,7 +214,7 @@ static int route(msb_sandbox *sb, const msb_sandbox_options *o)
 		snprintf(sb->backend_reason, n, "auto: os (trusted code)");
 		return 0;
 	}
-	lacks = msb_vm_unsupported(sb);
+	lacks = msb_vm_unsupported(sb, &lacks_hint);
 	if (lacks)
 		snprintf(why, sizeof(why), "the vm backend cannot do %s yet",
 			 lacks);
@@ -225,12 +225,12 @@ static int route(msb_sandbox *sb, const msb_sandbox_options *o)
 			 why);
 		return 0;
 	}
+	snprintf(hint, sizeof(hint), "%s, set allow_fallback to accept the "
+		 "os backend, or mark the code trusted", lacks ? lacks_hint :
+		 "run it on a host with VT-x/AMD-V and the microVM files "
+		 "(make kernel rootfs)");
 	if (trust == MSB_TRUST_UNTRUSTED && !fallback)
-		return msb_fail(MSB_EUNSUPPORTED, 0,
-				"run it on a host with VT-x/AMD-V and the "
-				"microVM files (make kernel rootfs), set "
-				"allow_fallback to accept the os backend, or "
-				"mark the code trusted",
+		return msb_fail(MSB_EUNSUPPORTED, 0, hint,
 				"untrusted code needs a microVM, and this "
 				"sandbox cannot have one: %s", why);
 	sb->backend = MSB_BACKEND_OS;

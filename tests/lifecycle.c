@@ -173,6 +173,46 @@ static void test_routing(void)
 		}
 		msb_sandbox_free(sb);
 	}
+
+	/* What the vm backend cannot do yet (host volumes) is named, whether
+	 * or not this host could run a microVM: untrusted code fails closed,
+	 * and with the fallback allowed it runs in os and says why. */
+	msb_volume vol = { "/tmp", "/mnt", 1 };
+	for (int fallback = 0; fallback <= 1; fallback++) {
+		msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+		msb_sandbox *sb = NULL;
+		o.trust = MSB_TRUST_UNTRUSTED;
+		o.allow_fallback = fallback;
+		o.volumes = &vol;
+		o.volumes_len = 1;
+		int rc = msb_sandbox_create(&sb, &o);
+		if (!fallback) {
+			is_int(rc, MSB_EUNSUPPORTED, "untrusted code with a host volume fails closed");
+			const msb_error *e = msb_error_last();
+			ok(strstr(e->message, "host volumes") && e->hint[0],
+			   "... naming host volumes, with a hint (%s / %s)", e->message, e->hint);
+		} else if (is_int(rc, 0, "untrusted code with a host volume, fallback allowed: created")) {
+			const char *r = msb_sandbox_backend_reason(sb);
+			ok(msb_sandbox_backend(sb) == MSB_BACKEND_OS && r && strstr(r, "host volumes"),
+			   "... in os, saying the vm backend cannot do host volumes (%s)", r ? r : "(null)");
+		}
+		msb_sandbox_free(sb);
+	}
+	{
+		msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+		msb_sandbox *sb = NULL;
+		o.backend = MSB_BACKEND_VM;
+		o.volumes = &vol;
+		o.volumes_len = 1;
+		is_int(msb_sandbox_create(&sb, &o), MSB_EUNSUPPORTED,
+		       "the vm backend refuses a host volume");
+		const msb_error *e = msb_error_last();
+		ok(e->hint[0] && (hi.vm_ready ? strstr(e->message, "host volumes") != NULL
+					      : strstr(e->message, "cannot run on this host") != NULL),
+		   "... saying why (%s / %s)", e->message, e->hint);
+		msb_sandbox_free(sb);
+	}
+
 	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
 	msb_sandbox *sb = NULL;
 	o.trust = (msb_trust)7;

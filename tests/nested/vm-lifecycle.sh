@@ -9,6 +9,8 @@
 #    when the console's host end closes);
 #  - a VM killed from outside (SIGKILL to msb-vmm) is reported as a failed
 #    sandbox by the owner, not a hang;
+#  - host volumes, which the vm backend cannot mount yet, are refused with
+#    a hint, and untrusted code that asks for one fails closed;
 #  - no msb-vmm is left behind.
 set -u
 bb() { busybox "$@"; }
@@ -43,7 +45,7 @@ wait_vmm() {
 	echo "$1"
 }
 
-echo "1..7"
+echo "1..9"
 [ -z "$(vmm_pids | bb tr -d ' ')" ]; ok $? "no msb-vmm runs before the test"
 
 msb run --backend vm -- sh -c 'exit 7' >/dev/null 2>&1
@@ -71,6 +73,17 @@ ok $r "SIGKILL of msb-vmm ends its owner's command within 30 s"
 wait "$owner" 2>/dev/null
 st=$?
 ok $([ "$st" != 0 ]; echo $?) "... and the owner reports a failure (exit $st: $(bb tr '\n' ' ' </tmp/vml.out | bb cut -c1-160))"
+
+# What the vm backend cannot do yet is refused up front, with a hint.
+msb run --backend vm --volume /tmp:/mnt -- true >/tmp/vml.out 2>&1
+st=$?
+out=$(bb tr '\n' ' ' </tmp/vml.out)
+ok $([ "$st" != 0 ] && bb grep -q 'host volumes' /tmp/vml.out && bb grep -q 'msb cp' /tmp/vml.out; echo $?) \
+	"msb run --backend vm --volume fails naming host volumes, with a hint (exit $st: $(echo "$out" | bb cut -c1-200))"
+msb run --trust untrusted --volume /tmp:/mnt -- true >/tmp/vml.out 2>&1
+st=$?
+ok $([ "$st" != 0 ] && bb grep -q 'host volumes' /tmp/vml.out; echo $?) \
+	"untrusted code with a host volume fails closed (exit $st: $(bb tr '\n' ' ' </tmp/vml.out | bb cut -c1-200))"
 
 bb sleep 1
 left=$(vmm_pids | bb tr -d ' ')
