@@ -25,6 +25,8 @@
  *       pipes on the same machine
  *  (v5) 10 microVMs started at once, each running a command, stopped:
  *       the wall time, and that none failed
+ * MSB_BENCH_OS_ROOTFS=DIR gives the os sandboxes a root directory (the
+ * microVMs' image, mounted: tests/nested/bench.sh).
  */
 #include <errno.h>
 #include <spawn.h>
@@ -205,6 +207,10 @@ static msb_sandbox *start_backend(msb_backend be)
 	msb_sandbox *sb;
 
 	o.backend = be;
+	/* the os sandbox on the microVMs' root image, so that both run the
+	 * same programs (L1 itself has only busybox) */
+	if (be == MSB_BACKEND_OS && getenv("MSB_BENCH_OS_ROOTFS"))
+		o.rootfs = getenv("MSB_BENCH_OS_ROOTFS");
 	if (msb_sandbox_create(&sb, &o))
 		die("create");
 	if (msb_sandbox_start(sb))

@@ -72,7 +72,11 @@ printf '%-36s msb-vmm %6d ms | qemu microvm %6d ms | ratio %s\n' \
 	"(n2) start -> the VM has ended" "$c" "$d" "$(bb awk "BEGIN { printf \"%.2fx\", $c / $d }")"
 [ "$fails" = 0 ] || echo "($fails boots failed and were left out)"
 
-msb-bench --vm -n "$N" >/tmp/msb-bench.out
+# The os sandboxes get the microVMs' image as their root (L1 has only
+# busybox): the same python3 and the same /bin/true on both sides.
+bb mkdir -p /mnt/image
+bb mount -o ro /dev/vda /mnt/image || { echo "bench.sh: cannot mount the root image (/dev/vda; run with --vm)"; exit 2; }
+MSB_BENCH_OS_ROOTFS=/mnt/image msb-bench --vm -n "$N" >/tmp/msb-bench.out
 rc=$?
 bb cat /tmp/msb-bench.out
 # (n3) the whole of a microVM sandbox's start (msb_sandbox_create: msb-vmm,
