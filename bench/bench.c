@@ -242,6 +242,7 @@ static void pair(const char *name, const char *unit, double vm, const char *refn
 struct concurrent {
 	pthread_t t;
 	int rc;
+	char why[512]; /* the error of a failed one */
 };
 
 static void *one_vm(void *arg)
@@ -260,6 +261,15 @@ static void *one_vm(void *arg)
 		c->rc = run_true(sb);
 	if (!c->rc)
 		c->rc = msb_sandbox_stop(sb, 1000);
+	if (c->rc > 0) {
+		snprintf(c->why, sizeof c->why, "/bin/true exited %d", c->rc);
+	} else if (c->rc) {
+		const msb_error *e = msb_error_last();
+		snprintf(c->why, sizeof c->why, "%s%s%s", e->message,
+			 e->hint[0] ? " (hint: " : "", e->hint[0] ? e->hint : "");
+		if (e->hint[0])
+			strncat(c->why, ")", sizeof c->why - strlen(c->why) - 1);
+	}
 	msb_sandbox_free(sb);
 	return NULL;
 }
@@ -339,6 +349,9 @@ static int vm_main(int n)
 		for (i = 0; i < 10; i++) {
 			pthread_join(c[i].t, NULL);
 			failed += c[i].rc != 0;
+			if (c[i].rc)
+				fprintf(stderr, "msb-bench: (v5) microVM %d failed: %s\n",
+					i, c[i].why);
 		}
 		printf("%-30s 10 VMs started, ran true, stopped in %.0f ms: %d failed\n",
 		       "(v5) 10 concurrent microVMs", now_ms() - t0, failed);

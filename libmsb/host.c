@@ -45,13 +45,15 @@ static int cpu_has_flag(const char *flag)
 	if (!f)
 		return 0;
 	while (!found && fgets(line, sizeof(line), f)) {
-		char *p;
+		char *p, *save;
 
 		if (strncmp(line, "flags", 5))
 			continue;
-		for (p = strtok(strchr(line, ':') ? strchr(line, ':') + 1 : line,
-				" \t\n");
-		     p; p = strtok(NULL, " \t\n"))
+		/* strtok_r: sandboxes are created from many threads at once
+		 * (strtok's shared state made some see no "svm") */
+		for (p = strtok_r(strchr(line, ':') ? strchr(line, ':') + 1 : line,
+				  " \t\n", &save);
+		     p; p = strtok_r(NULL, " \t\n", &save))
 			if (!strcmp(p, flag))
 				found = 1;
 		break;

@@ -1257,6 +1257,111 @@ static void test_lifecycle(void)
 	ok(1, "lifecycle: free after stop");
 }
 
+/* ---- many sandboxes from many threads ------------------------------------------ */
+
+struct probe_job {
+	int ready_changed; /* msb_host_probe's answers differed from the first */
+	int first;
+};
+
+static void *probe_main(void *arg)
+{
+	struct probe_job *j = arg;
+
+	for (int i = 0; i < 200; i++) {
+		msb_host_info hi;
+		memset(&hi, 0, sizeof hi);
+		hi.version = MSB_HOST_INFO_VERSION;
+		if (msb_host_probe(&hi) || hi.vm_ready != j->first ||
+		    hi.kvm_standard_guest != j->first)
+			j->ready_changed++;
+	}
+	return NULL;
+}
+
+struct create_job {
+	int rc;
+	int exit_code;
+	char why[256];
+};
+
+static void *create_main(void *arg)
+{
+	struct create_job *j = arg;
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	msb_sandbox *s = NULL;
+	msb_command_options co = MSB_COMMAND_OPTIONS_INIT;
+	msb_command_result *r = NULL;
+
+	o.backend = want_backend;
+	o.rootfs = test_rootfs;
+	o.memory_bytes = 64ll << 20;
+	o.disk_bytes = 16ll << 20;
+	co.argv = ARGV("true");
+	j->rc = msb_sandbox_create(&s, &o);
+	if (!j->rc)
+		j->rc = msb_sandbox_start(s);
+	if (!j->rc)
+		j->rc = msb_command_run(&r, s, &co);
+	if (j->rc)
+		snprintf(j->why, sizeof j->why, "%s", msb_error_last()->message);
+	else
+		j->exit_code = r->exit_code;
+	msb_command_result_free(r);
+	msb_sandbox_free(s);
+	return NULL;
+}
+
+/* Agents create sandboxes from many threads at once: the host probe must
+ * give every thread the same answer (strtok in it once made one microVM in
+ * about 60 fail with "no hardware virtualization"), and every sandbox must
+ * start and run. */
+static void test_concurrency(void)
+{
+	enum { PROBERS = 8, CREATORS = 6 };
+	struct probe_job pj[PROBERS];
+	struct create_job cj[CREATORS];
+	pthread_t th[PROBERS];
+	msb_host_info hi;
+	int bad = 0;
+
+	memset(&hi, 0, sizeof hi);
+	hi.version = MSB_HOST_INFO_VERSION;
+	msb_host_probe(&hi);
+	for (int i = 0; i < PROBERS; i++) {
+		pj[i].ready_changed = 0;
+		pj[i].first = hi.vm_ready;
+		if (pthread_create(&th[i], NULL, probe_main, &pj[i]))
+			bail_out("pthread_create failed");
+	}
+	for (int i = 0; i < PROBERS; i++) {
+		pthread_join(th[i], NULL);
+		bad += pj[i].ready_changed;
+	}
+	ok(bad == 0, "concurrency: %d threads x 200 host probes all say vm_ready=%d "
+	   "(%d said otherwise)", PROBERS, hi.vm_ready, bad);
+
+	uint64_t t0 = msbt_now_ms();
+	for (int i = 0; i < CREATORS; i++) {
+		memset(&cj[i], 0, sizeof cj[i]);
+		if (pthread_create(&th[i], NULL, create_main, &cj[i]))
+			bail_out("pthread_create failed");
+	}
+	bad = 0;
+	for (int i = 0; i < CREATORS; i++) {
+		pthread_join(th[i], NULL);
+		if (cj[i].rc || cj[i].exit_code) {
+			bad++;
+			diag("  sandbox %d: rc %d exit %d: %s", i, cj[i].rc, cj[i].exit_code,
+			     cj[i].why);
+		}
+	}
+	ok(bad == 0, "concurrency: %d %s sandboxes created at once from %d threads all "
+	   "start and run `true` (%d failed, %llu ms)", CREATORS,
+	   msb_backend_name(want_backend), CREATORS, bad,
+	   (unsigned long long)(msbt_now_ms() - t0));
+}
+
 /* ---- which kernel ----------------------------------------------------------- */
 
 /* The os backend shares the host's kernel; the vm backend runs its own:
@@ -1331,7 +1436,7 @@ int main(void)
 		msbt_diag_error("starting the sandbox", rc);
 		bail_out("cannot start a %s sandbox", msb_backend_name(want_backend));
 	}
-	plan(141);
+	plan(143);
 	section("start");
 	section_t0 = t_start; /* the time of create + start counts */
 	diag("backend %s, sandbox %s", msb_backend_name(want_backend), msb_sandbox_name(sb));
@@ -1356,6 +1461,8 @@ int main(void)
 	test_security();
 	section("limits");
 	test_limits();
+	section("concurrency");
+	test_concurrency();
 	section("lifecycle");
 	test_lifecycle();
 	section(NULL);
