@@ -256,8 +256,10 @@ static int vm_main(void)
 		vm_power_off(1);
 	}
 	/* Detached: msb-vmm gives every client a port of its own; the
-	 * socket is msb-vmm's, not ours. Not detached: the console. */
-	if (!!cfg.socket_path != multiport || (multiport && !cfg.ports)) {
+	 * socket is msb-vmm's, not ours. Not detached: the owner's
+	 * connection alone, on port 1 (or the console, hvc0). */
+	if ((cfg.socket_path && (!multiport || !cfg.ports)) ||
+	    (!cfg.socket_path && cfg.ports)) {
 		agent_fail(&err, MSB_EPROTO, 0, "install msb-vmm, msb-agent and "
 			   "libmsb from the same release", "a %s sandbox in a VM "
 			   "%s", cfg.socket_path ? "detached" : "non-detached",
@@ -267,8 +269,6 @@ static int vm_main(void)
 	}
 	free(cfg.socket_path);
 	cfg.socket_path = NULL;
-	if (!multiport)
-		cfg.ports = 0;
 	if (cfg.ports) {
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 			agent_fail(&err, MSB_ESPAWN, errno, NULL, "socketpair");

@@ -4,12 +4,14 @@
  * msb-vmm boots the guest kernel with an initramfs that holds only this
  * static agent as /init (msb-vmm --init), the shared root filesystem image
  * as the first virtio-blk disk (/dev/vda, read-only), and the protocol
- * channel as the virtio-console port (/dev/hvc0), whose host end is
- * libmsb's socket.  Here the agent:
+ * channel as port 1 of a MULTIPORT virtio-console (/dev/vportXp1; msb-vmm
+ * --console-fd 3 --ports 1), whose host end is libmsb's socket; or, with
+ * a plain console, /dev/hvc0, a tty that moves a page per round trip to
+ * the host.  Here the agent:
  *
  *   1. mounts /proc, /sys, /dev (devtmpfs) and the cgroup tree;
- *   2. opens /dev/hvc0 in raw mode: from then on it carries the same framed
- *      protocol as the os backend's socketpair, HELLO first;
+ *   2. opens the channel (hvc0 in raw mode): from then on it carries the
+ *      same framed protocol as the os backend's socketpair, HELLO first;
  *   3. after the HELLO, mounts the image read-only and makes it the root
  *      (moved over the initramfs, as switch_root does: pivot_root, which
  *      isolation needs, refuses the initramfs itself);
@@ -22,9 +24,9 @@
  * off (an i8042 reset, reboot=k on the kernel command line), which ends
  * msb-vmm.  PID 1 must never exit: the kernel would panic.
  *
- * A detached (named) sandbox's VM has a MULTIPORT console instead (msb-vmm
- * --agent-socket): no /dev/hvc0 but ports /dev/vportXp1..N, one per host
- * connection (ports are not ttys: nothing to make raw).  Port 1's first
+ * A detached (named) sandbox's VM has more ports (msb-vmm --agent-socket):
+ * /dev/vportXp1..N, one per host connection (ports are not ttys: nothing
+ * to make raw).  Port 1's first
  * connection is the creator's and carries the configuration, as hvc0
  * does; every other connection is a client like those of a detached os
  * sandbox (loop.c).  A port whose client went away must be closed and

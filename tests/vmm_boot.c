@@ -645,6 +645,19 @@ int main(void)
 			    st, 64, "/nonexistent/vmlinux");
 		st = run_vmm((const char *const[]){ "--kernel", guest, "--ports", "2", NULL });
 		expect_exit("--ports without --agent-socket: usage error", st, 64, "--agent-socket");
+		int csv[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, csv) == 0) {   /* inherited */
+			char fdarg[16];
+			snprintf(fdarg, sizeof fdarg, "%d", csv[1]);
+			st = run_vmm((const char *const[]){ "--kernel", guest, "--console-fd", fdarg,
+				"--ports", "2", NULL });
+			expect_exit("--console-fd with --ports 2: usage error", st, 64,
+				    "--ports 1 with --console-fd");
+			close(csv[0]);
+			close(csv[1]);
+		} else {
+			ok(0, "socketpair: %s", strerror(errno));
+		}
 		st = run_vmm((const char *const[]){ "--kernel", guest, "--agent-socket", sock,
 			"--ports", "17", NULL });
 		expect_exit("--ports 17: usage error", st, 64, "--ports");

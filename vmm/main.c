@@ -3,7 +3,7 @@
  *
  *   msb-vmm --kernel FILE [--initrd FILE | --init FILE] [--cmdline STR]
  *           [--memory SIZE] [--cpus N] [--disk FILE[:ro]]
- *           [--console-socket PATH | --console-fd N |
+ *           [--console-socket PATH | --console-fd N [--ports 1] |
  *            --agent-socket PATH [--ports N]] [--serial-log FILE] [--detach]
  *
  * Exit status:
@@ -53,7 +53,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: msb-vmm --kernel FILE [--initrd FILE | --init FILE] [--cmdline STR]\n"
 		"               [--memory SIZE] [--cpus N] [--disk FILE[:ro]]\n"
-		"               [--console-socket PATH | --console-fd N |\n"
+		"               [--console-socket PATH | --console-fd N [--ports 1] |\n"
 		"                --agent-socket PATH [--ports N]] [--serial-log FILE] [--detach]\n"
 		"  --kernel FILE        an uncompressed x86-64 vmlinux (ELF), booted in 64-bit mode\n"
 		"  --initrd FILE        an initramfs, placed high in guest memory\n"
@@ -71,7 +71,9 @@ static void usage(FILE *f)
 		"                       and give each connection a port of its own (the guest's\n"
 		"                       /dev/vportXp1..N); clients come and go, the VM stays\n"
 		"  --ports N            how many ports --agent-socket has, 1..%d (default %d);\n"
-		"                       more connections wait until a port is free\n"
+		"                       more connections wait until a port is free; with\n"
+		"                       --console-fd, --ports 1 puts the socket on port 1\n"
+		"                       (/dev/vportXp1: faster than hvc0, not a tty)\n"
 		"  --serial-log FILE    where the 8250 serial output goes (default stderr),\n"
 		"                       capped at 1 MiB\n"
 		"  --detach             run the VM in the background: exit 0 once it runs (or\n"
@@ -343,8 +345,8 @@ int main(int argc, char **argv)
 		return die_usage("%s", "give --initrd or --init, not both");
 	if ((console_socket != NULL) + (console_fd >= 0) + (agent_socket != NULL) > 1)
 		return die_usage("%s", "give one of --console-socket, --console-fd and --agent-socket");
-	if (ports && !agent_socket)
-		return die_usage("%s", "--ports goes with --agent-socket");
+	if (ports && !agent_socket && !(console_fd >= 0 && ports == 1))
+		return die_usage("%s", "--ports goes with --agent-socket (or --ports 1 with --console-fd)");
 	if (agent_socket && !ports)
 		ports = DEFAULT_PORTS;
 	if (console_fd >= 0) {
@@ -424,7 +426,7 @@ int main(int argc, char **argv)
 			struct virtio_console *con =
 				console_socket ? virtio_console_create(console_socket) :
 				agent_socket ? virtio_console_create_ports(agent_socket, (unsigned)ports) :
-					       virtio_console_create_fd(console_fd);
+					       virtio_console_create_fd(console_fd, (unsigned)ports);
 			if (!con || !(vd = virtio_mmio_create(vm, NULL, base, irq,
 							      virtio_console_dev_ops(con), con))) {
 				fprintf(stderr, "msb-vmm: --console %s: %s\n", what, vmm_error());

@@ -193,9 +193,12 @@ extern const struct virtio_dev_ops virtio_console_ops;
 /* One port: listen on the Unix socket `path` (removed first if it is a
  * socket); one client at a time is accepted. */
 struct virtio_console *virtio_console_create(const char *path);
-/* One port: use an already-connected stream socket (--console-fd, tests; a
- * socketpair). Takes it. */
-struct virtio_console *virtio_console_create_fd(int fd);
+/* Use an already-connected stream socket (--console-fd, tests; a
+ * socketpair). Takes it. ports 0: one port, the console (the guest's
+ * /dev/hvc0); ports 1: MULTIPORT with the socket on port 1 (the guest's
+ * /dev/vportXp1, which takes 32 KiB writes without waiting for the host,
+ * where hvc0 waits for every page). */
+struct virtio_console *virtio_console_create_fd(int fd, unsigned ports);
 /* MULTIPORT: listen on `path`; each accepted connection is bound to a free
  * port of 1..nports (1..VIRTIO_CONSOLE_MAX_PORTS), the rest wait in the
  * backlog. Clients going away never end the VM. */

@@ -104,6 +104,7 @@ struct port {
 	struct virtq_chain tx, rx;
 	/* MULTIPORT */
 	bool add_pending;         /* PORT_ADD not yet delivered */
+	bool added;               /* PORT_ADD delivered */
 	bool ready;               /* the driver said PORT_READY 1 */
 	bool guest_open;          /* the driver said PORT_OPEN 1 (a guest fd) */
 	bool announced;           /* what the guest was told: PORT_OPEN 1 */
@@ -211,6 +212,7 @@ static void ctrl_flush(struct virtio_console *c)
 			if (!ctrl_send(c, i, EV_PORT_ADD, 1))
 				return;
 			p->add_pending = false;
+			p->added = true;
 		}
 		if (p->ready && want != p->announced) {
 			if (!ctrl_send(c, i, EV_PORT_OPEN, want))
@@ -250,8 +252,11 @@ static const char *ctrl_handle(struct virtio_console *c, uint32_t id, uint16_t e
 		p->ready = value;
 		return NULL;
 	}
-	if (!p->ready)
-		return "PORT_OPEN for a port the driver has not added";
+	/* Linux creates the port's device node before it sends PORT_READY:
+	 * a process quick enough opens the port first (the guest's init
+	 * looking for it does, now and then) */
+	if (!p->ready && !p->added)
+		return "PORT_OPEN for a port the device has not added";
 	if (value) {
 		p->guest_open = true;
 		wake(c);   /* the port may be free: accept */
@@ -491,7 +496,7 @@ int virtio_console_poll(struct virtio_console *c, int timeout_ms)
 		/* pending transmits of a gone client are discarded */
 		console_tx(c, p);
 		/* a connection we were given cannot come back */
-		if (!c->multiport && c->listen_fd < 0 && c->hangup) {
+		if (c->listen_fd < 0 && c->hangup) {
 			c->hangup(c->hangup_arg);
 			c->hangup = NULL;
 		}
@@ -636,11 +641,17 @@ static struct virtio_console *alloc_console(unsigned nports)
 	return c;
 }
 
-struct virtio_console *virtio_console_create_fd(int fd)
+struct virtio_console *virtio_console_create_fd(int fd, unsigned ports)
 {
-	struct virtio_console *c = alloc_console(0);
+	struct virtio_console *c;
 	int fl;
 
+	if (ports > 1) {
+		vmm_fail(EINVAL, "virtio-console: a given socket takes 0 or 1 ports, not %u", ports);
+		close(fd);
+		return NULL;
+	}
+	c = alloc_console(ports);
 	if (!c) {
 		close(fd);
 		return NULL;
@@ -652,7 +663,7 @@ struct virtio_console *virtio_console_create_fd(int fd)
 		virtio_console_destroy(c);
 		return NULL;
 	}
-	c->ports[0].conn_fd = fd;
+	c->ports[ports].conn_fd = fd;
 	c->had_client = true;
 	return c;
 }
@@ -802,10 +813,13 @@ static void cons_reset(void *dev)
 		if (!c->multiport)
 			continue;
 		/* the driver starts over: no port exists for it any more,
-		 * so no connection can stay bound to one */
-		p->add_pending = p->ready = p->guest_open = false;
+		 * so no connection can stay bound to one; but a connection
+		 * we were given (--console-fd) has nowhere else to go: it
+		 * waits for the port to be opened again (the driver resets
+		 * the device when it probes it) */
+		p->add_pending = p->added = p->ready = p->guest_open = false;
 		p->announced = p->engaged = p->need_reopen = false;
-		if (p->conn_fd >= 0 && !p->conn_dead) {
+		if (p->conn_fd >= 0 && !p->conn_dead && c->listen_fd >= 0) {
 			p->conn_dead = true;
 			wake(c);
 		}
