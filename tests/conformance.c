@@ -1282,6 +1282,7 @@ static void *probe_main(void *arg)
 struct create_job {
 	int rc;
 	int exit_code;
+	int retried;   /* the first VM triple-faulted in boot (see below) */
 	char why[256];
 };
 
@@ -1301,6 +1302,19 @@ static void *create_main(void *arg)
 	j->rc = msb_sandbox_create(&s, &o);
 	if (!j->rc)
 		j->rc = msb_sandbox_start(s);
+	/* In the nested harness the emulated AMD-V of QEMU 7.2 now and then
+	 * resumes a booting guest with L1's own registers, and the guest
+	 * triple-faults (tests/nested/l1check.c, l0_boot_fault): one more VM,
+	 * said in a diag, as l1check does.  On real hardware this never
+	 * happens, and any other failure counts. */
+	if (j->rc && is_vm && strstr(msb_error_last()->message, "triple fault")) {
+		j->retried = 1;
+		msb_sandbox_free(s);
+		s = NULL;
+		j->rc = msb_sandbox_create(&s, &o);
+		if (!j->rc)
+			j->rc = msb_sandbox_start(s);
+	}
 	if (!j->rc)
 		j->rc = msb_command_run(&r, s, &co);
 	if (j->rc)
@@ -1350,6 +1364,9 @@ static void test_concurrency(void)
 	bad = 0;
 	for (int i = 0; i < CREATORS; i++) {
 		pthread_join(th[i], NULL);
+		if (cj[i].retried)
+			diag("  sandbox %d: its first VM triple-faulted in boot (the emulator's "
+			     "nested SVM; see l0_boot_fault in tests/nested/l1check.c): one more", i);
 		if (cj[i].rc || cj[i].exit_code) {
 			bad++;
 			diag("  sandbox %d: rc %d exit %d: %s", i, cj[i].rc, cj[i].exit_code,
