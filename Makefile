@@ -183,7 +183,8 @@ rootfs:
 # and then (a lost vCPU, L1 resetting), not msb-vmm.  Its serial flood is
 # cut to 64 KiB (the cap check SKIPs): the full one is a million port
 # exits, and in one run of two the emulation triple-faulted the guest in
-# it; run `hostile` in tests/nested/run for the whole flood.
+# it; run `hostile` in tests/nested/run for the whole flood (the log's cap
+# is also tested without KVM: tests/serial.c).
 # TAP under prove; SKIP where QEMU cannot be installed.  A few minutes once
 # the kernels and the root image are built (tests/nested/run builds the L1
 # kernel and, with --vm, the image; cached).  Part of `make test`.
