@@ -110,6 +110,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nested.h"
+
 /* ---- shared by both roles ------------------------------------------------- */
 
 #define GUEST_MEM      (128ull << 20)
@@ -135,29 +137,6 @@
 /* The checks the guest reports, one line each: fixed ones plus one per
  * forged-ring case (the tables below). */
 #define GUEST_FIXED_CHECKS 4
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* xorshift32 seeded from seed and sector (as l1check.c and l2init.c). */
-static void fill_pattern(uint8_t *p, size_t n, uint32_t seed, uint64_t sector)
-{
-	uint32_t x = seed ^ (uint32_t)(sector * 2654435761u) ^ 0x9e3779b9u;
-
-	if (!x)
-		x = 1;
-	for (size_t i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		p[i] = (uint8_t)x;
-	}
-}
 
 static void fill_sectors(uint8_t *p, uint32_t seed, unsigned first, unsigned count)
 {
@@ -328,19 +307,6 @@ static unsigned long long meminfo_kb(const char *key)
 	if (read_text("/proc/meminfo", mi, sizeof mi) < 0 || !(p = strstr(mi, key)))
 		return 0;
 	return strtoull(p + strlen(key), NULL, 10);
-}
-
-static int wait_open(const char *path, int flags, int timeout_ms)
-{
-	long end = now_ms() + timeout_ms;
-
-	for (;;) {
-		int fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
-
-		if (fd >= 0 || errno != ENOENT || now_ms() >= end)
-			return fd;
-		usleep(20000);
-	}
 }
 
 /* ---- faults: some instructions on MMIO may not be emulated ---------------- */
@@ -2256,7 +2222,6 @@ static int guest_main(void)
 #define STALL_RSS_KB   ((unsigned long long)(GUEST_MEM >> 10) / 2)
 #define ANON_MAX_KB    (32u << 10)
 
-static int test_no, failed;
 static const char *vmm_path = "/usr/libexec/msb/msb-vmm";
 static const char *kernel_path = "/usr/share/msb/vmlinux";
 static const char *l2_initrd = "/usr/share/msb/nested/l2-initrd.gz";
@@ -2266,22 +2231,6 @@ static const char *guest_args;
  * `both' and stall_report) */
 static char vm_cpus[8] = "2";
 static char tmpdir[] = "/tmp/msb-hostile.XXXXXX";
-
-static bool check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", ok ? "" : "not ", ++test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	if (!ok)
-		failed++;
-	return ok;
-}
 
 static void skip(const char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void skip(const char *why, const char *fmt, ...)
@@ -2294,59 +2243,6 @@ static void skip(const char *why, const char *fmt, ...)
 	va_end(ap);
 	printf(" # SKIP %s\n", why);
 	fflush(stdout);
-}
-
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("# ", stdout);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t cap = 1 << 16, n = 0;
-	char *buf;
-
-	if (len)
-		*len = 0;
-	if (fd < 0)
-		return NULL;
-	buf = malloc(cap + 1);
-	while (buf) {
-		ssize_t r = read(fd, buf + n, cap - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		if (n == cap) {
-			char *nb = realloc(buf, 2 * cap + 1);
-
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	close(fd);
-	if (buf) {
-		buf[n] = '\0';
-		if (len)
-			*len = n;
-	}
-	return buf;
 }
 
 static void show_tail(const char *what, const char *path, int lines)
@@ -2370,16 +2266,6 @@ static void show_tail(const char *what, const char *path, int lines)
 		diag("  %s", l);
 	diag("--- end of %s", what);
 	free(s);
-}
-
-static void describe_status(int st, char *buf, size_t size)
-{
-	if (WIFEXITED(st))
-		snprintf(buf, size, "exit status %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
-	else
-		snprintf(buf, size, "wait status 0x%x", st);
 }
 
 /* msb-vmm, its console socket, its wait status and peak memory */

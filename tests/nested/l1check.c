@@ -55,6 +55,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nested.h"
+
 #define SECTOR       512u
 #define SECTORS      2048u          /* a 1 MiB image */
 #define IMG_SEED     0x6d736231u    /* the host's pattern */
@@ -92,59 +94,8 @@ struct vm {
 	char dir[64], img[96], sock_path[96], log[96], err[96];
 };
 
-static int test_no, failed;
 static bool hung;                    /* a round timed out: skip the rest */
 static char tmpdir[] = "/tmp/msb-l1check.XXXXXX";
-
-static bool check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", ok ? "" : "not ", ++test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	if (!ok)
-		failed++;
-	return ok;
-}
-
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("# ", stdout);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The same generator as l2init.c: xorshift32 seeded from seed and sector. */
-static void fill_pattern(uint8_t *p, size_t n, uint32_t seed, uint64_t sector)
-{
-	uint32_t x = seed ^ (uint32_t)(sector * 2654435761u) ^ 0x9e3779b9u;
-
-	if (!x)
-		x = 1;
-	for (size_t i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		p[i] = (uint8_t)x;
-	}
-}
 
 static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
 {
@@ -169,45 +120,6 @@ static void expected_image(uint8_t *img, bool with_guest_write)
 static uint64_t fnv_sectors(const uint8_t *img, unsigned first, unsigned count)
 {
 	return fnv1a(FNV_INIT, img + (size_t)first * SECTOR, (size_t)count * SECTOR);
-}
-
-/* Read a whole (small) file; NUL-terminated; NULL if it cannot be read. */
-static char *slurp(const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t cap = 65536, n = 0;
-	char *buf;
-
-	if (fd < 0)
-		return NULL;
-	buf = malloc(cap + 1);
-	while (buf) {
-		ssize_t r = read(fd, buf + n, cap - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		if (n == cap) {
-			char *nb = realloc(buf, 2 * cap + 1);
-
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	close(fd);
-	if (buf) {
-		buf[n] = '\0';
-		if (len)
-			*len = n;
-	}
-	return buf;
 }
 
 /* The release in the kernel image's banner ("Linux version 6.1.x ..."). */
@@ -265,16 +177,6 @@ static void kill_vm(struct vm *v)
 		return;
 	kill(v->pid, SIGKILL);
 	reap(v, 0);
-}
-
-static void describe_status(int st, char *buf, size_t size)
-{
-	if (WIFEXITED(st))
-		snprintf(buf, size, "exit status %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		snprintf(buf, size, "killed by signal %d", WTERMSIG(st));
-	else
-		snprintf(buf, size, "wait status 0x%x", st);
 }
 
 static int spawn(struct vm *v, const char *vmm, const char *kernel, const char *initrd)

@@ -46,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nested.h"
+
 #define SECTOR    512u
 #define DEV_WAIT_MS 10000   /* for /dev/hvc0 to appear */
 #define IDLE_MS   120000    /* no request for this long: give up, reset */
@@ -77,21 +79,6 @@ static __attribute__((noreturn)) void reset(void)
 		pause();
 }
 
-/* The same generator as l1check.c: xorshift32 seeded from seed and sector. */
-static void fill_pattern(uint8_t *p, size_t n, uint32_t seed, uint64_t sector)
-{
-	uint32_t x = seed ^ (uint32_t)(sector * 2654435761u) ^ 0x9e3779b9u;
-
-	if (!x)
-		x = 1;
-	for (size_t i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		p[i] = (uint8_t)x;
-	}
-}
-
 static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -99,28 +86,6 @@ static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
 		h *= 0x100000001b3ull;
 	}
 	return h;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Open path once it exists (devtmpfs creates nodes as drivers probe). */
-static int wait_open(const char *path, int flags, int timeout_ms)
-{
-	long end = now_ms() + timeout_ms;
-
-	for (;;) {
-		int fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
-
-		if (fd >= 0 || errno != ENOENT || now_ms() >= end)
-			return fd;
-		usleep(20000);
-	}
 }
 
 static int read_file(const char *path, char *buf, size_t size)
