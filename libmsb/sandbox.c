@@ -225,14 +225,15 @@ static int route(msb_sandbox *sb, const msb_sandbox_options *o)
 			 why);
 		return 0;
 	}
-	snprintf(hint, sizeof(hint), "%s, set allow_fallback to accept the "
-		 "os backend, or mark the code trusted", lacks ? lacks_hint :
-		 "run it on a host with VT-x/AMD-V and the microVM files "
-		 "(make kernel rootfs)");
-	if (trust == MSB_TRUST_UNTRUSTED && !fallback)
+	if (trust == MSB_TRUST_UNTRUSTED && !fallback) {
+		snprintf(hint, sizeof(hint), "%s, set allow_fallback to accept "
+			 "the os backend, or mark the code trusted", lacks ?
+			 lacks_hint : "run it on a host with VT-x/AMD-V and the "
+			 "microVM files (make kernel rootfs)");
 		return msb_fail(MSB_EUNSUPPORTED, 0, hint,
 				"untrusted code needs a microVM, and this "
 				"sandbox cannot have one: %s", why);
+	}
 	sb->backend = MSB_BACKEND_OS;
 	snprintf(sb->backend_reason, n, "auto: os (%s%s)",
 		 trust == MSB_TRUST_UNTRUSTED ? "untrusted code, fallback "
