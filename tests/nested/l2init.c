@@ -88,21 +88,6 @@ static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
 	return h;
 }
 
-static int read_file(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return 0;
-}
-
 /* ---- the console: line in, line out ------------------------------------- */
 
 static int con = -1;
@@ -190,7 +175,7 @@ static void do_facts(void)
 	char *p;
 
 	uname(&u);
-	if (read_file("/proc/meminfo", mi, sizeof mi) == 0 && (p = strstr(mi, "MemTotal:")))
+	if (read_text("/proc/meminfo", mi, sizeof mi) == 0 && (p = strstr(mi, "MemTotal:")))
 		memtotal = strtoul(p + 9, NULL, 10);
 	reply("FACTS release=%s machine=%s cpus=%ld memtotal_kb=%lu",
 	      u.release, u.machine, sysconf(_SC_NPROCESSORS_ONLN), memtotal);
@@ -213,7 +198,7 @@ static void do_disk(void)
 		return;
 	}
 	close(fd);
-	if (read_file("/sys/block/vda/serial", serial, sizeof serial) == 0)
+	if (read_text("/sys/block/vda/serial", serial, sizeof serial) == 0)
 		serial[strcspn(serial, "\n ")] = '\0';
 	reply("DISK size=%llu ro=%d serial=%s", (unsigned long long)size, ro,
 	      serial[0] ? serial : "-");
@@ -350,7 +335,7 @@ int main(void)
 	uname(&u);
 	say("MSB-L2-INIT-OK %s %s %ld cpus\n", u.release, u.machine,
 	    sysconf(_SC_NPROCESSORS_ONLN));
-	read_file("/proc/cmdline", cmdline, sizeof cmdline);
+	read_text("/proc/cmdline", cmdline, sizeof cmdline);
 	if (strstr(cmdline, "virtio_mmio.device="))
 		serve();
 	reset();

@@ -61,6 +61,24 @@ static NESTED_UNUSED int wait_open(const char *path, int flags, int timeout_ms)
 	}
 }
 
+/* A small file into buf, NUL-terminated; buf is "" when it cannot be read
+ * (then -1). */
+static NESTED_UNUSED int read_text(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
 /* ---- TAP, for the checkers ---- */
 
 static NESTED_UNUSED int test_no, failed;
