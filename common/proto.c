@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -214,4 +216,56 @@ json_t *msb_frame_json(const struct msb_frame *f, const char **why)
 		return NULL;
 	}
 	return v;
+}
+
+uint64_t msb_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int msb_frame_read(int fd, struct msb_decoder *d, struct msb_frame *f,
+		   uint64_t deadline_ns, const char **why)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int rc = msb_decoder_next(d, f, why), wait_ms = -1;
+		uint8_t *p;
+		ssize_t n;
+
+		if (rc != 0)
+			return rc;
+		if (deadline_ns) {
+			uint64_t now = msb_clock_ns();
+
+			if (now >= deadline_ns)
+				return 0;
+			wait_ms = (int)((deadline_ns - now) / 1000000ull) + 1;
+		}
+		rc = poll(&pfd, 1, wait_ms);
+		if (rc < 0 && errno != EINTR) {
+			*why = "cannot wait for the connection";
+			return -1;
+		}
+		if (rc <= 0)
+			continue;
+		p = msb_decoder_space(d, 4096);
+		if (!p) {
+			errno = ENOMEM;
+			*why = "out of memory";
+			return -1;
+		}
+		n = read(fd, p, 4096);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			*why = "cannot read the connection";
+			return -1;
+		}
+		if (n == 0)
+			return -1;
+		msb_decoder_commit(d, (size_t)n);
+	}
 }

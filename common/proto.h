@@ -99,4 +99,18 @@ int msb_frame_write_json(int fd, uint8_t type, uint32_t id,
  * one (a description goes to *why). */
 json_t *msb_frame_json(const struct msb_frame *f, const char **why);
 
+/* CLOCK_MONOTONIC in nanoseconds: the clock of every deadline here. */
+uint64_t msb_clock_ns(void);
+
+/*
+ * Read from fd (blocking or not) until d holds one whole frame, waiting
+ * at most until deadline_ns (msb_clock_ns(); 0: no deadline). Returns 1
+ * with *f (valid as for msb_decoder_next()), 0 when the deadline passed,
+ * or -1: at the end of the stream with *why untouched (callers preset
+ * their own words for it), on a malformed stream, a read error or no
+ * memory with *why saying which (errno is kept for the last two).
+ */
+int msb_frame_read(int fd, struct msb_decoder *d, struct msb_frame *f,
+		   uint64_t deadline_ns, const char **why);
+
 #endif
