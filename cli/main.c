@@ -2,8 +2,9 @@
  * main.c - msb, the command-line front end of libmsb: the table of
  * commands.  Each command is a function in the file of its group (run.c:
  * run, exec; lifecycle.c: create, ls, stop, kill, rm, ps; shell.c; repl.c;
- * cp.c; info.c) that gets the arguments from its own name on and returns
- * the exit status (output.h).  usage.c holds the help text.
+ * cp.c; info.c) that gets argv from its own name on and returns the exit
+ * status (output.h).  `msb version` and `msb help` are answered here;
+ * usage.c holds the help text.
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,14 +31,12 @@ int main(int argc, char **argv)
 		{ "run", cmd_run }, { "create", cmd_create }, { "exec", cmd_exec },
 		{ "ls", cmd_ls }, { "stop", cmd_stop }, { "kill", cmd_kill },
 		{ "rm", cmd_rm }, { "ps", cmd_ps }, { "shell", cmd_shell },
-		{ "repl", cmd_repl }, { "cp", cmd_cp },
+		{ "repl", cmd_repl }, { "cp", cmd_cp }, { "info", cmd_info },
 	};
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "info"))
-		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("msb %s\n", msb_version());
 		return 0;
