@@ -21,13 +21,15 @@ LDFLAGS    += $(SAN)
 
 LIB_SRC    := $(wildcard libmsb/*.c) common/proto.c
 AGENT_SRC  := $(wildcard guest/*.c) common/proto.c
-CLI_SRC    := cli/msb.c
+CLI_SRC    := $(wildcard cli/*.c)
 TEST_SRC   := $(wildcard tests/*.c)
 LIB_HDR    := include/msb.h $(wildcard libmsb/*.h) common/proto.h
 AGENT_HDR  := include/msb.h $(wildcard guest/*.h) common/proto.h
+CLI_HDR    := include/msb.h $(wildcard cli/*.h)
 
 LIB_OBJ    := $(LIB_SRC:%.c=$(B)/obj/lib/%.o)
 AGENT_OBJ  := $(AGENT_SRC:%.c=$(B)/obj/agent/%.o) $(B)/obj/agent/gen/repl_drivers.o
+CLI_OBJ    := $(CLI_SRC:%.c=$(B)/obj/cli/%.o)
 # The REPL drivers, kept as real scripts, compiled into the agent.
 REPL_DRIVERS := repl_driver_python=guest/repl/driver.py \
 		repl_driver_node=guest/repl/driver.js \
@@ -101,9 +103,13 @@ $(AGENT): $(AGENT_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -static -o $@ $(AGENT_OBJ) $(AGENT_LIBS)
 
-$(CLI): $(CLI_SRC) $(STLIB) include/msb.h
+$(B)/obj/cli/%.o: %.c $(CLI_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_SRC) $(STLIB) $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(CLI): $(CLI_OBJ) $(STLIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STLIB) $(LIBS)
 
 $(B)/lib/msb.pc: msb.pc.in Makefile
 	@mkdir -p $(@D)
