@@ -30,13 +30,6 @@ static inline void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t le
 	return gm->host + gpa;
 }
 
-/* ---- errors ----------------------------------------------------------------- */
-
-/* The VMM never exits or prints from library code: functions return -1 and
- * leave a message here (thread-local), the caller adds context. */
-int vmm_fail(int os_errno, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-const char *vmm_error(void);
-
 /* ---- the VM ------------------------------------------------------------------- */
 
 struct vm;
