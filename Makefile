@@ -56,7 +56,8 @@ BENCH      := $(B)/bench/msb-bench
 LIBS       := -ljansson -lpthread
 AGENT_LIBS := -lseccomp -ljansson
 
-.PHONY: all test test-c test-asan bench fuzz install uninstall clean help check-header check-bindings kernel rootfs test-nested
+.PHONY: all test test-c test-asan bench fuzz install uninstall clean help check-header check-bindings kernel rootfs \
+	test-nested tests nested
 all: $(SHLIB) $(STLIB) $(AGENT) $(CLI) $(B)/lib/msb.pc vmm kernel
 
 # msb-vmm and its test guest (after `all`, which stays the default goal).
@@ -65,20 +66,33 @@ vmm: $(VMM) $(TESTGUEST)
 .PHONY: vmm
 
 help:
-	@echo "make            build libmsb (shared + static), msb-agent, msb, msb-vmm and the guest kernel"
-	@echo "make test       run the whole test suite (C tests as root and unprivileged, ASan/UBSan,"
-	@echo "                fuzzers, bindings, the nested msb-vmm test)"
-	@echo "make test-c     run the C tests once"
-	@echo "make bench      run the benchmarks (side by side with bubblewrap and fork+exec, and"
-	@echo "                in the nested harness msb-vmm with QEMU and vm with os)"
-	@echo "make fuzz       run the frame decoder and virtqueue fuzzers for a while"
-	@echo "make check-bindings  fail if the Rust FFI no longer matches include/msb.h"
-	@echo "make kernel     build (once per machine, cached) the microVM guest kernel"
-	@echo "make rootfs     build (once per machine, as root, cached) the microVMs' root image"
-	@echo "make test-nested  inside an emulated L1 with KVM: msb-vmm boots the guest with a"
-	@echo "                virtio disk and console, the conformance test runs on the vm"
-	@echo "                backend, named microVMs serve many clients (TAP under prove)"
-	@echo "make install    install to \$$DESTDIR\$$PREFIX"
+	@echo "Builds:"
+	@echo "  make                 (all) libmsb (shared + static, msb.pc), msb-agent, msb, msb-vmm,"
+	@echo "                       the test guest and the guest kernel"
+	@echo "  make vmm             msb-vmm and the test guest only"
+	@echo "  make kernel          the microVM guest kernel (once per machine, cached)"
+	@echo "  make rootfs          the microVMs' root image (once per machine, as root, cached)"
+	@echo "  make tests           every C test program (build/tests/<name>) and the probe, not run"
+	@echo "  make nested          the nested harness's static programs (build/nested/*)"
+	@echo "  make build/<file>    any one file, e.g. build/lib/libmsb.so, build/bin/msb-vmm,"
+	@echo "                       build/tests/commands, build/fuzz/fuzz_frame (B=dir: another tree)"
+	@echo "Tests:"
+	@echo "  make test            the whole suite (tests/run-all.sh): header check, C tests as root"
+	@echo "                       and unprivileged, again under ASan/UBSan, fuzzers, nested, bindings"
+	@echo "  make test-c          build all, then the C tests as root and unprivileged"
+	@echo "  make test-asan       test-c in build-asan with ASan and UBSan"
+	@echo "  make fuzz            build the libFuzzer targets (clang) and run each FUZZ_SECONDS (60)"
+	@echo "  make test-nested     in an emulated L1 with KVM (QEMU): msb-vmm boots the guest kernel,"
+	@echo "                       the conformance test on the vm backend, its lifecycle, named"
+	@echo "                       microVMs, the hostile guest (TAP under prove; minutes)"
+	@echo "  make check-header    include/msb.h compiles alone as C99 and as C++"
+	@echo "  make check-bindings  fail if the Rust FFI no longer matches include/msb.h"
+	@echo "  make bench           the benchmarks: libmsb and msb-vmm on this host, then msb-vmm"
+	@echo "                       against QEMU and vm against os in the nested harness"
+	@echo "Install:"
+	@echo "  make install         install to \$$DESTDIR\$$PREFIX (PREFIX=$(PREFIX))"
+	@echo "  make uninstall       remove what install put there"
+	@echo "  make clean           remove build and build-asan"
 
 $(B)/obj/lib/%.o: %.c
 	@mkdir -p $(@D)
@@ -135,7 +149,7 @@ $(B)/obj/tests/%.o: tests/%.c
 # prerequisite line per test, made here) and, unless its own rule below
 # says otherwise, the shared library from the build tree.
 $(foreach s,$(TEST_SRC),$(eval $(B)/tests/$(notdir $(s:.c=)): $(B)/obj/$(s:.c=.o)))
-$(B)/tests/%: $(SHLIB)
+$(filter-out $(VMM_UNIT_TESTS),$(TESTS)): $(B)/tests/%: $(SHLIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) -L$(B)/lib -lmsb \
 		-Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
@@ -143,10 +157,25 @@ $(B)/tests/%: $(SHLIB)
 # The VMM's boot test runs ../bin/msb-vmm with ../share/msb/testguest.elf.
 $(B)/tests/vmm_boot: $(VMM) $(TESTGUEST)
 
-# The helper that the tests run inside sandboxes; built without SAN.
+# The helper that the tests run inside sandboxes; built without SAN (its
+# dependencies go to obj/: $(B)/tests holds only programs).
 $(B)/tests/probe: tests/probe/probe.c
+	@mkdir -p $(@D) $(B)/obj/tests/probe
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -MF $(B)/obj/tests/probe/probe.d -o $@ $<
+
+# Every C test program and the probe, built, not run.
+tests: $(TESTS) $(B)/tests/probe
+
+# The nested harness's programs, static and without SAN, which
+# tests/nested/run installs in L1: l2init (the L2 guest's init), the
+# checkers l1check and hostile, and hostile_guest (the hostile guest's
+# PID 1).  Each is one file of tests/nested.
+NESTED_PROGS := $(addprefix $(B)/nested/,l2init l1check hostile hostile_guest)
+$(B)/nested/%: tests/nested/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -o $@ $<
+	$(CC) -static -std=gnu11 -O2 $(WARN) $(DEPFLAGS) -o $@ $<
+
+nested: $(NESTED_PROGS)
 
 $(BENCH): bench/bench.c $(SHLIB)
 	@mkdir -p $(@D)
@@ -201,9 +230,10 @@ rootfs:
 # MSB_TEST_BACKEND=vm, how a microVM sandbox ends (tests/nested/vm-lifecycle.sh:
 # the owner's death, a killed VMM), named detached microVMs with many
 # clients (tests/nested/named-vm.sh); and the hostile guest
-# (tests/nested/hostile.c): root in the guest floods the console, abuses
-# the disk, sends garbage to the ports and the virtio registers and drives
-# both devices through forged rings; msb-vmm must survive or exit cleanly.
+# (tests/nested/hostile_guest.c, checked by tests/nested/hostile.c): root
+# in the guest floods the console, abuses the disk, sends garbage to the
+# ports and the virtio registers and drives both devices through forged
+# rings; msb-vmm must survive or exit cleanly.
 # It runs on one vCPU: with two, the emulated nested SVM itself fails now
 # and then (a lost vCPU, L1 resetting), not msb-vmm.  Its serial flood is
 # cut to 64 KiB (the cap check SKIPs): the full one is a million port
@@ -248,7 +278,8 @@ bench: all $(BENCH) $(B)/bench/msb-vmm-bench
 # crashes to $(B)/fuzz/*crash-*.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS  := -std=gnu11 -g -O1 $(WARN) $(DEPFLAGS) -fsanitize=fuzzer,address,undefined
+FUZZ_SAN     := -fsanitize=fuzzer,address,undefined
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 $(WARN) $(DEPFLAGS) $(FUZZ_SAN)
 FUZZERS      := $(B)/fuzz/fuzz_frame $(B)/fuzz/fuzz_virtq $(B)/fuzz/fuzz_console
 
 $(B)/obj/fuzz/%.o: %.c
@@ -257,16 +288,16 @@ $(B)/obj/fuzz/%.o: %.c
 
 $(B)/fuzz/fuzz_frame: $(addprefix $(B)/obj/fuzz/,tests/fuzz/fuzz_frame.o common/proto.o)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ -ljansson
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ -ljansson
 
 $(B)/fuzz/fuzz_virtq: $(addprefix $(B)/obj/fuzz/,tests/fuzz/fuzz_virtq.o vmm/virtio.o)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^
 
 $(B)/fuzz/fuzz_console: $(addprefix $(B)/obj/fuzz/,tests/fuzz/fuzz_console.o vmm/virtio.o \
 		vmm/virtio_mmio.o vmm/virtio_console.o vmm/error.o)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ -lpthread
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ -lpthread
 
 fuzz: $(FUZZERS)
 	@mkdir -p $(B)/fuzz/corpus $(B)/fuzz/corpus-virtq $(B)/fuzz/corpus-console
@@ -302,5 +333,8 @@ uninstall:
 clean:
 	rm -rf build build-asan
 
-# Every object's header dependencies, written by the compiler (DEPFLAGS).
--include $(shell find $(B) -name '*.d' -type f 2>/dev/null)
+# Every object's header dependencies, written by the compiler (DEPFLAGS);
+# make never tries to remake them.
+DEP_FILES := $(shell find $(B) -name '*.d' -type f 2>/dev/null)
+$(DEP_FILES): ;
+-include $(DEP_FILES)

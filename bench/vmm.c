@@ -1,5 +1,5 @@
 /*
- * msb-vmm-bench - msb-vmm's benchmarks (issue 7), each side by side with a
+ * msb-vmm-bench - msb-vmm's benchmarks, each side by side with a
  * floor or reference measured in the same run on the same machine.
  * Prints medians and ratios; asserts nothing.
  *

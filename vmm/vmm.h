@@ -2,7 +2,7 @@
  * vmm.h - msb-vmm's internal interfaces: guest memory, the VM and its
  * exits, and the devices that plug into it.
  *
- * msb-vmm is one process per microVM (see docs and issue 7). Everything the
+ * msb-vmm is one process per microVM (see README.md). Everything the
  * guest controls is hostile: guest addresses are translated only through
  * gm_ptr(), which checks bounds (including overflow of addr + len), and
  * devices copy what they read from the guest before using it.
