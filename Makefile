@@ -34,7 +34,6 @@ CLI_SRC    := cli/msb.c
 # picked up too); each becomes $(B)/tests/<its name>, so names are unique.
 TEST_KINDS := api cli security vmm
 TEST_SRC   := $(wildcard tests/*.c) $(foreach k,$(TEST_KINDS),$(wildcard tests/$(k)/*.c))
-TEST_OBJ   := $(TEST_SRC:%.c=$(B)/obj/%.o)
 
 LIB_OBJ    := $(LIB_SRC:%.c=$(B)/obj/lib/%.o)
 AGENT_OBJ  := $(AGENT_SRC:%.c=$(B)/obj/agent/%.o) $(B)/obj/agent/gen/repl_drivers.o
