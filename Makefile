@@ -13,19 +13,27 @@ B          ?= build
 CC         ?= cc
 SAN        ?=
 OPT        ?= -O2 -g
+# The one set of warnings, for every C file built here (the library, the
+# agent, msb-vmm, its test guest, the CLI, the tests, the fuzzers).
 WARN       := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+# Each compile writes its object's header dependencies (a .d file beside
+# it, included at the end): touching a header rebuilds only what includes it.
+DEPFLAGS   := -MMD -MP
+# What every C file of the product is compiled with; SAN comes on top where
+# sanitizers can link (not the static agent, the probe or the test guest).
+BASE_CFLAGS := -std=gnu11 $(OPT) $(WARN) -fno-strict-aliasing $(DEPFLAGS)
 CPPFLAGS   += -D_GNU_SOURCE -Iinclude -Icommon
 CFLAGS     ?=
-CFLAGS     += -std=gnu11 $(OPT) $(WARN) -fno-strict-aliasing $(SAN)
+CFLAGS     += $(BASE_CFLAGS) $(SAN)
 LDFLAGS    += $(SAN)
 
 LIB_SRC    := $(wildcard libmsb/*.c) common/proto.c
 AGENT_SRC  := $(wildcard guest/*.c) common/proto.c
 CLI_SRC    := $(wildcard cli/*.c)
-TEST_SRC   := $(wildcard tests/*.c)
-LIB_HDR    := include/msb.h $(wildcard libmsb/*.h) common/proto.h
-AGENT_HDR  := include/msb.h $(wildcard guest/*.h) common/proto.h
-CLI_HDR    := include/msb.h $(wildcard cli/*.h)
+# The C tests, in folders by kind (a test file at the top of tests/ is
+# picked up too); each becomes $(B)/tests/<its name>, so names are unique.
+TEST_KINDS := api cli security vmm
+TEST_SRC   := $(wildcard tests/*.c) $(foreach k,$(TEST_KINDS),$(wildcard tests/$(k)/*.c))
 
 LIB_OBJ    := $(LIB_SRC:%.c=$(B)/obj/lib/%.o)
 AGENT_OBJ  := $(AGENT_SRC:%.c=$(B)/obj/agent/%.o) $(B)/obj/agent/gen/repl_drivers.o
@@ -40,12 +48,16 @@ SHLIB      := $(B)/lib/libmsb.so.$(VERSION)
 STLIB      := $(B)/lib/libmsb.a
 AGENT      := $(B)/libexec/msb/msb-agent
 CLI        := $(B)/bin/msb
-TESTS      := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+TESTS      := $(addprefix $(B)/tests/,$(notdir $(TEST_SRC:.c=)))
+ifneq ($(words $(TESTS)),$(words $(sort $(TESTS))))
+$(error two tests in tests/ share a name: $(sort $(foreach t,$(TESTS),$(if $(filter-out 1,$(words $(filter $(t),$(TESTS)))),$(notdir $(t))))))
+endif
 BENCH      := $(B)/bench/msb-bench
 LIBS       := -ljansson -lpthread
 AGENT_LIBS := -lseccomp -ljansson
 
-.PHONY: all test test-c test-asan bench fuzz install uninstall clean help check-header check-bindings kernel rootfs test-nested
+.PHONY: all test test-c test-asan bench fuzz install uninstall clean help check-header check-bindings kernel rootfs \
+	test-nested tests nested
 all: $(SHLIB) $(STLIB) $(AGENT) $(CLI) $(B)/lib/msb.pc vmm kernel
 
 # msb-vmm and its test guest (after `all`, which stays the default goal).
@@ -54,31 +66,44 @@ vmm: $(VMM) $(TESTGUEST)
 .PHONY: vmm
 
 help:
-	@echo "make            build libmsb (shared + static), msb-agent, msb, msb-vmm and the guest kernel"
-	@echo "make test       run the whole test suite (C tests as root and unprivileged, ASan/UBSan,"
-	@echo "                fuzzers, bindings, the nested msb-vmm test)"
-	@echo "make test-c     run the C tests once"
-	@echo "make bench      run the benchmarks (side by side with bubblewrap and fork+exec, and"
-	@echo "                in the nested harness msb-vmm with QEMU and vm with os)"
-	@echo "make fuzz       run the frame decoder and virtqueue fuzzers for a while"
-	@echo "make check-bindings  fail if the Rust FFI no longer matches include/msb.h"
-	@echo "make kernel     build (once per machine, cached) the microVM guest kernel"
-	@echo "make rootfs     build (once per machine, as root, cached) the microVMs' root image"
-	@echo "make test-nested  inside an emulated L1 with KVM: msb-vmm boots the guest with a"
-	@echo "                virtio disk and console, the conformance test runs on the vm"
-	@echo "                backend, named microVMs serve many clients (TAP under prove)"
-	@echo "make install    install to \$$DESTDIR\$$PREFIX"
+	@echo "Builds:"
+	@echo "  make                 (all) libmsb (shared + static, msb.pc), msb-agent, msb, msb-vmm,"
+	@echo "                       the test guest and the guest kernel"
+	@echo "  make vmm             msb-vmm and the test guest only"
+	@echo "  make kernel          the microVM guest kernel (once per machine, cached)"
+	@echo "  make rootfs          the microVMs' root image (once per machine, as root, cached)"
+	@echo "  make tests           every C test program (build/tests/<name>) and the probe, not run"
+	@echo "  make nested          the nested harness's static programs (build/nested/*)"
+	@echo "  make build/<file>    any one file, e.g. build/lib/libmsb.so, build/bin/msb-vmm,"
+	@echo "                       build/tests/commands, build/fuzz/fuzz_frame (B=dir: another tree)"
+	@echo "Tests:"
+	@echo "  make test            the whole suite (tests/run-all.sh): header check, C tests as root"
+	@echo "                       and unprivileged, again under ASan/UBSan, fuzzers, nested, bindings"
+	@echo "  make test-c          build all, then the C tests as root and unprivileged"
+	@echo "  make test-asan       test-c in build-asan with ASan and UBSan"
+	@echo "  make fuzz            build the libFuzzer targets (clang) and run each FUZZ_SECONDS (60)"
+	@echo "  make test-nested     in an emulated L1 with KVM (QEMU): msb-vmm boots the guest kernel,"
+	@echo "                       the conformance test on the vm backend, its lifecycle, named"
+	@echo "                       microVMs, the hostile guest (TAP under prove; minutes)"
+	@echo "  make check-header    include/msb.h compiles alone as C99 and as C++"
+	@echo "  make check-bindings  fail if the Rust FFI no longer matches include/msb.h"
+	@echo "  make bench           the benchmarks: libmsb and msb-vmm on this host, then msb-vmm"
+	@echo "                       against QEMU and vm against os in the nested harness"
+	@echo "Install:"
+	@echo "  make install         install to \$$DESTDIR\$$PREFIX (PREFIX=$(PREFIX))"
+	@echo "  make uninstall       remove what install put there"
+	@echo "  make clean           remove build and build-asan"
 
-$(B)/obj/lib/%.o: %.c $(LIB_HDR)
+$(B)/obj/lib/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -DMSB_BUILDING_LIBRARY -DMSB_LIBEXECDIR='"$(LIBEXECDIR)"' -DMSB_DATADIR='"$(PREFIX)/share"' \
 		$(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
 # The agent is static and never built with sanitizers (they cannot link
 # statically); SAN applies to the library, the CLI and the tests.
-$(B)/obj/agent/%.o: %.c $(AGENT_HDR)
+$(B)/obj/agent/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Iguest -std=gnu11 $(OPT) $(WARN) -fno-strict-aliasing -c $< -o $@
+	$(CC) $(CPPFLAGS) -Iguest $(BASE_CFLAGS) -c $< -o $@
 
 $(B)/gen/repl_drivers.c: $(wildcard guest/repl/*) scripts/embed.sh
 	@mkdir -p $(@D)
@@ -95,6 +120,9 @@ $(SHLIB): $(LIB_OBJ) libmsb/libmsb.map
 	ln -sf libmsb.so.$(VERSION) $(B)/lib/$(SONAME)
 	ln -sf $(SONAME) $(B)/lib/libmsb.so
 
+# The links that the shared library's rule makes beside it.
+$(B)/lib/libmsb.so $(B)/lib/$(SONAME): $(SHLIB)
+
 $(STLIB): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $(LIB_OBJ)
@@ -103,7 +131,7 @@ $(AGENT): $(AGENT_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -static -o $@ $(AGENT_OBJ) $(AGENT_LIBS)
 
-$(B)/obj/cli/%.o: %.c $(CLI_HDR)
+$(B)/obj/cli/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -116,18 +144,42 @@ $(B)/lib/msb.pc: msb.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
-# Tests link the shared library from the build tree.
-$(B)/tests/%: tests/%.c tests/tap.h tests/msbt.h $(SHLIB)
+# The tests' shared helpers (tap.h, msbt.h) are in tests/lib.
+$(B)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(B)/lib -lmsb \
+	$(CC) $(CPPFLAGS) -Itests/lib $(CFLAGS) -c $< -o $@
+
+# $(B)/tests/<name> is linked from $(B)/obj/tests/<kind>/<name>.o (one
+# prerequisite line per test, made here) and, unless its own rule below
+# says otherwise, the shared library from the build tree.
+$(foreach s,$(TEST_SRC),$(eval $(B)/tests/$(notdir $(s:.c=)): $(B)/obj/$(s:.c=.o)))
+$(filter-out $(VMM_UNIT_TESTS),$(TESTS)): $(B)/tests/%: $(SHLIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) -L$(B)/lib -lmsb \
 		-Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
 
 # The VMM's boot test runs ../bin/msb-vmm with ../share/msb/testguest.elf.
 $(B)/tests/vmm_boot: $(VMM) $(TESTGUEST)
 
+# The helper that the tests run inside sandboxes; built without SAN (its
+# dependencies go to obj/: $(B)/tests holds only programs).
 $(B)/tests/probe: tests/probe/probe.c
+	@mkdir -p $(@D) $(B)/obj/tests/probe
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -MF $(B)/obj/tests/probe/probe.d -o $@ $<
+
+# Every C test program and the probe, built, not run.
+tests: $(TESTS) $(B)/tests/probe
+
+# The nested harness's programs, static and without SAN, which
+# tests/nested/run installs in L1: l2init (the L2 guest's init), the
+# checkers l1check and hostile, and hostile_guest (the hostile guest's
+# PID 1).  Each is one file of tests/nested.
+NESTED_PROGS := $(addprefix $(B)/nested/,l2init l1check hostile hostile_guest)
+$(B)/nested/%: tests/nested/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -std=gnu11 $(OPT) $(WARN) -o $@ $<
+	$(CC) -static -std=gnu11 -O2 $(WARN) $(DEPFLAGS) -o $@ $<
+
+nested: $(NESTED_PROGS)
 
 $(BENCH): bench/bench.c $(SHLIB)
 	@mkdir -p $(@D)
@@ -176,21 +228,22 @@ rootfs:
 # with msb-vmm three times (1 and 2 vCPUs, a read-write and a read-only
 # disk) and talks to its init (tests/nested/l2init.c) over virtio-console;
 # the guest must also find KVM, run on kvm-clock and warn about nothing.
-# Before that, the conformance test (tests/conformance.c, the contract both
+# Before that, the conformance test (tests/api/conformance.c, the contract both
 # backends keep) on this host with the microVMs' root image as an os
 # sandbox's root; then the vm backend itself: the conformance test with
 # MSB_TEST_BACKEND=vm, how a microVM sandbox ends (tests/nested/vm-lifecycle.sh:
 # the owner's death, a killed VMM), named detached microVMs with many
 # clients (tests/nested/named-vm.sh); and the hostile guest
-# (tests/nested/hostile.c): root in the guest floods the console, abuses
-# the disk, sends garbage to the ports and the virtio registers and drives
-# both devices through forged rings; msb-vmm must survive or exit cleanly.
+# (tests/nested/hostile_guest.c, checked by tests/nested/hostile.c): root
+# in the guest floods the console, abuses the disk, sends garbage to the
+# ports and the virtio registers and drives both devices through forged
+# rings; msb-vmm must survive or exit cleanly.
 # It runs on one vCPU: with two, the emulated nested SVM itself fails now
 # and then (a lost vCPU, L1 resetting), not msb-vmm.  Its serial flood is
 # cut to 64 KiB (the cap check SKIPs): the full one is a million port
 # exits, and in one run of two the emulation triple-faulted the guest in
 # it; run `hostile` in tests/nested/run for the whole flood (the log's cap
-# is also tested without KVM: tests/serial.c).
+# is also tested without KVM: tests/vmm/serial.c).
 # TAP under prove; SKIP where QEMU cannot be installed.  A few minutes once
 # the kernels and the root image are built (tests/nested/run builds the L1
 # kernel and, with --vm, the image; cached).  Part of `make test`.
@@ -221,21 +274,42 @@ bench: all $(BENCH) $(B)/bench/msb-vmm-bench
 	$(B)/bench/msb-vmm-bench
 	tests/nested/run --vm --with-qemu --timeout 1800 -- bench.sh
 
-fuzz:
-	@mkdir -p $(B)/fuzz/corpus
-	clang $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $(B)/fuzz/fuzz_frame \
-		tests/fuzz/fuzz_frame.c common/proto.c -ljansson
-	$(B)/fuzz/fuzz_frame -max_total_time=$${FUZZ_SECONDS:-60} -artifact_prefix=$(B)/fuzz/ \
+# The fuzz targets (libFuzzer, clang, ASan and UBSan), each a program of
+# its own: $(B)/fuzz/fuzz_frame (the frame decoder, common/proto.c),
+# fuzz_virtq (the split virtqueue), fuzz_console (the multiport
+# virtio-console through its MMIO registers).  `make fuzz` builds them and
+# runs each for FUZZ_SECONDS; new corpus entries go to $(B)/fuzz/corpus*,
+# crashes to $(B)/fuzz/*crash-*.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=fuzzer,address,undefined
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 $(WARN) $(DEPFLAGS) $(FUZZ_SAN)
+FUZZERS      := $(B)/fuzz/fuzz_frame $(B)/fuzz/fuzz_virtq $(B)/fuzz/fuzz_console
+
+$(B)/obj/fuzz/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) -Ivmm $(FUZZ_CFLAGS) -c $< -o $@
+
+$(B)/fuzz/fuzz_frame: $(addprefix $(B)/obj/fuzz/,tests/fuzz/fuzz_frame.o common/proto.o)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ -ljansson
+
+$(B)/fuzz/fuzz_virtq: $(addprefix $(B)/obj/fuzz/,tests/fuzz/fuzz_virtq.o vmm/virtio.o)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^
+
+$(B)/fuzz/fuzz_console: $(addprefix $(B)/obj/fuzz/,tests/fuzz/fuzz_console.o vmm/virtio.o \
+		vmm/virtio_mmio.o vmm/virtio_console.o vmm/error.o)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ -lpthread
+
+fuzz: $(FUZZERS)
+	@mkdir -p $(B)/fuzz/corpus $(B)/fuzz/corpus-virtq $(B)/fuzz/corpus-console
+	$(B)/fuzz/fuzz_frame -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(B)/fuzz/ \
 		$(B)/fuzz/corpus tests/fuzz/corpus
-	@mkdir -p $(B)/fuzz/corpus-virtq
-	clang $(CPPFLAGS) -Ivmm -g -O1 -fsanitize=fuzzer,address,undefined -o $(B)/fuzz/fuzz_virtq \
-		tests/fuzz/fuzz_virtq.c vmm/virtio.c
-	$(B)/fuzz/fuzz_virtq -max_total_time=$${FUZZ_SECONDS:-60} -artifact_prefix=$(B)/fuzz/virtq- \
+	$(B)/fuzz/fuzz_virtq -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(B)/fuzz/virtq- \
 		$(B)/fuzz/corpus-virtq
-	@mkdir -p $(B)/fuzz/corpus-console
-	clang $(CPPFLAGS) -Ivmm -g -O1 -fsanitize=fuzzer,address,undefined -o $(B)/fuzz/fuzz_console \
-		tests/fuzz/fuzz_console.c vmm/virtio.c vmm/virtio_mmio.c vmm/virtio_console.c -lpthread
-	$(B)/fuzz/fuzz_console -max_total_time=$${FUZZ_SECONDS:-60} -artifact_prefix=$(B)/fuzz/console- \
+	$(B)/fuzz/fuzz_console -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(B)/fuzz/console- \
 		$(B)/fuzz/corpus-console
 
 install: all
@@ -262,3 +336,9 @@ uninstall:
 
 clean:
 	rm -rf build build-asan
+
+# Every object's header dependencies, written by the compiler (DEPFLAGS);
+# make never tries to remake them.
+DEP_FILES := $(shell find $(B) -name '*.d' -type f 2>/dev/null)
+$(DEP_FILES): ;
+-include $(DEP_FILES)

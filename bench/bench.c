@@ -16,7 +16,7 @@
  *        msb-bench --vm [-n ITERATIONS]
  *
  * --vm compares the vm backend with the os backend on the same machine
- * (issue 8; run inside the nested harness's L1, where microVMs can run):
+ * (run inside the nested harness's L1, where microVMs can run):
  *  (v1) create -> agent ready -> destroy of a microVM, against the same
  *       for an os-backend sandbox
  *  (v2) a command round trip in the VM, against one in an os sandbox

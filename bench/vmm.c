@@ -1,5 +1,5 @@
 /*
- * msb-vmm-bench - msb-vmm's benchmarks (issue 7), each side by side with a
+ * msb-vmm-bench - msb-vmm's benchmarks, each side by side with a
  * floor or reference measured in the same run on the same machine.
  * Prints medians and ratios; asserts nothing.
  *
@@ -22,7 +22,7 @@
  *      sampled while the guest idles in its echo loop, against Firecracker's
  *      budget of 5 MiB.
  *
- * The guest is vmm/testguest in bench mode (see bench_main() in guest.c):
+ * The guest is tests/vmm/testguest in bench mode (see bench_main() in guest.c):
  * one msb-vmm process per run gives one sample of each of (e)-(h), with
  * --memory 128M and --console-socket (as a sandbox runs it). So (e) counts
  * spawn + exec + dynamic linking (libc, libseccomp), the VM (memfd RAM,

@@ -4,11 +4,13 @@
 #   1. the public header compiles alone as C99 and as C++  (make check-header)
 #   2. the C tests, as root and unprivileged                (make test-c)
 #   3. the same C tests under ASan + UBSan in build-asan    (make test-asan)
-#   4. the frame decoder fuzzed for a short while           (make fuzz)
-#   5. in an emulated L1 with KVM: msb-vmm boots the guest kernel, the
-#      conformance test and the vm backend's own tests run  (make test-nested)
-#      with KVM and talks to its init over virtio (QEMU bounded by
-#      MSB_NESTED_TIMEOUT seconds, default 300; SKIP without QEMU)
+#   4. the fuzzers (frame decoder, virtqueue, virtio-console),
+#      each for a short while                               (make fuzz)
+#   5. in an emulated L1 with KVM: msb-vmm boots the guest  (make test-nested)
+#      kernel and talks to its init over virtio (QEMU bounded by
+#      MSB_NESTED_TIMEOUT seconds, default 300), then the conformance
+#      test and the vm backend's own tests, and the hostile guest
+#      (SKIP without QEMU)
 #   6. the bindings' tests                                  (see below)
 #
 # Every step runs even when an earlier one failed; the summary at the end
@@ -40,7 +42,7 @@ step() { # name command...
 step "header compiles as C99 and C++" $MAKE check-header
 step "C tests" $MAKE test-c
 step "C tests under ASan+UBSan" $MAKE test-asan
-step "frame decoder fuzzing (${FUZZ_SECONDS:=20} s)" $MAKE fuzz FUZZ_SECONDS=$FUZZ_SECONDS
+step "fuzzing (${FUZZ_SECONDS:=20} s each)" $MAKE fuzz FUZZ_SECONDS=$FUZZ_SECONDS
 # A few minutes of QEMU once the kernels and the root image are cached; each
 # L1 run is bounded (l1check's by MSB_NESTED_TIMEOUT, which leaves room for
 # one hung step inside L1, 60 s each, to be reported by l1check itself).

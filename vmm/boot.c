@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "vmm.h"
 
 #define GDT_ADDR        0x500ull

@@ -25,12 +25,13 @@
  *                 offers them
  *
  * cpuid_normalize() does what every vCPU shares, cpuid_set_apic_id() the
- * per-vCPU fields. No KVM calls here: tests/cpuid.c runs it on recorded
+ * per-vCPU fields. No KVM calls here: tests/vmm/cpuid.c runs it on recorded
  * tables.
  */
 #include <errno.h>
 #include <linux/kvm.h>
 
+#include "error.h"
 #include "vmm.h"
 
 #define SIG_EBX 0x4b4d564bu   /* "KVMK" */

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "vmm.h"
 
 #define MAX_INIT (64u << 20)   /* a static agent is about 2 MiB */

@@ -30,6 +30,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "vmm.h"
 
 #define VMM_EXIT_ERROR        70
@@ -38,30 +39,6 @@
 
 #define VM_MAX_CPUS 32
 #define VM_MAX_DEVS 32
-
-/* ---- errors ------------------------------------------------------------------- */
-
-static __thread char vmm_errbuf[512];
-
-int vmm_fail(int os_errno, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(vmm_errbuf, sizeof vmm_errbuf, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if (os_errno && (size_t)n < sizeof vmm_errbuf)
-		snprintf(vmm_errbuf + n, sizeof vmm_errbuf - (size_t)n, ": %s",
-			 strerror(os_errno));
-	errno = os_errno;
-	return -1;
-}
-
-const char *vmm_error(void)
-{
-	return vmm_errbuf[0] ? vmm_errbuf : "unknown error";
-}
 
 /* ---- the VM ------------------------------------------------------------------- */
 

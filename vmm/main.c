@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include <linux/kvm.h>
 
+#include "error.h"
 #include "vmm.h"
 #include "virtio.h"
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "error.h"
 #include "vmm.h"
 
 #define MP_APIC_VERSION   0x14

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "virtio.h"
 
 #define VIRTIO_BLK_F_RO     5

@@ -71,6 +71,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "virtio.h"
 
 #define CTRL_RXQ 2

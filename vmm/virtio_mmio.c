@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "virtio.h"
 
 #define MAX_QUEUES VIRTIO_MAX_QUEUES

@@ -2,7 +2,7 @@
  * vmm.h - msb-vmm's internal interfaces: guest memory, the VM and its
  * exits, and the devices that plug into it.
  *
- * msb-vmm is one process per microVM (see docs and issue 7). Everything the
+ * msb-vmm is one process per microVM (see README.md). Everything the
  * guest controls is hostile: guest addresses are translated only through
  * gm_ptr(), which checks bounds (including overflow of addr + len), and
  * devices copy what they read from the guest before using it.
@@ -29,13 +29,6 @@ static inline void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t le
 		return NULL;
 	return gm->host + gpa;
 }
-
-/* ---- errors ----------------------------------------------------------------- */
-
-/* The VMM never exits or prints from library code: functions return -1 and
- * leave a message here (thread-local), the caller adds context. */
-int vmm_fail(int os_errno, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-const char *vmm_error(void);
 
 /* ---- the VM ------------------------------------------------------------------- */
 

@@ -10,7 +10,6 @@
  * Input: a sequence of 4-byte operations {op, a, b, c}.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,13 +27,6 @@ struct vm {
 static struct vm fake_vm;
 static struct guest_mem gm;
 
-int vmm_fail(int os_errno, const char *fmt, ...)
-{
-	(void)fmt;
-	errno = os_errno;
-	return -1;
-}
-const char *vmm_error(void) { return "error"; }
 int vm_irq_line(struct vm *vm, unsigned gsi, int level)
 {
 	(void)vm; (void)gsi; (void)level;

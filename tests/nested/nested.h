@@ -1,8 +1,9 @@
 /*
  * nested.h - what the nested harness's static programs share: l2init.c
- * (the L2 guest's init), l1check.c and hostile.c (checkers in L1, and
- * hostile.c's guest role).  Each is one file built alone by
- * tests/nested/run (nested_cc); this header rides along beside it.
+ * (the L2 guest's init), l1check.c and hostile.c (checkers in L1) and
+ * hostile_guest.c (the hostile guest's PID 1).  Each is one file, built
+ * static by the Makefile as $(B)/nested/<name> for tests/nested/run; this
+ * header (and hostile.h) ride along beside them.
  *
  * The disk pattern above all must be one definition: the guest writes
  * what the host checks.

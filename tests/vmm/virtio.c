@@ -9,14 +9,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "tap.h"
-#include "../vmm/virtio.h"
+#include "../../vmm/error.h"
+#include "../../vmm/virtio.h"
 
 #define BAD_ID_TEST 0xffffffffu
 
@@ -30,18 +30,7 @@ struct vm {
 
 static struct vm fake_vm;
 static struct guest_mem gmem;
-static char errbuf[512];
 
-int vmm_fail(int os_errno, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, sizeof errbuf, fmt, ap);
-	va_end(ap);
-	errno = os_errno;
-	return -1;
-}
-const char *vmm_error(void) { return errbuf; }
 int vm_irq_line(struct vm *vm, unsigned gsi, int level)
 {
 	vm->irq_level = level;
@@ -321,7 +310,8 @@ static void test_blk(void)
 	ok(pread(img_fd, back, 512, 3 * 512) == 512 && !memcmp(back, buf, 512),
 	   "blk ro: the image is unchanged");
 	is_int(blk_req(0, 3, 512, true, NULL), 0, "blk ro: IN still works");
-	ok(virtio_blk_create("/nonexistent/disk.img", false) == NULL && errbuf[0],
+	ok(virtio_blk_create("/nonexistent/disk.img", false) == NULL &&
+	   strstr(vmm_error(), "/nonexistent/disk.img"),
 	   "blk: unreadable image -> NULL with a message");
 }
 
@@ -965,7 +955,7 @@ static void test_multiport(void)
 	mcon = virtio_console_create_ports(mpath, MP_PORTS);
 	mvd = mcon ? virtio_mmio_create(&fake_vm, &gmem, 0xd0002000, 7, virtio_console_dev_ops(mcon), mcon) : NULL;
 	if (!mcon || !mvd)
-		bail_out("multiport console: %s", errbuf);
+		bail_out("multiport console: %s", vmm_error());
 	virtio_console_attach(mcon, mvd);
 	mw(mvd, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
 	ok(mr(mvd, VIRTIO_MMIO_DEVICE_FEATURES) & F_MP, "multiport: VIRTIO_CONSOLE_F_MULTIPORT offered");

@@ -111,7 +111,7 @@ static void test_host_probe(void)
 		skip(1, "cgroup_writable for root: not running as root");
 }
 
-/* Backend routing by trust (issue 8): what AUTO picks, and why, on this
+/* Backend routing by trust: what AUTO picks, and why, on this
  * host; the microVM cases are checked where one can run (nested harness). */
 static void test_routing(void)
 {

@@ -7,9 +7,6 @@
  *   - mounts the directory holding its own executable (build/tests, with
  *     the probe helper in it) read-only at MSBT_DIR inside its sandboxes,
  *     so commands can run MSBT_PROBE.
- *
- * Note: the Makefile's rule for build/tests/% depends on tap.h only; touch
- * the test sources after editing this file.
  */
 #ifndef MSBT_H
 #define MSBT_H

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "../vmm/vmm.h"
+#include "../../vmm/vmm.h"
 
 /* ---- the VM, faked: the serial registers itself and raises IRQ 4 ---- */
 

@@ -8,27 +8,12 @@
  */
 #include <errno.h>
 #include <linux/kvm.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "tap.h"
-#include "../vmm/vmm.h"
-
-/* ---- test doubles ---- */
-
-static char errbuf[512];
-
-int vmm_fail(int os_errno, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, sizeof errbuf, fmt, ap);
-	va_end(ap);
-	errno = os_errno;
-	return -1;
-}
-const char *vmm_error(void) { return errbuf; }
+#include "../../vmm/error.h"
+#include "../../vmm/vmm.h"
 
 /* ---- recorded tables: function, index, flags, eax, ebx, ecx, edx ---- */
 
@@ -245,7 +230,7 @@ static void intel(void)
 		struct kvm_cpuid2 *c = table(intel_pvm, NREC(intel_pvm));
 		unsigned before = c->nent;
 		if (!ok(cpuid_normalize(c, n, 1, 0) == 0, "Intel PVM: normalizes for %u vCPUs", n))
-			diag("%s", errbuf);
+			diag("%s", vmm_error());
 		unsigned id = n - 1;
 		cpuid_set_apic_id(c, id);
 		struct kvm_cpuid_entry2 l1 = q(c, 1, 0);

@@ -19,8 +19,8 @@
 
 /*
  * The environment a command sees when the caller passes nothing: the
- * defaults documented by the agent (guest/serve.c, build_env()). Keep this
- * the one place that lists them.
+ * agent's defaults (also in README.md's table).  The test keeps its own
+ * copy on purpose: it checks what the agent does, not what it declares.
  */
 static const char *const default_env[] = {
 	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",

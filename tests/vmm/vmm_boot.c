@@ -188,7 +188,7 @@ static void write_elf(const char *path, uint64_t paddr, const uint8_t *code, siz
 	write_file(path, buf, 256 + n);
 }
 
-/* The conventions shared with vmm/testguest/guest.c (see the comment
+/* The conventions shared with tests/vmm/testguest/guest.c (see the comment
  * above its virtio part): the disk image's initial bytes, the pattern
  * the guest writes to msbtest.blk_sector, and the console burst. */
 #define DISK_BYTES (64u << 10)

@@ -224,7 +224,7 @@ extern uint8_t _start[], _end[];
  *   msbtest.blk_id=STR         what GET_ID must answer (the image's name)
  * The image holds disk_fill() bytes when the guest starts (blk_fill()).
  *
- * virtio-console convention (tests/vmm_boot.c is the other end):
+ * virtio-console convention (tests/vmm/vmm_boot.c is the other end):
  *   guest -> host  "hello from the guest\n"
  *   host  -> guest "host got: hello from the guest\n"
  *   the host then reads nothing for 1 s, while the guest sends a burst
