@@ -78,7 +78,7 @@ static void os_kill_detached(pid_t pid)
 	msb_kill_agent_pid(pid, 0);
 }
 
-/* The agent measures the sandbox's cgroup on the host itself. */
+/* On this host a sandbox costs what its agent measured of it. */
 static uint64_t os_host_memory(const msb_sandbox *sb, uint64_t measured)
 {
 	return measured;
