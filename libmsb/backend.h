@@ -10,6 +10,8 @@
  * Adding a backend (remote, wasm, ...): its MSB_BACKEND_* value in msb.h
  * and its name in names.c, one file backend_<name>.c (with its header)
  * that fills a struct msb_backend_ops, and one line in backend.c's list.
+ * Callers can then ask for it by name; MSB_BACKEND_AUTO picks it only
+ * once sandbox.c's routing policy (route()) knows when to.
  */
 #ifndef MSB_LIB_BACKEND_H
 #define MSB_LIB_BACKEND_H

@@ -102,13 +102,14 @@ static int entry_path(char *buf, size_t size, const char *name, const char *file
 	return 0;
 }
 
-/* The backend an entry records (msb_registry_record): vm, or else os. */
+/* The backend an entry records (msb_registry_record); os when it names
+ * none that this libmsb has. */
 static msb_backend state_backend(const json_t *st)
 {
 	const char *name = json_string_value(json_object_get(st, "backend"));
 	msb_backend b;
 
-	if (msb_backend_lookup(name, &b) || b != MSB_BACKEND_VM)
+	if (msb_backend_lookup(name, &b) || !msb_backend_get(b))
 		return MSB_BACKEND_OS;
 	return b;
 }

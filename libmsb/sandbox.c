@@ -154,8 +154,8 @@ static int check_limit(int64_t v, int64_t min, const char *name,
 }
 
 /*
- * Pick the backend.  VM and OS are taken as asked (VM fails at once when
- * this host cannot run microVMs).  AUTO follows the trust level: trusted
+ * Pick the backend.  One asked for is taken as asked (vm fails at once
+ * when this host cannot run microVMs).  AUTO follows the trust level: trusted
  * code gets os; untrusted code gets vm, or fails closed unless the caller
  * allows the fallback; by default vm when this host can run it and the
  * sandbox asks for nothing the vm backend lacks, else os.
@@ -168,21 +168,17 @@ static int route(msb_sandbox *sb, const msb_sandbox_options *o)
 	char why[256], hint[256];
 	size_t n = sizeof(sb->backend_reason);
 
-	if (o->backend == MSB_BACKEND_OS) {
-		sb->backend = MSB_BACKEND_OS;
-		snprintf(sb->backend_reason, n, "os (asked for)");
-		return 0;
-	}
-	if (o->backend == MSB_BACKEND_VM) {
-		if (!msb_kvm_check(NULL, why, sizeof(why)))
-			return msb_fail(MSB_EUNSUPPORTED, 0,
-					"use MSB_BACKEND_OS, or AUTO (which "
-					"picks os here); the vm backend needs "
-					"KVM on a CPU with VT-x or AMD-V",
-					"the vm backend cannot run on this "
-					"host: %s", why);
-		sb->backend = MSB_BACKEND_VM;
-		snprintf(sb->backend_reason, n, "vm (asked for)");
+	if (o->backend == MSB_BACKEND_VM && !msb_kvm_check(NULL, why, sizeof(why)))
+		return msb_fail(MSB_EUNSUPPORTED, 0,
+				"use MSB_BACKEND_OS, or AUTO (which "
+				"picks os here); the vm backend needs "
+				"KVM on a CPU with VT-x or AMD-V",
+				"the vm backend cannot run on this "
+				"host: %s", why);
+	if (o->backend != MSB_BACKEND_AUTO) {
+		sb->backend = o->backend;
+		snprintf(sb->backend_reason, n, "%s (asked for)",
+			 msb_backend_name(o->backend));
 		return 0;
 	}
 	if (trust == MSB_TRUST_TRUSTED) {
@@ -304,8 +300,7 @@ int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *user)
 				"unknown msb_sandbox_options version %u "
 				"(this libmsb knows 1..%d)", o->version,
 				MSB_SANDBOX_OPTIONS_VERSION);
-	if (o->backend != MSB_BACKEND_AUTO && o->backend != MSB_BACKEND_OS &&
-	    o->backend != MSB_BACKEND_VM)
+	if (o->backend != MSB_BACKEND_AUTO && !msb_backend_get(o->backend))
 		return msb_fail(MSB_EINVAL, 0, "use MSB_BACKEND_AUTO, _OS or _VM",
 				"unknown backend %d", (int)o->backend);
 	if (o->version >= 3 && (o->trust < MSB_TRUST_DEFAULT ||
