@@ -79,6 +79,14 @@ typedef struct msb_error {
 MSB_EXTERN const char *msb_strerror(int code);
 
 /*
+ * The stable name of an error code, as the enum spells it: "MSB_EINVAL",
+ * "MSB_ENOTFOUND", ... (what bindings give their users as the error's
+ * code). Never NULL; a code this libmsb does not know gives "MSB_ERROR",
+ * the generic failure.
+ */
+MSB_EXTERN const char *msb_error_name(int code);
+
+/*
  * The last error raised on the calling thread. Never NULL. Valid until the
  * next libmsb call on this thread.
  */
@@ -214,6 +222,20 @@ MSB_EXTERN const char *msb_sandbox_backend_reason(const msb_sandbox *sb);
 
 /* A static name for a backend: "auto", "os", "vm". */
 MSB_EXTERN const char *msb_backend_name(msb_backend backend);
+
+/*
+ * The backend named "auto", "os" or "vm" (msb_backend_name's names) into
+ * *out. 0, or MSB_EINVAL for any other name or NULL (the message names the
+ * bad value, the hint lists the accepted ones; *out is left untouched).
+ */
+MSB_EXTERN int msb_backend_parse(const char *name, msb_backend *out);
+
+/*
+ * The trust level named "default", "untrusted" or "trusted" into *out. 0,
+ * or MSB_EINVAL for any other name or NULL (the message names the bad
+ * value, the hint lists the accepted ones; *out is left untouched).
+ */
+MSB_EXTERN int msb_trust_parse(const char *name, msb_trust *out);
 
 /*
  * Why the sandbox exited on its own (MSB_STATUS_EXITED): a static string

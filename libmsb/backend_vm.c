@@ -10,8 +10,8 @@
  *
  * The VM ends when the sandbox does (the agent powers it off), when libmsb
  * closes its end (msb-vmm ends the VM when the console's host end goes:
- * this covers the owner's death), or on SIGTERM/SIGKILL to msb-vmm
- * (msb_os_kill, since sb->agent_pid is the VMM).
+ * this covers the owner's death), or on SIGTERM/SIGKILL to msb-vmm (the
+ * table's kill: sb->agent_pid is the VMM).
  *
  * A detached (named) sandbox outlives its creator: msb-vmm runs in the
  * background (--detach: the process we spawn exits once the VM runs),
@@ -33,7 +33,8 @@
  *   MSB_VM_ROOTFS     the root filesystem image (`make rootfs`)
  * and MSB_VM_LOG=FILE keeps the guest's serial console (kernel and agent
  * messages) in FILE, for debugging.
- * The agent is the os backend's (MSB_AGENT_PATH).
+ * The agent is the os backend's (MSB_AGENT_PATH). Spawning, the HELLO
+ * exchange, waiting and killing are agent_link.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +47,10 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-#include "internal.h"
+#include "agent_link.h"
+#include "backend_vm.h"
+#include "error.h"
+#include "sandbox.h"
 
 #ifndef MSB_LIBEXECDIR
 #define MSB_LIBEXECDIR "/usr/local/libexec"
@@ -58,10 +62,9 @@
 #define GUEST_OVERHEAD (160ll << 20)   /* kernel, page cache, agent */
 #define GUEST_MAX_MEM  (3ll << 30)     /* msb-vmm's limit */
 #define SERIAL_TAIL    1024
-
-struct vm_files {
-	char vmm[PATH_MAX], agent[PATH_MAX], kernel[PATH_MAX], rootfs[PATH_MAX];
-};
+/* A detached VM's clients: each gets a virtio-console port of its own,
+ * at most this many at a time. */
+#define MSB_VM_PORTS 8
 
 int msb_vm_find(struct vm_files *f)
 {
@@ -94,7 +97,8 @@ int msb_vm_find(struct vm_files *f)
 	return 0;
 }
 
-const char *msb_vm_unsupported(const msb_sandbox *sb, const char **hint)
+/* What the vm backend cannot do yet that sb asks for. */
+static const char *vm_unsupported(const msb_sandbox *sb, const char **hint)
 {
 	const char *h = NULL, *what = NULL;
 
@@ -112,7 +116,8 @@ const char *msb_vm_unsupported(const msb_sandbox *sb, const char **hint)
 	return what;
 }
 
-uint64_t msb_vm_rss(const msb_sandbox *sb)
+/* The VMM's resident memory: its own and the guest memory it touched. */
+static uint64_t vm_host_memory(const msb_sandbox *sb, uint64_t measured)
 {
 	char path[64], line[256];
 	unsigned long long kib = 0;
@@ -188,7 +193,8 @@ static int vm_handshake(msb_sandbox *sb)
 	json_decref(hello);
 	if (rc)
 		return rc;
-	hello = msb_config_json(sb);
+	/* a detached VM's clients come through msb-vmm's ports */
+	hello = msb_config_json(sb, sb->socket_path ? MSB_VM_PORTS : 0);
 	rc = hello ? msb_handshake(sb, hello)
 		   : msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
 	json_decref(hello);
@@ -225,8 +231,8 @@ static int start_detached(msb_sandbox *sb, char **argv, int argc)
 		return rc;
 	}
 	/* The process we spawned exits once the VM runs in its child. */
-	if (!msb_os_wait(sb, 30000)) {
-		msb_os_kill(sb);
+	if (!msb_agent_wait(sb, 30000)) {
+		msb_agent_kill(sb);
 		rc = msb_fail(MSB_ETIMEDOUT, 0, "the host may be overloaded; try "
 			      "again", "msb-vmm did not start the VM in 30 s");
 		goto fail;
@@ -266,11 +272,11 @@ fail:
 	return rc;
 }
 
-int msb_vm_start(msb_sandbox *sb)
+static int vm_start(msb_sandbox *sb)
 {
 	struct vm_files f;
 	const char *hint;
-	const char *missing = msb_vm_unsupported(sb, &hint);
+	const char *missing = vm_unsupported(sb, &hint);
 	char disk[PATH_MAX + 8], mem[32], cpus[24];
 	const char *vm_log = getenv("MSB_VM_LOG");
 	long long mem_bytes;
@@ -344,10 +350,36 @@ int msb_vm_start(msb_sandbox *sb)
 	if (rc) {
 		close(sb->conn.fd);
 		sb->conn.fd = -1;
-		msb_os_kill(sb);
+		msb_agent_kill(sb);
 		rc = with_serial_tail(rc, log);
 	}
 	if (log >= 0)
 		close(log);
 	return rc;
 }
+
+/* The VM has nothing to clean up on the host: it just ends. */
+static void vm_kill_detached(pid_t pid)
+{
+	if (pid > 1 && msb_is_agent(pid)) {
+		kill(pid, SIGKILL);
+		msb_wait_gone(pid, 2000);
+	}
+}
+
+/* A VM's agent knows no host pid: the VMM is the socket's listener. */
+static void vm_attached(msb_sandbox *sb)
+{
+	sb->host_pid = msb_peer_pid(sb->conn.fd);
+}
+
+const struct msb_backend_ops msb_backend_vm = {
+	.id = MSB_BACKEND_VM,
+	.name = "vm",
+	.start = vm_start,
+	.kill = msb_agent_kill,     /* the VMM: the guest dies with it */
+	.kill_detached = vm_kill_detached,
+	.attached = vm_attached,
+	.unsupported = vm_unsupported,
+	.host_memory = vm_host_memory,
+};

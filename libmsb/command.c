@@ -7,9 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
-
-
+#include "command.h"
+#include "conn.h"
+#include "error.h"
+#include "sandbox.h"
 
 int msb_command_options_init(msb_command_options *opts, unsigned int version)
 {

@@ -18,15 +18,10 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
-#include "internal.h"
-
-uint64_t msb_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+#include "clock.h"
+#include "conn.h"
+#include "error.h"
+#include "sandbox.h"
 
 static struct request *find_request(msb_sandbox *sb, uint32_t id)
 {

@@ -1,42 +1,20 @@
 /*
- * error.c - the thread-local last error.
+ * error.c - the thread-local last error: what msb_error_last() answers,
+ * and how the rest of libmsb raises it (error.h). The codes' names and
+ * descriptions are in names.c.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "error.h"
 
 #define MSG_MAX 1024
 
 static __thread char tl_message[MSG_MAX];
 static __thread char tl_hint[MSG_MAX];
 static __thread msb_error tl_error;
-
-const char *msb_strerror(int code)
-{
-	switch (code) {
-	case MSB_OK: return "no error";
-	case MSB_ERROR: return "error";
-	case MSB_EINVAL: return "invalid argument";
-	case MSB_ENOMEM: return "out of memory";
-	case MSB_EVERSION: return "unknown options version";
-	case MSB_ESTATE: return "sandbox in the wrong state";
-	case MSB_EUNSUPPORTED: return "not supported on this host or backend";
-	case MSB_ESPAWN: return "sandbox could not be started";
-	case MSB_EPROTO: return "protocol error";
-	case MSB_ESANDBOX: return "sandbox died";
-	case MSB_ETIMEDOUT: return "timed out";
-	case MSB_ENOTFOUND: return "not found";
-	case MSB_EPERM: return "permission denied";
-	case MSB_EIO: return "I/O error";
-	case MSB_ECANCELED: return "canceled";
-	case MSB_EDONE: return "no more output";
-	case MSB_EEXISTS: return "already exists";
-	case MSB_ETOOBIG: return "larger than the cap";
-	default: return "unknown error code";
-	}
-}
 
 const msb_error *msb_error_last(void)
 {

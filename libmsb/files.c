@@ -17,7 +17,9 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "internal.h"
+#include "conn.h"
+#include "error.h"
+#include "sandbox.h"
 
 #define DEFAULT_READ_CAP (64ll << 20)
 #define DEFAULT_FILE_MODE 0644

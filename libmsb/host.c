@@ -12,7 +12,9 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 
-#include "internal.h"
+#include "backend_vm.h"
+#include "error.h"
+#include "host.h"
 
 #define KVM_GET_API_VERSION_NR 0xAE00 /* _IO(KVMIO, 0x00) */
 

@@ -8,7 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "clock.h"
+#include "command.h"
+#include "conn.h"
+#include "error.h"
+#include "sandbox.h"
 
 #define START_TIMEOUT_MS 30000
 #define FREE_TIMEOUT_MS 5000

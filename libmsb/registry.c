@@ -1,6 +1,8 @@
 /*
  * registry.c - named, detached sandboxes: their entries under the state
- * directory, and connecting to them from any process of the same user.
+ * directory, from which any process of the same user finds, connects to
+ * (msb_sandbox_connect, in sandbox.c, through msb_registry_open), lists,
+ * kills and removes them.
  *
  *   <state dir>/<name>/agent.sock   the agent's listening socket (vm
  *                                   backend: msb-vmm's, one guest port per
@@ -19,19 +21,19 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
-#include "internal.h"
+#include "agent_link.h"
+#include "backend.h"
+#include "error.h"
+#include "names.h"
+#include "registry.h"
 
 #define NAME_MAX_LEN 63
 
@@ -100,65 +102,16 @@ static int entry_path(char *buf, size_t size, const char *name, const char *file
 	return 0;
 }
 
-/* Connect to an agent's socket: the fd, or -1 with errno. */
-int msb_unix_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
-pid_t msb_peer_pid(int fd)
-{
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.pid <= 0)
-		return -1;
-	return cr.pid;
-}
-
-/* Is pid an msb-agent or an msb-vmm (so that a recycled pid is never
- * signalled)? A zombie has no command line: it is not. */
-static int is_agent(pid_t pid)
-{
-	char path[64], buf[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	return !strcmp(buf, "msb-agent") || !strcmp(buf, "msb-vmm");
-}
-
+/* The backend an entry records (msb_registry_record); os when it names
+ * none that this libmsb has. */
 static msb_backend state_backend(const json_t *st)
 {
-	const char *b = json_string_value(json_object_get(st, "backend"));
+	const char *name = json_string_value(json_object_get(st, "backend"));
+	msb_backend b;
 
-	return b && !strcmp(b, "vm") ? MSB_BACKEND_VM : MSB_BACKEND_OS;
+	if (msb_backend_lookup(name, &b) || !msb_backend_get(b))
+		return MSB_BACKEND_OS;
+	return b;
 }
 
 static json_t *read_state(const char *name);
@@ -177,7 +130,7 @@ static int is_running(const char *name, const json_t *state)
 	json_decref(own);
 	if (entry_path(sock, sizeof(sock), name, "agent.sock"))
 		return 0;
-	if (pid > 1 && !is_agent(pid))
+	if (pid > 1 && !msb_is_agent(pid))
 		return 0;
 	fd = msb_unix_connect(sock);
 	if (fd < 0)
@@ -211,35 +164,35 @@ static int write_state(const char *name, json_t *state)
 	return 0;
 }
 
-int msb_registry_prepare(msb_sandbox *sb)
+int msb_registry_prepare(const char *name, char **socket_path)
 {
 	char dir[PATH_MAX], sock[PATH_MAX];
 	int rc;
 
-	if ((rc = entry_path(dir, sizeof(dir), sb->name, NULL)) ||
-	    (rc = entry_path(sock, sizeof(sock), sb->name, "agent.sock")))
+	if ((rc = entry_path(dir, sizeof(dir), name, NULL)) ||
+	    (rc = entry_path(sock, sizeof(sock), name, "agent.sock")))
 		return rc;
-	if (is_running(sb->name, NULL))
+	if (is_running(name, NULL))
 		return msb_fail(MSB_EEXISTS, 0, "stop it first, or pick another "
-				"name", "a sandbox named %s is running", sb->name);
+				"name", "a sandbox named %s is running", name);
 	/* Whatever is left of an earlier one goes. */
 	unlink(sock);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return msb_fail(MSB_EIO, errno, NULL, "cannot create %s", dir);
-	sb->socket_path = strdup(sock);
-	if (!sb->socket_path)
+	*socket_path = strdup(sock);
+	if (!*socket_path)
 		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
 	return 0;
 }
 
-int msb_registry_record(msb_sandbox *sb)
+int msb_registry_record(const char *name, pid_t pid, msb_backend backend)
 {
-	json_t *st = json_pack("{s:s,s:I,s:I,s:s,s:b}", "name", sb->name,
-			       "pid", (json_int_t)sb->host_pid,
+	json_t *st = json_pack("{s:s,s:I,s:I,s:s,s:b}", "name", name,
+			       "pid", (json_int_t)pid,
 			       "created_ms", (json_int_t)time(NULL) * 1000,
-			       "backend", msb_backend_name(sb->backend),
+			       "backend", msb_backend_name(backend),
 			       "stopped", 0);
-	int rc = st ? write_state(sb->name, st) :
+	int rc = st ? write_state(name, st) :
 		      msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
 
 	json_decref(st);
@@ -261,65 +214,30 @@ static void mark_stopped(const char *name)
 		unlink(sock);
 }
 
-void msb_registry_stopped(msb_sandbox *sb)
+void msb_registry_stopped(const char *name)
 {
-	mark_stopped(sb->name);
+	mark_stopped(name);
 }
 
-int msb_sandbox_connect(msb_sandbox **out, const char *name)
+int msb_registry_open(const char *name, int *fd, msb_backend *backend)
 {
-	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
 	char sock[PATH_MAX];
-	msb_sandbox *sb;
-	json_t *hello, *st;
-	int rc, fd;
+	json_t *st;
+	int rc;
 
-	if (!out)
-		return msb_fail(MSB_EINVAL, 0, "pass the address of an msb_sandbox "
-				"pointer", "out is NULL");
-	*out = NULL;
 	if ((rc = entry_path(sock, sizeof(sock), name, "agent.sock")))
 		return rc;
 	st = read_state(name);
 	if (!st)
 		return msb_fail(MSB_ENOTFOUND, 0, "list them with `msb ls`",
 				"no sandbox named %s", name);
-	fd = is_running(name, st) ? msb_unix_connect(sock) : -1;
-	if (fd < 0) {
-		json_decref(st);
+	*fd = is_running(name, st) ? msb_unix_connect(sock) : -1;
+	*backend = state_backend(st);
+	json_decref(st);
+	if (*fd < 0)
 		return msb_fail(MSB_ESTATE, 0, "start a new one with `msb create`",
 				"the sandbox %s is not running", name);
-	}
-	o.name = name;
-	if ((rc = msb_sandbox_create(&sb, &o))) {
-		json_decref(st);
-		close(fd);
-		return rc;
-	}
-	sb->detached = 1;
-	sb->conn.fd = fd;
-	sb->backend = state_backend(st);
-	snprintf(sb->backend_reason, sizeof(sb->backend_reason), "%s (connected to %s)",
-		 msb_backend_name(sb->backend), name);
-	hello = json_pack("{s:i}", "proto", MSB_PROTO_VERSION);
-	rc = hello ? msb_handshake(sb, hello) : msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
-	json_decref(hello);
-	/* A VM's agent knows no host pid: the VMM is the socket's listener. */
-	if (rc == 0 && sb->backend == MSB_BACKEND_VM)
-		sb->host_pid = msb_peer_pid(fd);
-	json_decref(st);
-	if (rc == 0) {
-		sb->started_ns = msb_now_ns();
-		sb->status = MSB_STATUS_RUNNING;
-		rc = msb_conn_start(sb);
-	}
-	if (rc) {
-		sb->status = MSB_STATUS_STOPPED;
-		msb_sandbox_free(sb);
-		return rc;
-	}
-	*out = sb;
-	return msb_ok();
+	return 0;
 }
 
 static int cmp_info(const void *x, const void *y)
@@ -413,32 +331,7 @@ void msb_sandbox_list_free(msb_sandbox_list *l)
 	free(l);
 }
 
-
-static int wait_gone(pid_t pid, int ms)
-{
-	for (int i = 0; i < ms / 10; i++) {
-		if (kill(pid, 0) < 0 && errno == ESRCH)
-			return 1;
-		if (!is_agent(pid))
-			return 1;
-		usleep(10000);
-	}
-	return 0;
-}
-
-void msb_sandbox_kill_pid(pid_t pid, int grace_ms)
-{
-	if (pid <= 1 || !is_agent(pid) || wait_gone(pid, grace_ms))
-		return;
-	/* Stage 0 kills the sandbox and removes its cgroups on SIGTERM;
-	 * SIGKILL is the last resort. */
-	kill(pid, SIGTERM);
-	if (!wait_gone(pid, 2000)) {
-		kill(pid, SIGKILL);
-		wait_gone(pid, 2000);
-	}
-}
-
+/* Kill it the way its backend needs, wherever its owner is. */
 int msb_sandbox_kill(const char *name)
 {
 	json_t *st;
@@ -455,15 +348,7 @@ int msb_sandbox_kill(const char *name)
 	pid = (pid_t)json_integer_value(json_object_get(st, "pid"));
 	backend = state_backend(st);
 	json_decref(st);
-	if (backend == MSB_BACKEND_VM) {
-		/* The VM has nothing to clean up on the host: it just ends. */
-		if (pid > 1 && is_agent(pid)) {
-			kill(pid, SIGKILL);
-			wait_gone(pid, 2000);
-		}
-	} else {
-		msb_sandbox_kill_pid(pid, 0);
-	}
+	msb_backend_get(backend)->kill_detached(pid);
 	mark_stopped(name);
 	return msb_ok();
 }

@@ -12,41 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "command.h"
+#include "conn.h"
+#include "error.h"
+#include "sandbox.h"
 
 /* Output buffered by msb_repl_run() per stream; more is dropped. */
 #define REPL_OUTPUT_CAP (64ll << 20)
 #define MAX_CONTEXT_NAME 128
-
-static const struct {
-	const char *name;
-	msb_language lang;
-} lang_names[] = {
-	{ "python", MSB_LANG_PYTHON }, { "python3", MSB_LANG_PYTHON },
-	{ "py", MSB_LANG_PYTHON },
-	{ "node", MSB_LANG_NODE }, { "javascript", MSB_LANG_NODE },
-	{ "js", MSB_LANG_NODE }, { "nodejs", MSB_LANG_NODE },
-	{ "shell", MSB_LANG_SHELL }, { "bash", MSB_LANG_SHELL },
-	{ "sh", MSB_LANG_SHELL },
-};
-
-const char *msb_language_name(msb_language lang)
-{
-	switch (lang) {
-	case MSB_LANG_PYTHON: return "python";
-	case MSB_LANG_NODE: return "node";
-	case MSB_LANG_SHELL: return "shell";
-	}
-	return NULL;
-}
-
-msb_language msb_language_parse(const char *name)
-{
-	for (size_t i = 0; name && i < sizeof(lang_names) / sizeof(lang_names[0]); i++)
-		if (!strcmp(lang_names[i].name, name))
-			return lang_names[i].lang;
-	return 0;
-}
 
 static int check_target(msb_sandbox *sb, msb_language lang, const char *name)
 {

@@ -1,5 +1,8 @@
 /*
- * sandbox.c - sandbox handles: options, lifecycle, status, metrics.
+ * sandbox.c - sandbox handles: options, routing to a backend, every birth
+ * of a handle (create, and connect to a named one), lifecycle, status,
+ * metrics. What differs between backends is behind their tables
+ * (backend.h); the link to the agent is agent_link.c's.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -11,7 +14,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "agent_link.h"
+#include "backend.h"
+#include "clock.h"
+#include "conn.h"
+#include "error.h"
+#include "host.h"
+#include "registry.h"
+#include "sandbox.h"
 
 #define DEFAULT_MEMORY (512ll << 20)
 #define DEFAULT_DISK (512ll << 20)
@@ -23,38 +33,6 @@
 const char *msb_version(void)
 {
 	return MSB_VERSION;
-}
-
-const char *msb_status_name(msb_status status)
-{
-	switch (status) {
-	case MSB_STATUS_CREATED: return "created";
-	case MSB_STATUS_RUNNING: return "running";
-	case MSB_STATUS_STOPPED: return "stopped";
-	case MSB_STATUS_EXITED: return "exited";
-	}
-	return "unknown";
-}
-
-const char *msb_backend_name(msb_backend backend)
-{
-	switch (backend) {
-	case MSB_BACKEND_AUTO: return "auto";
-	case MSB_BACKEND_OS: return "os";
-	case MSB_BACKEND_VM: return "vm";
-	}
-	return "unknown";
-}
-
-const char *msb_enforcement_name(msb_enforcement e)
-{
-	switch (e) {
-	case MSB_ENFORCE_NONE: return "none";
-	case MSB_ENFORCE_RLIMIT: return "rlimit";
-	case MSB_ENFORCE_CGROUP: return "cgroup";
-	case MSB_ENFORCE_KERNEL: return "kernel";
-	}
-	return "unknown";
 }
 
 int msb_sandbox_options_init(msb_sandbox_options *opts, unsigned int version)
@@ -175,11 +153,9 @@ static int check_limit(int64_t v, int64_t min, const char *name,
 	return 0;
 }
 
-void msb_sandbox_free(msb_sandbox *sb);
-
 /*
- * Pick the backend.  VM and OS are taken as asked (VM fails at once when
- * this host cannot run microVMs).  AUTO follows the trust level: trusted
+ * Pick the backend.  One asked for is taken as asked (vm fails at once
+ * when this host cannot run microVMs).  AUTO follows the trust level: trusted
  * code gets os; untrusted code gets vm, or fails closed unless the caller
  * allows the fallback; by default vm when this host can run it and the
  * sandbox asks for nothing the vm backend lacks, else os.
@@ -192,21 +168,17 @@ static int route(msb_sandbox *sb, const msb_sandbox_options *o)
 	char why[256], hint[256];
 	size_t n = sizeof(sb->backend_reason);
 
-	if (o->backend == MSB_BACKEND_OS) {
-		sb->backend = MSB_BACKEND_OS;
-		snprintf(sb->backend_reason, n, "os (asked for)");
-		return 0;
-	}
-	if (o->backend == MSB_BACKEND_VM) {
-		if (!msb_kvm_check(NULL, why, sizeof(why)))
-			return msb_fail(MSB_EUNSUPPORTED, 0,
-					"use MSB_BACKEND_OS, or AUTO (which "
-					"picks os here); the vm backend needs "
-					"KVM on a CPU with VT-x or AMD-V",
-					"the vm backend cannot run on this "
-					"host: %s", why);
-		sb->backend = MSB_BACKEND_VM;
-		snprintf(sb->backend_reason, n, "vm (asked for)");
+	if (o->backend == MSB_BACKEND_VM && !msb_kvm_check(NULL, why, sizeof(why)))
+		return msb_fail(MSB_EUNSUPPORTED, 0,
+				"use MSB_BACKEND_OS, or AUTO (which "
+				"picks os here); the vm backend needs "
+				"KVM on a CPU with VT-x or AMD-V",
+				"the vm backend cannot run on this "
+				"host: %s", why);
+	if (o->backend != MSB_BACKEND_AUTO) {
+		sb->backend = o->backend;
+		snprintf(sb->backend_reason, n, "%s (asked for)",
+			 msb_backend_name(o->backend));
 		return 0;
 	}
 	if (trust == MSB_TRUST_TRUSTED) {
@@ -214,7 +186,7 @@ static int route(msb_sandbox *sb, const msb_sandbox_options *o)
 		snprintf(sb->backend_reason, n, "auto: os (trusted code)");
 		return 0;
 	}
-	lacks = msb_vm_unsupported(sb, &lacks_hint);
+	lacks = msb_backend_get(MSB_BACKEND_VM)->unsupported(sb, &lacks_hint);
 	if (lacks)
 		snprintf(why, sizeof(why), "the vm backend cannot do %s yet",
 			 lacks);
@@ -241,6 +213,75 @@ static int route(msb_sandbox *sb, const msb_sandbox_options *o)
 	return 0;
 }
 
+/*
+ * Every handle is born here, from options already checked (create) or the
+ * defaults and a name (connect): CREATED, on the os backend until routed,
+ * with no agent and no connection.
+ */
+static int sandbox_new(msb_sandbox **out, const msb_sandbox_options *o)
+{
+	msb_sandbox *sb;
+
+	sb = calloc(1, sizeof(*sb));
+	if (!sb)
+		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+	pthread_mutex_init(&sb->lock, NULL);
+	pthread_mutex_init(&sb->conn.wlock, NULL);
+	pthread_cond_init(&sb->conn.cond, NULL);
+	msb_decoder_init(&sb->conn.dec);
+	sb->conn.fd = -1;
+	sb->agent_pid = -1;
+	sb->status = MSB_STATUS_CREATED;
+	sb->backend = MSB_BACKEND_OS;
+	sb->ops = msb_backend_get(MSB_BACKEND_OS);
+	sb->memory_bytes = o->memory_bytes ? o->memory_bytes : DEFAULT_MEMORY;
+	sb->pids = o->pids ? o->pids : DEFAULT_PIDS;
+	sb->disk_bytes = o->disk_bytes ? o->disk_bytes : DEFAULT_DISK;
+	sb->timeout_ms = o->timeout_ms;
+	sb->cpus = o->cpus > 0 ? o->cpus : 1.0;
+	if (o->name) {
+		sb->name = strdup(o->name);
+	} else {
+		uint32_t r = 0;
+
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+			r = (uint32_t)msb_now_ns() ^ (uint32_t)getpid();
+		sb->name = malloc(16);
+		if (sb->name)
+			snprintf(sb->name, 16, "msb-%08x", r);
+	}
+	sb->detached = o->version >= 2 && o->detached;
+	sb->workdir = strdup(o->workdir ? o->workdir : "/workspace");
+	sb->rootfs = strdup(o->rootfs ? o->rootfs : "/");
+	if (!sb->name || !sb->workdir || !sb->rootfs ||
+	    msb_check_env(o->env, &sb->env, "env")) {
+		msb_sandbox_free(sb);
+		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+	}
+	if (o->volumes_len) {
+		sb->volumes = calloc(o->volumes_len, sizeof(*sb->volumes));
+		if (!sb->volumes) {
+			msb_sandbox_free(sb);
+			return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+		}
+		sb->volumes_len = o->volumes_len;
+		for (size_t i = 0; i < o->volumes_len; i++) {
+			sb->volumes[i].host_path = strdup(o->volumes[i].host_path);
+			sb->volumes[i].sandbox_path =
+				strdup(o->volumes[i].sandbox_path);
+			sb->volumes[i].read_only = o->volumes[i].read_only != 0;
+			if (!sb->volumes[i].host_path ||
+			    !sb->volumes[i].sandbox_path) {
+				msb_sandbox_free(sb);
+				return msb_fail(MSB_ENOMEM, ENOMEM, NULL,
+						"out of memory");
+			}
+		}
+	}
+	*out = sb;
+	return 0;
+}
+
 int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *user)
 {
 	msb_sandbox_options def = MSB_SANDBOX_OPTIONS_INIT;
@@ -259,8 +300,7 @@ int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *user)
 				"unknown msb_sandbox_options version %u "
 				"(this libmsb knows 1..%d)", o->version,
 				MSB_SANDBOX_OPTIONS_VERSION);
-	if (o->backend != MSB_BACKEND_AUTO && o->backend != MSB_BACKEND_OS &&
-	    o->backend != MSB_BACKEND_VM)
+	if (o->backend != MSB_BACKEND_AUTO && !msb_backend_get(o->backend))
 		return msb_fail(MSB_EINVAL, 0, "use MSB_BACKEND_AUTO, _OS or _VM",
 				"unknown backend %d", (int)o->backend);
 	if (o->version >= 3 && (o->trust < MSB_TRUST_DEFAULT ||
@@ -326,62 +366,58 @@ int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *user)
 		if ((rc = check_volume(&o->volumes[i], i)))
 			return rc;
 
-	sb = calloc(1, sizeof(*sb));
-	if (!sb)
-		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
-	pthread_mutex_init(&sb->lock, NULL);
-	pthread_mutex_init(&sb->conn.wlock, NULL);
-	pthread_cond_init(&sb->conn.cond, NULL);
-	msb_decoder_init(&sb->conn.dec);
-	sb->conn.fd = -1;
-	sb->agent_pid = -1;
-	sb->status = MSB_STATUS_CREATED;
-	sb->backend = MSB_BACKEND_OS;
-	sb->memory_bytes = o->memory_bytes ? o->memory_bytes : DEFAULT_MEMORY;
-	sb->pids = o->pids ? o->pids : DEFAULT_PIDS;
-	sb->disk_bytes = o->disk_bytes ? o->disk_bytes : DEFAULT_DISK;
-	sb->timeout_ms = o->timeout_ms;
-	sb->cpus = o->cpus > 0 ? o->cpus : 1.0;
-	if (o->name) {
-		sb->name = strdup(o->name);
-	} else {
-		uint32_t r = 0;
-
-		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-			r = (uint32_t)msb_now_ns() ^ (uint32_t)getpid();
-		sb->name = malloc(16);
-		if (sb->name)
-			snprintf(sb->name, 16, "msb-%08x", r);
-	}
-	sb->detached = o->version >= 2 && o->detached;
-	sb->workdir = strdup(o->workdir ? o->workdir : "/workspace");
-	sb->rootfs = strdup(o->rootfs ? o->rootfs : "/");
-	if (!sb->name || !sb->workdir || !sb->rootfs ||
-	    msb_check_env(o->env, &sb->env, "env")) {
-		msb_sandbox_free(sb);
-		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
-	}
-	if (o->volumes_len) {
-		sb->volumes = calloc(o->volumes_len, sizeof(*sb->volumes));
-		if (!sb->volumes) {
-			msb_sandbox_free(sb);
-			return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
-		}
-		sb->volumes_len = o->volumes_len;
-		for (size_t i = 0; i < o->volumes_len; i++) {
-			sb->volumes[i].host_path = strdup(o->volumes[i].host_path);
-			sb->volumes[i].sandbox_path =
-				strdup(o->volumes[i].sandbox_path);
-			sb->volumes[i].read_only = o->volumes[i].read_only != 0;
-			if (!sb->volumes[i].host_path ||
-			    !sb->volumes[i].sandbox_path) {
-				msb_sandbox_free(sb);
-				return msb_fail(MSB_ENOMEM, ENOMEM, NULL,
-						"out of memory");
-			}
-		}
-	}
+	if ((rc = sandbox_new(&sb, o)))
+		return rc;
 	if ((rc = route(sb, o))) {
+		msb_sandbox_free(sb);
+		return rc;
+	}
+	sb->ops = msb_backend_get(sb->backend);
+	*out = sb;
+	return msb_ok();
+}
+
+/*
+ * A handle on a named sandbox that runs detached, maybe started by another
+ * process: born like any other, then tied to the agent's socket. No
+ * routing: the sandbox runs where its entry says.
+ */
+int msb_sandbox_connect(msb_sandbox **out, const char *name)
+{
+	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
+	msb_backend backend;
+	msb_sandbox *sb;
+	json_t *hello;
+	int rc, fd;
+
+	if (!out)
+		return msb_fail(MSB_EINVAL, 0, "pass the address of an msb_sandbox "
+				"pointer", "out is NULL");
+	*out = NULL;
+	if ((rc = msb_registry_open(name, &fd, &backend)))
+		return rc;
+	o.name = name;
+	if ((rc = sandbox_new(&sb, &o))) {
+		close(fd);
+		return rc;
+	}
+	sb->detached = 1;
+	sb->conn.fd = fd;
+	sb->backend = backend;
+	sb->ops = msb_backend_get(backend);
+	snprintf(sb->backend_reason, sizeof(sb->backend_reason),
+		 "%s (connected to %s)", sb->ops->name, name);
+	/* a client's HELLO: the sandbox has its configuration already */
+	hello = json_pack("{s:i}", "proto", MSB_PROTO_VERSION);
+	rc = hello ? msb_handshake(sb, hello)
+		   : msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+	json_decref(hello);
+	if (rc == 0 && sb->ops->attached)
+		sb->ops->attached(sb);
+	if (rc == 0)
+		rc = msb_agent_running(sb);
+	if (rc) {
+		sb->status = MSB_STATUS_STOPPED;
 		msb_sandbox_free(sb);
 		return rc;
 	}
@@ -420,22 +456,19 @@ int msb_sandbox_start(msb_sandbox *sb)
 	}
 	pthread_mutex_unlock(&sb->lock);
 
-	if (sb->detached && (rc = msb_registry_prepare(sb)))
+	if (sb->detached &&
+	    (rc = msb_registry_prepare(sb->name, &sb->socket_path)))
 		return rc;
-	rc = sb->backend == MSB_BACKEND_VM ? msb_vm_start(sb) : msb_os_start(sb);
-	if (rc)
+	if ((rc = sb->ops->start(sb)))
 		return rc;
-	if (sb->detached && (rc = msb_registry_record(sb))) {
+	if (sb->detached && (rc = msb_registry_record(sb->name, sb->host_pid,
+						      sb->backend))) {
 		msb_sandbox_stop(sb, 0);
 		return rc;
 	}
-	sb->started_ns = msb_now_ns();
-	pthread_mutex_lock(&sb->lock);
-	sb->status = MSB_STATUS_RUNNING;
-	pthread_mutex_unlock(&sb->lock);
-	rc = msb_conn_start(sb);
+	rc = msb_agent_running(sb);
 	if (rc) {
-		msb_os_kill(sb);
+		sb->ops->kill(sb);
 		pthread_mutex_lock(&sb->lock);
 		sb->status = MSB_STATUS_EXITED;
 		pthread_mutex_unlock(&sb->lock);
@@ -478,10 +511,10 @@ int msb_sandbox_stop(msb_sandbox *sb, int64_t grace_ms)
 	msb_conn_stop(sb);
 	if (sb->detached) {
 		/* Not our child: the agent is gone when its name is free. */
-		msb_sandbox_kill_pid(sb->host_pid, 2000);
-		msb_registry_stopped(sb);
-	} else if (!msb_os_wait(sb, 2000)) {
-		msb_os_kill(sb);
+		msb_kill_agent_pid(sb->host_pid, 2000);
+		msb_registry_stopped(sb->name);
+	} else if (!msb_agent_wait(sb, 2000)) {
+		sb->ops->kill(sb);
 	}
 	pthread_mutex_lock(&sb->lock);
 	if (sb->status == MSB_STATUS_RUNNING)
@@ -504,7 +537,7 @@ void msb_sandbox_free(msb_sandbox *sb)
 		msb_sandbox_stop(sb, 500);
 	msb_conn_stop(sb);
 	if (sb->agent_pid > 0 && !sb->agent_reaped)
-		msb_os_kill(sb);
+		sb->ops->kill(sb);
 	free(sb->name);
 	free(sb->workdir);
 	free(sb->rootfs);
@@ -604,8 +637,8 @@ int msb_sandbox_metrics(msb_metrics *out, msb_sandbox *sb)
 	out->pids = (uint32_t)json_integer_value(json_object_get(reply, "pids"));
 	out->uptime_ms = (msb_now_ns() - sb->started_ns) / 1000000ull;
 	if (out->version >= 2)
-		out->host_memory_bytes = sb->backend == MSB_BACKEND_VM ?
-			msb_vm_rss(sb) : out->memory_bytes;
+		out->host_memory_bytes = sb->ops->host_memory(sb,
+							      out->memory_bytes);
 	json_decref(reply);
 	return msb_ok();
 }

@@ -144,6 +144,9 @@ extern "C" {
     pub fn msb_strerror(code: ::std::os::raw::c_int) -> *const ::std::os::raw::c_char;
 }
 extern "C" {
+    pub fn msb_error_name(code: ::std::os::raw::c_int) -> *const ::std::os::raw::c_char;
+}
+extern "C" {
     pub fn msb_error_last() -> *const msb_error;
 }
 extern "C" {
@@ -681,6 +684,18 @@ extern "C" {
 }
 extern "C" {
     pub fn msb_backend_name(backend: msb_backend) -> *const ::std::os::raw::c_char;
+}
+extern "C" {
+    pub fn msb_backend_parse(
+        name: *const ::std::os::raw::c_char,
+        out: *mut msb_backend,
+    ) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn msb_trust_parse(
+        name: *const ::std::os::raw::c_char,
+        out: *mut msb_trust,
+    ) -> ::std::os::raw::c_int;
 }
 extern "C" {
     pub fn msb_sandbox_exit_reason(sb: *const msb_sandbox) -> *const ::std::os::raw::c_char;

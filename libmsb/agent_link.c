@@ -1,0 +1,444 @@
+/*
+ * agent_link.c - the link between libmsb and a sandbox's agent, whichever
+ * backend runs it: finding our programs and files, spawning the agent (os
+ * backend) or msb-vmm (vm backend) on a socketpair, the HELLO exchange
+ * with a deadline, waiting for and killing what we spawned, the sockets
+ * and processes of detached sandboxes, and the one transition to RUNNING
+ * that every way of getting a running handle takes.
+ *
+ * libmsb lives in other people's (multi-threaded) processes, so it never
+ * forks and runs code in the child: it posix_spawn()s static programs.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "agent_link.h"
+#include "clock.h"
+#include "conn.h"
+#include "error.h"
+#include "names.h"
+#include "sandbox.h"
+
+#define HANDSHAKE_TIMEOUT_MS 30000
+
+/* Finding our files ------------------------------------------------------- */
+
+/* A regular file we may read, and execute if it has any x bit; or a block
+ * device we may read (a root filesystem image on a disk). */
+static int is_usable(const char *p)
+{
+	struct stat st;
+
+	if (stat(p, &st) < 0)
+		return 0;
+	if (S_ISBLK(st.st_mode))
+		return access(p, R_OK) == 0;
+	return S_ISREG(st.st_mode) &&
+	       access(p, (st.st_mode & 0111) ? X_OK : R_OK) == 0;
+}
+
+/* <dir of file>/REL for each REL of rels (NULL-terminated). */
+static int near(const char *file, const char *const *rels, char *out, size_t outsz)
+{
+	char real[PATH_MAX];
+	char *slash;
+
+	if (!file || !realpath(file, real))
+		return 0;
+	slash = strrchr(real, '/');
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	for (; *rels; rels++)
+		if (snprintf(out, outsz, "%s/%s", real, *rels) < (int)outsz &&
+		    is_usable(out))
+			return 1;
+	return 0;
+}
+
+int msb_find_file(const char *env, const char *const *rels,
+		  const char *installed, const char *what, char *out,
+		  size_t outsz)
+{
+	const char *val = getenv(env);
+	char hint[128];
+	Dl_info info;
+
+	if (val && val[0]) {
+		snprintf(out, outsz, "%s", val);
+		if (is_usable(out))
+			return 0;
+		snprintf(hint, sizeof(hint), "fix or unset %s", env);
+		return msb_fail(MSB_ESPAWN, 0, hint, "%s=%s is not a usable file",
+				env, val);
+	}
+	/* Next to libmsb (an installed or a build tree: the object holding
+	 * this very function), next to the program (a static link), then
+	 * where `make install` put it. */
+	if (dladdr((void *)msb_find_file, &info) &&
+	    near(info.dli_fname, rels, out, outsz))
+		return 0;
+	if (near("/proc/self/exe", rels, out, outsz))
+		return 0;
+	snprintf(out, outsz, "%s", installed);
+	if (is_usable(out))
+		return 0;
+	snprintf(hint, sizeof(hint), "install msb (make install) or set %s", env);
+	return msb_fail(MSB_ESPAWN, 0, hint, "%s not found next to libmsb nor "
+			"at %s", what, installed);
+}
+
+/* Spawning, waiting, killing --------------------------------------------- */
+
+int msb_socketpair(int sv[2])
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return msb_fail(MSB_ESPAWN, errno, NULL, "socketpair");
+	/* dup2(3, 3) would keep O_CLOEXEC: move the child's end out of the way. */
+	if (sv[1] <= 3) {
+		int fd = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
+
+		close(sv[1]);
+		if (fd < 0) {
+			close(sv[0]);
+			return msb_fail(MSB_ESPAWN, errno, NULL, "fcntl");
+		}
+		sv[1] = fd;
+	}
+	return 0;
+}
+
+int msb_spawn(msb_sandbox *sb, const char *path, char *const argv[],
+	      int child_fd, int err_fd)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	char *envp[] = { NULL };
+	int rc;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigfillset(&all);
+	if (child_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, child_fd, 3);
+	/* The agent never uses the caller's stdio: it must not keep the
+	 * caller's terminal or pipes open, and 0-2 must be taken even when
+	 * the caller's are closed (or close-on-exec, as in Node). */
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	if (err_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+	else
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+				 POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+	/* The caller's environment stays out of the sandbox. */
+	rc = posix_spawn(&sb->agent_pid, path, &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (rc) {
+		sb->agent_pid = -1;
+		return msb_fail(MSB_ESPAWN, rc, "check that it is executable",
+				"cannot run %s", path);
+	}
+	sb->agent_reaped = 0;
+	return 0;
+}
+
+int msb_agent_wait(msb_sandbox *sb, int64_t timeout_ms)
+{
+	uint64_t deadline = msb_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	int pidfd, status;
+
+	if (sb->agent_pid <= 0 || sb->agent_reaped)
+		return 1;
+	pidfd = (int)syscall(SYS_pidfd_open, sb->agent_pid, 0);
+	for (;;) {
+		pid_t r = waitpid(sb->agent_pid, &status, WNOHANG);
+		uint64_t now;
+
+		if (r == sb->agent_pid || (r < 0 && errno == ECHILD)) {
+			/* ECHILD: someone else reaped it (a SIGCHLD=SIG_IGN
+			 * host); either way it is gone. */
+			sb->agent_reaped = 1;
+			sb->agent_status = r == sb->agent_pid ? status : 0;
+			break;
+		}
+		now = msb_now_ns();
+		if (now >= deadline)
+			break;
+		if (pidfd >= 0) {
+			struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+			poll(&p, 1, (int)((deadline - now) / 1000000ull) + 1);
+		} else {
+			usleep(2000);
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	return sb->agent_reaped;
+}
+
+void msb_agent_kill(msb_sandbox *sb)
+{
+	if (sb->agent_pid <= 0 || sb->agent_reaped)
+		return;
+	/* Stage 0 kills the sandbox and removes its cgroups on SIGTERM;
+	 * SIGKILL is the last resort (the sandbox still dies with it). */
+	kill(sb->agent_pid, SIGTERM);
+	if (msb_agent_wait(sb, 1000))
+		return;
+	kill(sb->agent_pid, SIGKILL);
+	msb_agent_wait(sb, 5000);
+}
+
+/* The HELLO exchange ------------------------------------------------------
+ *
+ * The agent's configuration travels in our HELLO; the agent answers with
+ * a HELLO of its own (ok or an error, its protocol version, how each limit
+ * is enforced, the pid of its stage 0 on the host). The wire format is
+ * docs/PROTOCOL.md's.
+ */
+
+json_t *msb_config_json(const msb_sandbox *sb, int ports)
+{
+	json_t *env = json_array(), *vols = json_array(), *cfg;
+
+	for (char **e = sb->env; e && *e; e++)
+		json_array_append_new(env, json_string(*e));
+	for (size_t i = 0; i < sb->volumes_len; i++)
+		json_array_append_new(vols, json_pack("{s:s,s:s,s:b}",
+			"host", sb->volumes[i].host_path,
+			"sandbox", sb->volumes[i].sandbox_path,
+			"ro", sb->volumes[i].read_only));
+	cfg = json_pack("{s:s,s:I,s:f,s:I,s:I,s:I,s:o,s:s,s:s,s:o}",
+			"name", sb->name,
+			"memory", (json_int_t)sb->memory_bytes,
+			"cpus", sb->cpus,
+			"pids", (json_int_t)sb->pids,
+			"disk", (json_int_t)sb->disk_bytes,
+			"timeout_ms", (json_int_t)sb->timeout_ms,
+			"env", env,
+			"workdir", sb->workdir,
+			"rootfs", sb->rootfs,
+			"volumes", vols);
+	if (cfg && sb->socket_path)
+		json_object_set_new(cfg, "socket", json_string(sb->socket_path));
+	if (cfg && ports)
+		json_object_set_new(cfg, "ports", json_integer(ports));
+	return json_pack("{s:i,s:o}", "proto", MSB_PROTO_VERSION, "config", cfg);
+}
+
+/* Read the agent's HELLO, with a deadline. */
+int msb_read_hello(msb_sandbox *sb, json_t **out)
+{
+	struct msb_decoder dec;
+	struct msb_frame f;
+	const char *why = "the agent closed the connection during setup";
+	uint64_t deadline = msb_now_ns() + HANDSHAKE_TIMEOUT_MS * 1000000ull;
+	int rc = 0;
+
+	msb_decoder_init(&dec);
+	for (;;) {
+		struct pollfd pfd = { .fd = sb->conn.fd, .events = POLLIN };
+		uint64_t now = msb_now_ns();
+		uint8_t *p;
+		ssize_t n;
+
+		rc = msb_decoder_next(&dec, &f, &why);
+		if (rc == 1)
+			break;
+		if (rc < 0)
+			goto out;
+		if (now >= deadline) {
+			rc = msb_fail(MSB_ETIMEDOUT, 0, "the host may be "
+				      "overloaded; try again",
+				      "the sandbox did not become ready in "
+				      "%d ms", HANDSHAKE_TIMEOUT_MS);
+			goto done;
+		}
+		rc = poll(&pfd, 1, (int)((deadline - now) / 1000000ull) + 1);
+		if (rc < 0 && errno != EINTR) {
+			rc = msb_fail(MSB_EIO, errno, NULL, "poll");
+			goto done;
+		}
+		if (rc <= 0)
+			continue;
+		p = msb_decoder_space(&dec, 4096);
+		if (!p) {
+			rc = msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+			goto done;
+		}
+		n = read(sb->conn.fd, p, 4096);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = -1;
+			goto out;
+		}
+		msb_decoder_commit(&dec, (size_t)n);
+	}
+	if (f.type != MSB_FRAME_HELLO) {
+		why = "the agent's first frame is not HELLO";
+		rc = -1;
+		goto out;
+	}
+	*out = msb_frame_json(&f, &why);
+	rc = *out ? 0 : -1;
+out:
+	if (rc < 0)
+		rc = msb_fail(MSB_ESPAWN, 0, "run `msb info` to see what this "
+			      "host supports", "sandbox setup failed: %s", why);
+done:
+	msb_decoder_release(&dec);
+	return rc;
+}
+
+/* The agent's names for the limits, in its "enforcement" object. */
+static const char *const limit_keys[] = {
+	[MSB_LIMIT_MEMORY] = "memory", [MSB_LIMIT_CPU] = "cpu",
+	[MSB_LIMIT_PIDS] = "pids", [MSB_LIMIT_DISK] = "disk",
+	[MSB_LIMIT_TIME] = "time",
+};
+
+int msb_handshake(msb_sandbox *sb, const json_t *hello)
+{
+	json_t *reply = NULL, *err, *enf;
+	int rc = msb_frame_write_json(sb->conn.fd, MSB_FRAME_HELLO, 0, hello);
+
+	if (rc < 0)
+		return msb_fail(MSB_ESPAWN, -rc, "run `msb info` to see what this "
+				"host supports", "msb-agent exited at once");
+	if ((rc = msb_read_hello(sb, &reply)))
+		return rc;
+	err = json_object_get(reply, "error");
+	if (err || !json_is_true(json_object_get(reply, "ok"))) {
+		rc = msb_fail_json(err, "sandbox setup failed");
+		json_decref(reply);
+		return rc == MSB_ERROR ? MSB_ESPAWN : rc;
+	}
+	if (json_integer_value(json_object_get(reply, "proto")) != MSB_PROTO_VERSION) {
+		json_decref(reply);
+		return msb_fail(MSB_EPROTO, 0, "install msb-agent and libmsb from "
+				"the same release", "msb-agent speaks another "
+				"protocol version");
+	}
+	enf = json_object_get(reply, "enforcement");
+	for (int l = MSB_LIMIT_MEMORY; l <= MSB_LIMIT_TIME; l++)
+		sb->enforcement[l] = msb_enforcement_lookup(json_string_value(
+			json_object_get(enf, limit_keys[l])));
+	sb->host_pid = (pid_t)json_integer_value(json_object_get(reply, "pid"));
+	json_decref(reply);
+	return 0;
+}
+
+/* RUNNING ------------------------------------------------------------------ */
+
+int msb_agent_running(msb_sandbox *sb)
+{
+	sb->started_ns = msb_now_ns();
+	pthread_mutex_lock(&sb->lock);
+	sb->status = MSB_STATUS_RUNNING;
+	pthread_mutex_unlock(&sb->lock);
+	return msb_conn_start(sb);
+}
+
+/* Detached sandboxes: their sockets and host processes --------------------- */
+
+/* Connect to an agent's socket: the fd, or -1 with errno. */
+int msb_unix_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+pid_t msb_peer_pid(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.pid <= 0)
+		return -1;
+	return cr.pid;
+}
+
+/* Is pid an msb-agent or an msb-vmm (so that a recycled pid is never
+ * signalled)? A zombie has no command line: it is not. */
+int msb_is_agent(pid_t pid)
+{
+	char path[64], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return !strcmp(buf, "msb-agent") || !strcmp(buf, "msb-vmm");
+}
+
+int msb_wait_gone(pid_t pid, int ms)
+{
+	for (int i = 0; i < ms / 10; i++) {
+		if (kill(pid, 0) < 0 && errno == ESRCH)
+			return 1;
+		if (!msb_is_agent(pid))
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+void msb_kill_agent_pid(pid_t pid, int grace_ms)
+{
+	if (pid <= 1 || !msb_is_agent(pid) || msb_wait_gone(pid, grace_ms))
+		return;
+	/* Stage 0 kills the sandbox and removes its cgroups on SIGTERM;
+	 * SIGKILL is the last resort. */
+	kill(pid, SIGTERM);
+	if (!msb_wait_gone(pid, 2000)) {
+		kill(pid, SIGKILL);
+		msb_wait_gone(pid, 2000);
+	}
+}
