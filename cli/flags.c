@@ -68,38 +68,6 @@ static int64_t parse_duration(const char *s)
 	return (int64_t)(v * mul + 0.5);
 }
 
-/* The backend's name: "os", "vm" or "auto". 0, or MSB_EINVAL with *out
- * untouched. (libmsb's msb_backend_parse, once it has one, can replace
- * this body.) */
-static int parse_backend(const char *name, msb_backend *out)
-{
-	if (!strcmp(name, "os"))
-		*out = MSB_BACKEND_OS;
-	else if (!strcmp(name, "vm"))
-		*out = MSB_BACKEND_VM;
-	else if (!strcmp(name, "auto"))
-		*out = MSB_BACKEND_AUTO;
-	else
-		return MSB_EINVAL;
-	return 0;
-}
-
-/* The trust's name: "untrusted", "trusted" or "default". 0, or MSB_EINVAL
- * with *out untouched. (libmsb's msb_trust_parse, once it has one, can
- * replace this body.) */
-static int parse_trust(const char *name, msb_trust *out)
-{
-	if (!strcmp(name, "untrusted"))
-		*out = MSB_TRUST_UNTRUSTED;
-	else if (!strcmp(name, "trusted"))
-		*out = MSB_TRUST_TRUSTED;
-	else if (!strcmp(name, "default"))
-		*out = MSB_TRUST_DEFAULT;
-	else
-		return MSB_EINVAL;
-	return 0;
-}
-
 void flags_free(struct flags *f)
 {
 	free(f->env);
@@ -166,12 +134,12 @@ int parse_flags(int argc, char **argv, unsigned allowed, struct flags *f)
 				longopts, NULL)) != -1) {
 		switch (c) {
 		case O_BACKEND:
-			if (parse_backend(optarg, &f->so.backend))
+			if (msb_backend_parse(optarg, &f->so.backend))
 				return bad_usage("--backend must be os, vm or "
 						 "auto, not \"%s\"", optarg);
 			break;
 		case O_TRUST:
-			if (parse_trust(optarg, &f->so.trust))
+			if (msb_trust_parse(optarg, &f->so.trust))
 				return bad_usage("--trust must be untrusted, "
 						 "trusted or default, not \"%s\"",
 						 optarg);

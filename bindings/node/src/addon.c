@@ -12,10 +12,10 @@
  *   file.c      files
  *   metrics.c   metrics and the host probe
  *
- * on shared ground: convert.c (arguments and results), errors.c and
- * names.c (errors with code and hint), call.c and stream.c (async work
- * settling promises, streaming through threadsafe functions), handle.c
- * and reaper.c (reference-counted handles), instance.c (per-environment
+ * on shared ground: convert.c (arguments and results), errors.c (errors
+ * with code and hint; msb_error_name gives the code's name), call.c and
+ * stream.c (async work settling promises, streaming through threadsafe
+ * functions), handle.c and reaper.c (reference-counted handles), instance.c (per-environment
  * state and teardown).
  *
  * Every libmsb call that can block runs as async work on the libuv thread

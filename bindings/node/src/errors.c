@@ -9,7 +9,6 @@
 #include "convert.h"
 #include "errors.h"
 #include "instance.h"
-#include "names.h"
 
 napi_value make_error(napi_env env, int code, const char *msg,
 		      const char *hint, int os_errno)
@@ -28,7 +27,7 @@ napi_value make_error(napi_env env, int code, const char *msg,
 	}
 	if (!err && napi_create_error(env, NULL, m, &err) != napi_ok)
 		return NULL;
-	napi_create_string_utf8(env, error_code_name(code), NAPI_AUTO_LENGTH, &v);
+	napi_create_string_utf8(env, msb_error_name(code), NAPI_AUTO_LENGTH, &v);
 	napi_set_named_property(env, err, "code", v);
 	napi_create_int32(env, code, &v);
 	napi_set_named_property(env, err, "errno", v);

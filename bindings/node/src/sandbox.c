@@ -11,7 +11,6 @@
 #include "convert.h"
 #include "errors.h"
 #include "handle.h"
-#include "names.h"
 #include "sandbox.h"
 
 /* ------------------------------------------------------------------------
@@ -77,7 +76,7 @@ static int get_backend(napi_env env, napi_value v, msb_backend *out)
 		return -1;
 	if (!s) {
 		*out = MSB_BACKEND_AUTO;
-	} else if (backend_parse(s, out) < 0) {
+	} else if (msb_backend_parse(s, out) != 0) {
 		napi_throw(env, make_error(env, MSB_EINVAL, "unknown backend",
 					   "use \"auto\", \"os\" or \"vm\"", 0));
 		rc = -1;
@@ -95,7 +94,7 @@ static int get_trust(napi_env env, napi_value v, msb_trust *out)
 		return -1;
 	if (!s) {
 		*out = MSB_TRUST_DEFAULT;
-	} else if (trust_parse(s, out) < 0) {
+	} else if (msb_trust_parse(s, out) != 0) {
 		napi_throw(env, make_error(env, MSB_EINVAL, "unknown trust level",
 					   "use \"default\", \"untrusted\" or \"trusted\"", 0));
 		rc = -1;
