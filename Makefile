@@ -27,13 +27,14 @@ CFLAGS     ?=
 CFLAGS     += $(BASE_CFLAGS) $(SAN)
 LDFLAGS    += $(SAN)
 
-LIB_SRC    := $(wildcard libmsb/*.c) common/proto.c
-AGENT_SRC  := $(wildcard guest/*.c) common/proto.c
+LIB_SRC    := $(wildcard libmsb/*.c) $(wildcard common/*.c)
+AGENT_SRC  := $(wildcard guest/*.c) $(wildcard common/*.c)
 CLI_SRC    := $(wildcard cli/*.c)
 # The C tests, in folders by kind (a test file at the top of tests/ is
 # picked up too); each becomes $(B)/tests/<its name>, so names are unique.
-TEST_KINDS := api cli security vmm
+TEST_KINDS := api cli security vmm proto
 TEST_SRC   := $(wildcard tests/*.c) $(foreach k,$(TEST_KINDS),$(wildcard tests/$(k)/*.c))
+PROTO_UNIT_TESTS := $(B)/tests/wire
 
 LIB_OBJ    := $(LIB_SRC:%.c=$(B)/obj/lib/%.o)
 AGENT_OBJ  := $(AGENT_SRC:%.c=$(B)/obj/agent/%.o) $(B)/obj/agent/gen/repl_drivers.o
@@ -153,10 +154,18 @@ $(B)/obj/tests/%.o: tests/%.c
 # prerequisite line per test, made here) and, unless its own rule below
 # says otherwise, the shared library from the build tree.
 $(foreach s,$(TEST_SRC),$(eval $(B)/tests/$(notdir $(s:.c=)): $(B)/obj/$(s:.c=.o)))
-$(filter-out $(VMM_UNIT_TESTS),$(TESTS)): $(B)/tests/%: $(SHLIB)
+$(filter-out $(VMM_UNIT_TESTS) $(PROTO_UNIT_TESTS),$(TESTS)): $(B)/tests/%: $(SHLIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) -L$(B)/lib -lmsb \
 		-Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
+
+# The protocol's unit tests (tests/proto, PROTO_UNIT_TESTS) link
+# common/'s objects, not libmsb: the wire schema and the frame reader on
+# their own.
+$(B)/tests/wire: $(B)/obj/lib/common/wire.o $(B)/obj/lib/common/proto.o
+$(PROTO_UNIT_TESTS):
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) -ljansson
 
 # The VMM's boot test runs ../bin/msb-vmm with ../share/msb/testguest.elf.
 $(B)/tests/vmm_boot: $(VMM) $(TESTGUEST)

@@ -173,7 +173,7 @@ int msb_wire_hello_decode(const json_t *hello, struct msb_wire_config *cfg,
 	size_t i, n;
 
 	memset(cfg, 0, sizeof(*cfg));
-	if (json_integer_value(json_object_get(hello, "proto")) != MSB_PROTO_VERSION) {
+	if (!msb_wire_proto_ok(hello)) {
 		*why = "the host speaks another protocol version";
 		return -1;
 	}
@@ -254,6 +254,26 @@ void msb_wire_config_release(struct msb_wire_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
+json_t *msb_wire_join_encode(void)
+{
+	return json_pack("{s:i}", "proto", MSB_PROTO_VERSION);
+}
+
+int msb_wire_proto_ok(const json_t *hello)
+{
+	return json_integer_value(json_object_get(hello, "proto")) == MSB_PROTO_VERSION;
+}
+
+json_t *msb_wire_vm_ready_encode(void)
+{
+	return json_pack("{s:i,s:b}", "proto", MSB_PROTO_VERSION, "ready", 1);
+}
+
+int msb_wire_vm_ready_decode(const json_t *hello)
+{
+	return json_is_true(json_object_get(hello, "ready"));
+}
+
 /* ---- the agent's answer -------------------------------------------------- */
 
 json_t *msb_wire_ready_encode(const struct msb_wire_ready *r)
@@ -290,7 +310,7 @@ int msb_wire_ready_decode(const json_t *hello, struct msb_wire_ready *r,
 		msb_wire_error_decode(err, e);
 		return 1;
 	}
-	if (json_integer_value(json_object_get(hello, "proto")) != MSB_PROTO_VERSION) {
+	if (!msb_wire_proto_ok(hello)) {
 		*why = "msb-agent speaks another protocol version";
 		return -1;
 	}

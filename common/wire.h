@@ -151,6 +151,17 @@ int msb_wire_hello_decode(const json_t *hello, struct msb_wire_config *c,
 			  const char **why);
 void msb_wire_config_release(struct msb_wire_config *c);
 
+/* A later client of a detached sandbox starts with {"proto"}: no
+ * configuration, the agent already has one. */
+json_t *msb_wire_join_encode(void);
+/* 1 if hello speaks this protocol version. */
+int msb_wire_proto_ok(const json_t *hello);
+
+/* In a microVM the agent speaks first, once its channel is open:
+ * {"proto", "ready": true}; 1 if hello is that. */
+json_t *msb_wire_vm_ready_encode(void);
+int msb_wire_vm_ready_decode(const json_t *hello);
+
 /*
  * The agent's answer once the sandbox is isolated and serving:
  * {"proto", "agent", "ok": true, "cgroup", "detached", "pid",

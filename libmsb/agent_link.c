@@ -30,7 +30,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "error.h"
-#include "names.h"
+#include "wire_abi.h"
 #include "sandbox.h"
 
 #define HANDSHAKE_TIMEOUT_MS 30000
@@ -219,92 +219,30 @@ void msb_agent_kill(msb_sandbox *sb)
  * docs/PROTOCOL.md's.
  */
 
-json_t *msb_config_json(const msb_sandbox *sb, int ports)
-{
-	json_t *env = json_array(), *vols = json_array(), *cfg;
-
-	for (char **e = sb->env; e && *e; e++)
-		json_array_append_new(env, json_string(*e));
-	for (size_t i = 0; i < sb->volumes_len; i++)
-		json_array_append_new(vols, json_pack("{s:s,s:s,s:b}",
-			"host", sb->volumes[i].host_path,
-			"sandbox", sb->volumes[i].sandbox_path,
-			"ro", sb->volumes[i].read_only));
-	cfg = json_pack("{s:s,s:I,s:f,s:I,s:I,s:I,s:o,s:s,s:s,s:o}",
-			"name", sb->name,
-			"memory", (json_int_t)sb->memory_bytes,
-			"cpus", sb->cpus,
-			"pids", (json_int_t)sb->pids,
-			"disk", (json_int_t)sb->disk_bytes,
-			"timeout_ms", (json_int_t)sb->timeout_ms,
-			"env", env,
-			"workdir", sb->workdir,
-			"rootfs", sb->rootfs,
-			"volumes", vols);
-	if (cfg && sb->socket_path)
-		json_object_set_new(cfg, "socket", json_string(sb->socket_path));
-	if (cfg && ports)
-		json_object_set_new(cfg, "ports", json_integer(ports));
-	return json_pack("{s:i,s:o}", "proto", MSB_PROTO_VERSION, "config", cfg);
-}
-
 /* Read the agent's HELLO, with a deadline. */
 int msb_read_hello(msb_sandbox *sb, json_t **out)
 {
 	struct msb_decoder dec;
 	struct msb_frame f;
 	const char *why = "the agent closed the connection during setup";
-	uint64_t deadline = msb_now_ns() + HANDSHAKE_TIMEOUT_MS * 1000000ull;
-	int rc = 0;
+	int rc;
 
 	msb_decoder_init(&dec);
-	for (;;) {
-		struct pollfd pfd = { .fd = sb->conn.fd, .events = POLLIN };
-		uint64_t now = msb_now_ns();
-		uint8_t *p;
-		ssize_t n;
-
-		rc = msb_decoder_next(&dec, &f, &why);
-		if (rc == 1)
-			break;
-		if (rc < 0)
-			goto out;
-		if (now >= deadline) {
-			rc = msb_fail(MSB_ETIMEDOUT, 0, "the host may be "
-				      "overloaded; try again",
-				      "the sandbox did not become ready in "
-				      "%d ms", HANDSHAKE_TIMEOUT_MS);
-			goto done;
-		}
-		rc = poll(&pfd, 1, (int)((deadline - now) / 1000000ull) + 1);
-		if (rc < 0 && errno != EINTR) {
-			rc = msb_fail(MSB_EIO, errno, NULL, "poll");
-			goto done;
-		}
-		if (rc <= 0)
-			continue;
-		p = msb_decoder_space(&dec, 4096);
-		if (!p) {
-			rc = msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
-			goto done;
-		}
-		n = read(sb->conn.fd, p, 4096);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = -1;
-			goto out;
-		}
-		msb_decoder_commit(&dec, (size_t)n);
+	rc = msb_frame_read(sb->conn.fd, &dec, &f, msb_now_ns() +
+			    HANDSHAKE_TIMEOUT_MS * 1000000ull, &why);
+	if (rc == 0) {
+		rc = msb_fail(MSB_ETIMEDOUT, 0, "the host may be overloaded; "
+			      "try again", "the sandbox did not become ready "
+			      "in %d ms", HANDSHAKE_TIMEOUT_MS);
+		goto done;
 	}
-	if (f.type != MSB_FRAME_HELLO) {
+	if (rc == 1 && f.type != MSB_FRAME_HELLO) {
 		why = "the agent's first frame is not HELLO";
 		rc = -1;
-		goto out;
+	} else if (rc == 1) {
+		*out = msb_frame_json(&f, &why);
+		rc = *out ? 0 : -1;
 	}
-	*out = msb_frame_json(&f, &why);
-	rc = *out ? 0 : -1;
-out:
 	if (rc < 0)
 		rc = msb_fail(MSB_ESPAWN, 0, "run `msb info` to see what this "
 			      "host supports", "sandbox setup failed: %s", why);
@@ -313,16 +251,12 @@ done:
 	return rc;
 }
 
-/* The agent's names for the limits, in its "enforcement" object. */
-static const char *const limit_keys[] = {
-	[MSB_LIMIT_MEMORY] = "memory", [MSB_LIMIT_CPU] = "cpu",
-	[MSB_LIMIT_PIDS] = "pids", [MSB_LIMIT_DISK] = "disk",
-	[MSB_LIMIT_TIME] = "time",
-};
-
 int msb_handshake(msb_sandbox *sb, const json_t *hello)
 {
-	json_t *reply = NULL, *err, *enf;
+	struct msb_wire_ready ready;
+	struct msb_wire_error err;
+	const char *why = "";
+	json_t *reply = NULL;
 	int rc = msb_frame_write_json(sb->conn.fd, MSB_FRAME_HELLO, 0, hello);
 
 	if (rc < 0)
@@ -330,25 +264,44 @@ int msb_handshake(msb_sandbox *sb, const json_t *hello)
 				"host supports", "msb-agent exited at once");
 	if ((rc = msb_read_hello(sb, &reply)))
 		return rc;
-	err = json_object_get(reply, "error");
-	if (err || !json_is_true(json_object_get(reply, "ok"))) {
-		rc = msb_fail_json(err, "sandbox setup failed");
-		json_decref(reply);
+	rc = msb_wire_ready_decode(reply, &ready, &err, &why);
+	json_decref(reply);
+	if (rc > 0) {
+		rc = msb_fail_wire(&err, "sandbox setup failed");
 		return rc == MSB_ERROR ? MSB_ESPAWN : rc;
 	}
-	if (json_integer_value(json_object_get(reply, "proto")) != MSB_PROTO_VERSION) {
-		json_decref(reply);
+	if (rc < 0)
 		return msb_fail(MSB_EPROTO, 0, "install msb-agent and libmsb from "
-				"the same release", "msb-agent speaks another "
-				"protocol version");
-	}
-	enf = json_object_get(reply, "enforcement");
+				"the same release", "%s", why);
 	for (int l = MSB_LIMIT_MEMORY; l <= MSB_LIMIT_TIME; l++)
-		sb->enforcement[l] = msb_enforcement_lookup(json_string_value(
-			json_object_get(enf, limit_keys[l])));
-	sb->host_pid = (pid_t)json_integer_value(json_object_get(reply, "pid"));
-	json_decref(reply);
+		sb->enforcement[l] = msb_enforcement_from_wire(
+			ready.enforcement[msb_limit_to_wire((msb_limit)l)]);
+	sb->host_pid = (pid_t)ready.pid;
 	return 0;
+}
+
+int msb_handshake_config(msb_sandbox *sb)
+{
+	json_t *hello = msb_wire_hello_encode(&sb->config);
+	int rc;
+
+	if (!hello)
+		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+	rc = msb_handshake(sb, hello);
+	json_decref(hello);
+	return rc;
+}
+
+int msb_handshake_join(msb_sandbox *sb)
+{
+	json_t *hello = msb_wire_join_encode();
+	int rc;
+
+	if (!hello)
+		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+	rc = msb_handshake(sb, hello);
+	json_decref(hello);
+	return rc;
 }
 
 /* RUNNING ------------------------------------------------------------------ */

@@ -33,15 +33,17 @@ int msb_agent_wait(msb_sandbox *sb, int64_t timeout_ms);
 /* Make sure what we spawned is gone and reaped: SIGTERM, then SIGKILL. */
 void msb_agent_kill(msb_sandbox *sb);
 
-/* The HELLO carrying the sandbox's configuration; ports > 0 adds how many
- * client ports a detached VM's msb-vmm offers. NULL without memory. */
-json_t *msb_config_json(const msb_sandbox *sb, int ports);
 /* Read a HELLO frame from the agent on sb->conn.fd (30 s deadline) as
  * JSON. */
 int msb_read_hello(msb_sandbox *sb, json_t **out);
-/* Send a HELLO and check the agent's answer; fills sb->enforcement and
- * sb->host_pid. */
+/* Send a HELLO and check the agent's answer (common/wire.h); fills
+ * sb->enforcement and sb->host_pid. */
 int msb_handshake(msb_sandbox *sb, const json_t *hello);
+/* The handshake of a new sandbox: its configuration (sb->config) in our
+ * HELLO. */
+int msb_handshake_config(msb_sandbox *sb);
+/* The handshake of a later client of a detached sandbox: no config. */
+int msb_handshake_join(msb_sandbox *sb);
 
 /* The handshake is done: the sandbox is RUNNING from now, and its
  * connection serves requests. The one way a handle becomes RUNNING. */

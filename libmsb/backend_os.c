@@ -35,7 +35,6 @@ static int os_start(msb_sandbox *sb)
 	char path[PATH_MAX];
 	char *argv[] = { "msb-agent", "--fd", "3", NULL };
 	int sv[2], rc;
-	json_t *hello;
 
 	if ((rc = find_agent(path, sizeof(path))))
 		return rc;
@@ -49,14 +48,7 @@ static int os_start(msb_sandbox *sb)
 	}
 	sb->conn.fd = sv[0];
 
-	hello = msb_config_json(sb, 0);
-	if (!hello) {
-		rc = msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
-		goto fail;
-	}
-	rc = msb_handshake(sb, hello);
-	json_decref(hello);
-	if (rc)
+	if ((rc = msb_handshake_config(sb)))
 		goto fail;
 	if (sb->detached) {
 		/* The process we spawned forked the sandbox away and exited. */

@@ -102,11 +102,11 @@ static const char *vm_unsupported(const msb_sandbox *sb, const char **hint)
 {
 	const char *h = NULL, *what = NULL;
 
-	if (sb->volumes_len) {
+	if (sb->config.volumes_len) {
 		what = "host volumes";
 		h = "copy files in and out with msb_file_write and "
 		    "msb_file_read (msb cp) instead";
-	} else if (strcmp(sb->rootfs, "/")) {
+	} else if (strcmp(sb->config.rootfs, "/")) {
 		what = "a root directory (it boots an image)";
 		h = "leave rootfs unset and point MSB_VM_ROOTFS at an ext4 "
 		    "image (make rootfs builds one)";
@@ -185,7 +185,7 @@ static int vm_handshake(msb_sandbox *sb)
 	json_t *hello = NULL;   /* msb_read_hello leaves it unset on failure */
 	int rc = msb_read_hello(sb, &hello);
 
-	if (!rc && !json_is_true(json_object_get(hello, "ready"))) {
+	if (!rc && !msb_wire_vm_ready_decode(hello)) {
 		rc = msb_fail(MSB_EPROTO, 0, "install msb-agent and libmsb from "
 			      "the same release", "the VM's agent did not say "
 			      "it is ready");
@@ -194,25 +194,22 @@ static int vm_handshake(msb_sandbox *sb)
 	if (rc)
 		return rc;
 	/* a detached VM's clients come through msb-vmm's ports */
-	hello = msb_config_json(sb, sb->socket_path ? MSB_VM_PORTS : 0);
-	rc = hello ? msb_handshake(sb, hello)
-		   : msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
-	json_decref(hello);
-	return rc;
+	sb->config.ports = sb->config.socket_path ? MSB_VM_PORTS : 0;
+	return msb_handshake_config(sb);
 }
 
 /* A detached VM: msb-vmm --detach, then our connection to its socket. */
 static int start_detached(msb_sandbox *sb, char **argv, int argc)
 {
 	char ports[16], logpath[PATH_MAX];
-	const char *slash = strrchr(sb->socket_path, '/');
+	const char *slash = strrchr(sb->config.socket_path, '/');
 	pid_t vmm = -1;
 	int log, rc, fd = -1;
 
 	/* console.log next to agent.sock: the serial console (unless
 	 * MSB_VM_LOG took it) and msb-vmm's own messages. */
 	if (!slash || snprintf(logpath, sizeof(logpath), "%.*s/console.log",
-			       (int)(slash - sb->socket_path), sb->socket_path) >= (int)sizeof(logpath))
+			       (int)(slash - sb->config.socket_path), sb->config.socket_path) >= (int)sizeof(logpath))
 		return msb_fail(MSB_EINVAL, 0, "set MSB_STATE_DIR to a shorter path",
 				"the sandbox's state path is too long");
 	log = open(logpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -220,7 +217,7 @@ static int start_detached(msb_sandbox *sb, char **argv, int argc)
 		return msb_fail(MSB_EIO, errno, NULL, "cannot create %s", logpath);
 	snprintf(ports, sizeof(ports), "%d", MSB_VM_PORTS);
 	argv[argc++] = "--agent-socket";
-	argv[argc++] = sb->socket_path;
+	argv[argc++] = sb->config.socket_path;
 	argv[argc++] = "--ports";
 	argv[argc++] = ports;
 	argv[argc++] = "--detach";
@@ -245,10 +242,10 @@ static int start_detached(msb_sandbox *sb, char **argv, int argc)
 			      WEXITSTATUS(sb->agent_status) : 128 + WTERMSIG(sb->agent_status));
 		goto fail;
 	}
-	fd = msb_unix_connect(sb->socket_path);
+	fd = msb_unix_connect(sb->config.socket_path);
 	if (fd < 0 || (vmm = msb_peer_pid(fd)) <= 0) {
 		rc = msb_fail(MSB_ESPAWN, errno, NULL, "cannot connect to the VM at %s",
-			      sb->socket_path);
+			      sb->config.socket_path);
 		goto fail;
 	}
 	sb->conn.fd = fd;
@@ -293,10 +290,10 @@ static int vm_start(msb_sandbox *sb)
 
 	/* The guest holds the sandbox's memory and its writable tmpfs, plus
 	 * its own overhead; memfd pages cost only when touched. */
-	mem_bytes = sb->memory_bytes + sb->disk_bytes + GUEST_OVERHEAD;
+	mem_bytes = sb->config.memory_bytes + sb->config.disk_bytes + GUEST_OVERHEAD;
 	if (mem_bytes > GUEST_MAX_MEM)
 		mem_bytes = GUEST_MAX_MEM;
-	ncpus = (long)sb->cpus + ((double)(long)sb->cpus < sb->cpus);
+	ncpus = (long)sb->config.cpus + ((double)(long)sb->config.cpus < sb->config.cpus);
 	if (ncpus < 1)
 		ncpus = 1;
 	snprintf(mem, sizeof(mem), "%lldM", mem_bytes >> 20);

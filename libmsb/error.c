@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "wire_abi.h"
 
 #define MSG_MAX 1024
 
@@ -61,20 +62,24 @@ int msb_fail(int code, int os_errno, const char *hint, const char *fmt, ...)
 	return code;
 }
 
+int msb_fail_wire(const struct msb_wire_error *e, const char *context)
+{
+	int code = msb_code_from_wire(e->code);
+
+	if (code == MSB_OK) /* an error object never means success */
+		code = MSB_ERROR;
+	msb_fail(code, 0, e->hint, "%s%s%s", context ? context : "",
+		 context ? ": " : "", e->message);
+	tl_error.os_errno = e->os_errno;
+	return code;
+}
+
 int msb_fail_json(const json_t *err, const char *context)
 {
-	json_int_t code = json_integer_value(json_object_get(err, "code"));
-	const char *msg = json_string_value(json_object_get(err, "message"));
-	const char *hint = json_string_value(json_object_get(err, "hint"));
-	json_int_t os_errno = json_integer_value(json_object_get(err, "errno"));
+	struct msb_wire_error e;
 
-	/* The agent is not trusted to pick any integer: keep known codes. */
-	if (code >= 0 || code < MSB_ETOOBIG)
-		code = MSB_ERROR;
-	msb_fail((int)code, 0, hint, "%s%s%s", context ? context : "",
-		 context ? ": " : "", msg ? msg : "the sandbox reported an error");
-	tl_error.os_errno = (os_errno > 0 && os_errno < 4096) ? (int)os_errno : 0;
-	return (int)code;
+	msb_wire_error_decode(err, &e);
+	return msb_fail_wire(&e, context);
 }
 
 void msb_error_save(struct msb_saved_error *s)

@@ -17,7 +17,12 @@
 int msb_fail(int code, int os_errno, const char *hint, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* Raise an error from an agent's {"code","message","hint","errno"} object. */
+/* Raise the agent's error e (its code mapped to the ABI's), its message
+ * after "context: " when context is not NULL. */
+struct msb_wire_error;
+int msb_fail_wire(const struct msb_wire_error *e, const char *context);
+/* The same from an agent's error object (common/wire.h decodes it; NULL
+ * or a malformed one is MSB_ERROR). */
 int msb_fail_json(const json_t *err, const char *context);
 
 /* Keep this thread's error across cleanup code that may raise its own. */

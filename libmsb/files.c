@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "error.h"
 #include "sandbox.h"
+#include "wire_abi.h"
 
 #define DEFAULT_READ_CAP (64ll << 20)
 #define DEFAULT_FILE_MODE 0644
@@ -292,7 +293,8 @@ static int upload_begin(msb_sandbox *sb, struct request **req,
 
 	if (!call)
 		return msb_error_last()->code;
-	json_object_set_new(call, "flags", json_integer(flags));
+	json_object_set_new(call, "flags",
+			    json_integer(msb_write_flags_to_wire(flags)));
 	json_object_set_new(call, "mode", json_integer(mode));
 	rc = msb_request_begin(sb, req, call);
 	json_decref(call);
@@ -382,20 +384,14 @@ int msb_file_write(msb_sandbox *sb, const char *path, const void *data,
 
 /* ---- stat, exists, list ------------------------------------------------- */
 
+/* A file type as the agent names it in file.stat's answer. */
 static int parse_type(const char *s, msb_file_type *t)
 {
-	if (!s)
+	msb_file_type type = msb_file_type_from_wire(msb_wire_file_type_parse(s));
+
+	if (!type)
 		return -1;
-	if (!strcmp(s, "regular"))
-		*t = MSB_FILE_REGULAR;
-	else if (!strcmp(s, "directory"))
-		*t = MSB_FILE_DIRECTORY;
-	else if (!strcmp(s, "symlink"))
-		*t = MSB_FILE_SYMLINK;
-	else if (!strcmp(s, "other"))
-		*t = MSB_FILE_OTHER;
-	else
-		return -1;
+	*t = type;
 	return 0;
 }
 
@@ -487,11 +483,11 @@ static int parse_record(char *rec, msb_dir_entry *e)
 			return -1;
 		p = end + 1;
 	}
-	if (v[0] < MSB_FILE_REGULAR || v[0] > MSB_FILE_OTHER || v[1] < 0 ||
-	    v[2] < 0 || v[2] > 07777 || !*p || strchr(p, '/') ||
+	if (v[0] < 0 || v[0] > INT_MAX || !msb_file_type_from_wire((int)v[0]) ||
+	    v[1] < 0 || v[2] < 0 || v[2] > 07777 || !*p || strchr(p, '/') ||
 	    !strcmp(p, ".") || !strcmp(p, ".."))
 		return -1;
-	e->stat.type = (msb_file_type)v[0];
+	e->stat.type = msb_file_type_from_wire((int)v[0]);
 	e->stat.size = (uint64_t)v[1];
 	e->stat.mode = (unsigned)v[2];
 	e->stat.mtime_ms = v[3];

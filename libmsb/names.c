@@ -149,15 +149,6 @@ const char *msb_enforcement_name(msb_enforcement e)
 	return "unknown";
 }
 
-msb_enforcement msb_enforcement_lookup(const char *name)
-{
-	/* "none" and unknown names alike: not enforced */
-	for (size_t i = 0; name && i < LEN(enforcement_names); i++)
-		if (!strcmp(enforcement_names[i], name))
-			return (msb_enforcement)i;
-	return MSB_ENFORCE_NONE;
-}
-
 /* Error codes: index -code. ----------------------------------------------- */
 
 static const struct {

@@ -13,8 +13,4 @@
 /* "auto", "os", "vm": 0 with *out set, or -1 (out untouched). */
 int msb_backend_lookup(const char *name, msb_backend *out);
 
-/* An enforcement as the agent names it ("cgroup", "rlimit", "kernel");
- * MSB_ENFORCE_NONE for NULL or any other name. */
-msb_enforcement msb_enforcement_lookup(const char *name);
-
 #endif

@@ -234,44 +234,44 @@ static int sandbox_new(msb_sandbox **out, const msb_sandbox_options *o)
 	sb->status = MSB_STATUS_CREATED;
 	sb->backend = MSB_BACKEND_OS;
 	sb->ops = msb_backend_get(MSB_BACKEND_OS);
-	sb->memory_bytes = o->memory_bytes ? o->memory_bytes : DEFAULT_MEMORY;
-	sb->pids = o->pids ? o->pids : DEFAULT_PIDS;
-	sb->disk_bytes = o->disk_bytes ? o->disk_bytes : DEFAULT_DISK;
-	sb->timeout_ms = o->timeout_ms;
-	sb->cpus = o->cpus > 0 ? o->cpus : 1.0;
+	sb->config.memory_bytes = o->memory_bytes ? o->memory_bytes : DEFAULT_MEMORY;
+	sb->config.pids = o->pids ? o->pids : DEFAULT_PIDS;
+	sb->config.disk_bytes = o->disk_bytes ? o->disk_bytes : DEFAULT_DISK;
+	sb->config.timeout_ms = o->timeout_ms;
+	sb->config.cpus = o->cpus > 0 ? o->cpus : 1.0;
 	if (o->name) {
-		sb->name = strdup(o->name);
+		sb->config.name = strdup(o->name);
 	} else {
 		uint32_t r = 0;
 
 		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
 			r = (uint32_t)msb_now_ns() ^ (uint32_t)getpid();
-		sb->name = malloc(16);
-		if (sb->name)
-			snprintf(sb->name, 16, "msb-%08x", r);
+		sb->config.name = malloc(16);
+		if (sb->config.name)
+			snprintf(sb->config.name, 16, "msb-%08x", r);
 	}
 	sb->detached = o->version >= 2 && o->detached;
-	sb->workdir = strdup(o->workdir ? o->workdir : "/workspace");
-	sb->rootfs = strdup(o->rootfs ? o->rootfs : "/");
-	if (!sb->name || !sb->workdir || !sb->rootfs ||
-	    msb_check_env(o->env, &sb->env, "env")) {
+	sb->config.workdir = strdup(o->workdir ? o->workdir : "/workspace");
+	sb->config.rootfs = strdup(o->rootfs ? o->rootfs : "/");
+	if (!sb->config.name || !sb->config.workdir || !sb->config.rootfs ||
+	    msb_check_env(o->env, &sb->config.env, "env")) {
 		msb_sandbox_free(sb);
 		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
 	}
 	if (o->volumes_len) {
-		sb->volumes = calloc(o->volumes_len, sizeof(*sb->volumes));
-		if (!sb->volumes) {
+		sb->config.volumes = calloc(o->volumes_len, sizeof(*sb->config.volumes));
+		if (!sb->config.volumes) {
 			msb_sandbox_free(sb);
 			return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
 		}
-		sb->volumes_len = o->volumes_len;
+		sb->config.volumes_len = o->volumes_len;
 		for (size_t i = 0; i < o->volumes_len; i++) {
-			sb->volumes[i].host_path = strdup(o->volumes[i].host_path);
-			sb->volumes[i].sandbox_path =
+			sb->config.volumes[i].host_path = strdup(o->volumes[i].host_path);
+			sb->config.volumes[i].sandbox_path =
 				strdup(o->volumes[i].sandbox_path);
-			sb->volumes[i].read_only = o->volumes[i].read_only != 0;
-			if (!sb->volumes[i].host_path ||
-			    !sb->volumes[i].sandbox_path) {
+			sb->config.volumes[i].read_only = o->volumes[i].read_only != 0;
+			if (!sb->config.volumes[i].host_path ||
+			    !sb->config.volumes[i].sandbox_path) {
 				msb_sandbox_free(sb);
 				return msb_fail(MSB_ENOMEM, ENOMEM, NULL,
 						"out of memory");
@@ -387,7 +387,6 @@ int msb_sandbox_connect(msb_sandbox **out, const char *name)
 	msb_sandbox_options o = MSB_SANDBOX_OPTIONS_INIT;
 	msb_backend backend;
 	msb_sandbox *sb;
-	json_t *hello;
 	int rc, fd;
 
 	if (!out)
@@ -408,10 +407,7 @@ int msb_sandbox_connect(msb_sandbox **out, const char *name)
 	snprintf(sb->backend_reason, sizeof(sb->backend_reason),
 		 "%s (connected to %s)", sb->ops->name, name);
 	/* a client's HELLO: the sandbox has its configuration already */
-	hello = json_pack("{s:i}", "proto", MSB_PROTO_VERSION);
-	rc = hello ? msb_handshake(sb, hello)
-		   : msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
-	json_decref(hello);
+	rc = msb_handshake_join(sb);
 	if (rc == 0 && sb->ops->attached)
 		sb->ops->attached(sb);
 	if (rc == 0)
@@ -457,11 +453,11 @@ int msb_sandbox_start(msb_sandbox *sb)
 	pthread_mutex_unlock(&sb->lock);
 
 	if (sb->detached &&
-	    (rc = msb_registry_prepare(sb->name, &sb->socket_path)))
+	    (rc = msb_registry_prepare(sb->config.name, &sb->config.socket_path)))
 		return rc;
 	if ((rc = sb->ops->start(sb)))
 		return rc;
-	if (sb->detached && (rc = msb_registry_record(sb->name, sb->host_pid,
+	if (sb->detached && (rc = msb_registry_record(sb->config.name, sb->host_pid,
 						      sb->backend))) {
 		msb_sandbox_stop(sb, 0);
 		return rc;
@@ -512,7 +508,7 @@ int msb_sandbox_stop(msb_sandbox *sb, int64_t grace_ms)
 	if (sb->detached) {
 		/* Not our child: the agent is gone when its name is free. */
 		msb_kill_agent_pid(sb->host_pid, 2000);
-		msb_registry_stopped(sb->name);
+		msb_registry_stopped(sb->config.name);
 	} else if (!msb_agent_wait(sb, 2000)) {
 		sb->ops->kill(sb);
 	}
@@ -538,16 +534,16 @@ void msb_sandbox_free(msb_sandbox *sb)
 	msb_conn_stop(sb);
 	if (sb->agent_pid > 0 && !sb->agent_reaped)
 		sb->ops->kill(sb);
-	free(sb->name);
-	free(sb->workdir);
-	free(sb->rootfs);
-	free(sb->socket_path);
-	free_strv(sb->env);
-	for (size_t i = 0; i < sb->volumes_len; i++) {
-		free((char *)sb->volumes[i].host_path);
-		free((char *)sb->volumes[i].sandbox_path);
+	free(sb->config.name);
+	free(sb->config.workdir);
+	free(sb->config.rootfs);
+	free(sb->config.socket_path);
+	free_strv(sb->config.env);
+	for (size_t i = 0; i < sb->config.volumes_len; i++) {
+		free((char *)sb->config.volumes[i].host_path);
+		free((char *)sb->config.volumes[i].sandbox_path);
 	}
-	free(sb->volumes);
+	free(sb->config.volumes);
 	msb_decoder_release(&sb->conn.dec);
 	pthread_cond_destroy(&sb->conn.cond);
 	pthread_mutex_destroy(&sb->conn.wlock);
@@ -571,7 +567,7 @@ msb_status msb_sandbox_status(const msb_sandbox *sb)
 
 const char *msb_sandbox_name(const msb_sandbox *sb)
 {
-	return sb ? sb->name : "";
+	return sb ? sb->config.name : "";
 }
 
 const char *msb_sandbox_backend_reason(const msb_sandbox *sb)

@@ -12,6 +12,7 @@
 
 #include "msb.h"
 #include "conn.h"
+#include "wire.h"
 
 struct msb_backend_ops;
 
@@ -21,16 +22,11 @@ struct msb_sandbox {
 	msb_status status;
 	msb_backend backend;
 	const struct msb_backend_ops *ops; /* the backend's (backend.h) */
-	char *name;
 
-	/* Validated, resolved options (owned copies). */
-	int64_t memory_bytes, pids, disk_bytes, timeout_ms;
-	double cpus;
-	char **env;
-	char *workdir;
-	char *rootfs;
-	msb_volume *volumes;
-	size_t volumes_len;
+	/* The validated, resolved options (owned copies), in the shape the
+	 * agent receives them (common/wire.h): name, limits, env, workdir,
+	 * rootfs, volumes, and a detached sandbox's socket_path and ports. */
+	struct msb_wire_config config;
 
 	pid_t agent_pid;     /* what we spawned: the agent, or msb-vmm */
 	int agent_reaped;
@@ -43,7 +39,6 @@ struct msb_sandbox {
 
 	/* Named, detached sandboxes (registry.c). */
 	int detached;        /* outlives this handle: free only disconnects */
-	char *socket_path;   /* where its agent listens */
 	char backend_reason[320]; /* why this backend (msb_sandbox_backend_reason) */
 	pid_t host_pid;      /* stage 0 of its agent, or msb-vmm, on the host */
 };
