@@ -135,7 +135,7 @@ typedef struct msb_volume {
 	int read_only;            /* non-zero: mounted read-only */
 } msb_volume;
 
-#define MSB_SANDBOX_OPTIONS_VERSION 3
+#define MSB_SANDBOX_OPTIONS_VERSION 4
 
 typedef struct msb_sandbox_options {
 	unsigned int version;  /* MSB_SANDBOX_OPTIONS_VERSION */
@@ -164,12 +164,16 @@ typedef struct msb_sandbox_options {
 	int allow_fallback;    /* non-zero: AUTO may run MSB_TRUST_UNTRUSTED
 	                          code in the os backend when this host
 	                          cannot run a microVM (instead of failing) */
+	/* version 4 */
+	const char *hostname;  /* NULL: the name, cut to 63 characters; else
+	                          at most 63 letters, digits and '-' in
+	                          dot-separated labels (RFC 1123) */
 } msb_sandbox_options;
 
 #define MSB_SANDBOX_OPTIONS_INIT                                        \
 	{ MSB_SANDBOX_OPTIONS_VERSION, MSB_BACKEND_AUTO, NULL, 0, 0.0, 0, 0, \
 	  0, NULL, NULL, MSB_NETWORK_NONE, NULL, NULL, 0, 0,                 \
-	  MSB_TRUST_DEFAULT, 0 }
+	  MSB_TRUST_DEFAULT, 0, NULL }
 
 /* Same as MSB_SANDBOX_OPTIONS_INIT, for languages without C macros; any
  * version from 1 up to MSB_SANDBOX_OPTIONS_VERSION (only the fields of that

@@ -4,6 +4,7 @@
  * metrics. What differs between backends is behind their tables
  * (backend.h); the link to the agent is agent_link.c's.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <math.h>
@@ -50,6 +51,7 @@ int msb_sandbox_options_init(msb_sandbox_options *opts, unsigned int version)
 	def.version = version;
 	memcpy(opts, &def, version == 1 ? offsetof(msb_sandbox_options, detached)
 			 : version == 2 ? offsetof(msb_sandbox_options, trust)
+			 : version == 3 ? offsetof(msb_sandbox_options, hostname)
 			 : sizeof(def));
 	return msb_ok();
 }
@@ -94,6 +96,37 @@ int msb_check_env(const char *const *env, char ***out, const char *what)
 	}
 	*out = v;
 	return 0;
+}
+
+/* A hostname as sethostname(2) and resolvers take it (RFC 1123): at most
+ * 63 characters of dot-separated labels of letters, digits and '-', no
+ * label empty or starting or ending with '-'. */
+static int check_hostname(const char *h)
+{
+	size_t len = strlen(h), label = 0;
+
+	for (size_t i = 0; i <= len; i++) {
+		char c = h[i];
+
+		if (c == '.' || c == '\0') {
+			if (!label || h[i - 1] == '-')
+				break;
+			label = 0;
+			if (c == '\0')
+				return len <= MSB_WIRE_HOSTNAME_MAX ? 0 :
+				       msb_fail(MSB_EINVAL, 0, "use at most 63 "
+						"characters", "hostname \"%.80s\" "
+						"is too long", h);
+			continue;
+		}
+		if (!(isalnum((unsigned char)c) || (c == '-' && label)))
+			break;
+		label++;
+	}
+	return msb_fail(MSB_EINVAL, 0, "use letters, digits and '-' in "
+			"dot-separated labels (such as \"web-1\"), or NULL for "
+			"the sandbox's name", "hostname \"%.80s\" is not a valid "
+			"hostname", h);
 }
 
 static int check_sandbox_path(const char *p, const char *what)
@@ -251,6 +284,11 @@ static int sandbox_new(msb_sandbox **out, const msb_sandbox_options *o)
 			snprintf(sb->config.name, 16, "msb-%08x", r);
 	}
 	sb->detached = o->version >= 2 && o->detached;
+	if (o->version >= 4 && o->hostname &&
+	    !(sb->config.hostname = strdup(o->hostname))) {
+		msb_sandbox_free(sb);
+		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+	}
 	sb->config.workdir = strdup(o->workdir ? o->workdir : "/workspace");
 	sb->config.rootfs = strdup(o->rootfs ? o->rootfs : "/");
 	if (!sb->config.name || !sb->config.workdir || !sb->config.rootfs ||
@@ -342,6 +380,8 @@ int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *user)
 				"NULL for a generated name",
 				"sandbox name is empty or too long");
 	if (o->workdir && (rc = check_sandbox_path(o->workdir, "workdir")))
+		return rc;
+	if (o->version >= 4 && o->hostname && (rc = check_hostname(o->hostname)))
 		return rc;
 	if (o->rootfs) {
 		struct stat st;
@@ -534,16 +574,7 @@ void msb_sandbox_free(msb_sandbox *sb)
 	msb_conn_stop(sb);
 	if (sb->agent_pid > 0 && !sb->agent_reaped)
 		sb->ops->kill(sb);
-	free(sb->config.name);
-	free(sb->config.workdir);
-	free(sb->config.rootfs);
-	free(sb->config.socket_path);
-	free_strv(sb->config.env);
-	for (size_t i = 0; i < sb->config.volumes_len; i++) {
-		free((char *)sb->config.volumes[i].host_path);
-		free((char *)sb->config.volumes[i].sandbox_path);
-	}
-	free(sb->config.volumes);
+	msb_wire_config_release(&sb->config);
 	msb_decoder_release(&sb->conn.dec);
 	pthread_cond_destroy(&sb->conn.cond);
 	pthread_mutex_destroy(&sb->conn.wlock);

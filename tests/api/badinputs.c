@@ -99,6 +99,37 @@ static void test_bad_options(void)
 	BAD(name, "", "empty name");
 	BAD(env, ARGV("NOEQUALS"), "sandbox env entry without '='");
 	BAD(backend, (msb_backend)77, "unknown backend");
+	BAD(hostname, "", "empty hostname");
+	BAD(hostname, "-web", "hostname label starting with '-'");
+	BAD(hostname, "web-", "hostname label ending with '-'");
+	BAD(hostname, "a..b", "hostname with an empty label");
+	BAD(hostname, "web.", "hostname ending with a dot");
+	BAD(hostname, "has space", "hostname with a space");
+	BAD(hostname, "under_score", "hostname with '_'");
+	BAD(hostname, "a123456789b123456789c123456789d123456789e123456789f123456789g123",
+	    "hostname of 64 characters");
+
+	/* Good hostnames are taken; a version 3 caller has no hostname field
+	 * and gets the name. */
+	{
+		static const char *const good[] = { "web-1", "a.b-c.d9", "X",
+			"a123456789b123456789c123456789d123456789e123456789f123456789g12" };
+		for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+			msb_sandbox *sb = NULL;
+
+			o = msbt_options();
+			o.hostname = good[i];
+			ok(msb_sandbox_create(&sb, &o) == 0, "hostname \"%s\" is taken", good[i]);
+			msb_sandbox_free(sb);
+		}
+		msb_sandbox *sb = NULL;
+		o = msbt_options();
+		o.version = 3;
+		o.hostname = "";
+		ok(msb_sandbox_create(&sb, &o) == 0,
+		   "a version 3 caller's options never read the hostname field");
+		msb_sandbox_free(sb);
+	}
 
 	o = msbt_options();
 	o.volumes = NULL;

@@ -4,7 +4,7 @@ pub const MSB_VERSION_MAJOR: u32 = 0;
 pub const MSB_VERSION_MINOR: u32 = 1;
 pub const MSB_VERSION_PATCH: u32 = 0;
 pub const MSB_VERSION: &[u8; 6usize] = b"0.1.0\0";
-pub const MSB_SANDBOX_OPTIONS_VERSION: u32 = 3;
+pub const MSB_SANDBOX_OPTIONS_VERSION: u32 = 4;
 pub const MSB_COMMAND_OPTIONS_VERSION: u32 = 1;
 pub const MSB_STREAM_STDOUT: u32 = 1;
 pub const MSB_STREAM_STDERR: u32 = 2;
@@ -329,12 +329,13 @@ pub struct msb_sandbox_options {
     pub detached: ::std::os::raw::c_int,
     pub trust: msb_trust,
     pub allow_fallback: ::std::os::raw::c_int,
+    pub hostname: *const ::std::os::raw::c_char,
 }
 #[test]
 fn bindgen_test_layout_msb_sandbox_options() {
     assert_eq!(
         ::std::mem::size_of::<msb_sandbox_options>(),
-        120usize,
+        128usize,
         concat!("Size of: ", stringify!(msb_sandbox_options))
     );
     assert_eq!(
@@ -631,6 +632,23 @@ fn bindgen_test_layout_msb_sandbox_options() {
         );
     }
     test_field_allow_fallback();
+    fn test_field_hostname() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<msb_sandbox_options>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).hostname) as usize - ptr as usize
+            },
+            120usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(msb_sandbox_options),
+                "::",
+                stringify!(hostname)
+            )
+        );
+    }
+    test_field_hostname();
 }
 impl Default for msb_sandbox_options {
     fn default() -> Self {
