@@ -48,7 +48,9 @@
 #include <sys/statfs.h>
 #include <linux/magic.h>
 
-#include "agent.h"
+#include "msb.h"
+#include "base.h"
+#include "files.h"
 #include "proto.h"
 
 #define MAX_SYMLINKS 40         /* as the kernel's own limit */

@@ -5,11 +5,12 @@
  * us with, and for a detached sandbox every connection accepted on its
  * socket), the fds that modules watch (command pipes, PTYs, REPL drivers),
  * timers, and SIGCHLD through a signalfd, reaping every child as PID 1
- * must. Operations are dispatched by name to the modules (exec.c,
- * metrics.c, repl.c, files.c).
+ * must. Operations are dispatched by name through the table that the
+ * caller hands to agent_serve() (agent.c lists exec.c's, repl.c's,
+ * files.c's and metrics.c's); "shutdown" is the loop's own.
  *
  * A detached microVM has no socket of ours: msb-vmm binds each host
- * connection to a virtio-console port (vminit.c). An idle port (open, no
+ * connection to a virtio-console port (vm.c). An idle port (open, no
  * client) cannot be polled: while nobody is connected on the host side,
  * the driver reports it readable and hung up, always. So idle ports are
  * O_ASYNC: the driver sends SIGIO (through the signalfd here) when the
@@ -53,8 +54,11 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
-#include "agent.h"
+#include "msb.h"
+#include "base.h"
+#include "loop.h"
 #include "proto.h"
+#include "vm.h"
 
 #define MAX_CLIENTS 64
 #define PORT_RETRY_NS (50ull * 1000000ull) /* a port still held (EBUSY) */
@@ -135,6 +139,8 @@ struct port_slot {
 struct agent {
 	const struct agent_config *cfg;
 	const struct agent_enforcement *enf;
+	const struct agent_op *ops;
+	size_t nops;
 	int listen_fd;
 	int detached;    /* clients come and go (a socket, or VM ports) */
 	unsigned nports;
@@ -157,14 +163,6 @@ struct agent {
 	int dying;
 	uint64_t dying_deadline;
 };
-
-uint64_t agent_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 const struct agent_config *agent_config(const struct agent *a)
 {
@@ -707,19 +705,6 @@ static void op_shutdown(struct agent *a, struct client *c, uint32_t id, const js
 	agent_kill_all(SIGTERM);
 }
 
-static const struct {
-	const char *name;
-	op_fn fn;
-} ops[] = {
-	{ "exec", op_exec },
-	{ "resize", op_resize },
-	{ "ps", op_ps },
-	{ "metrics", op_metrics },
-	{ "shutdown", op_shutdown },
-	{ "repl.run", op_repl_run },
-	{ "repl.context", op_repl_context },
-	{ "file", op_file },
-};
 
 static void do_call(struct agent *a, struct client *c, const struct msb_frame *f)
 {
@@ -743,14 +728,16 @@ static void do_call(struct agent *a, struct client *c, const struct msb_frame *f
 	} else if (a->dying || a->shutdown_client) {
 		client_error(c, f->id, MSB_ESTATE, 0, "create a new sandbox",
 			     "the sandbox is shutting down");
+	} else if (!strcmp(op, "shutdown")) {
+		op_shutdown(a, c, f->id, req);
 	} else {
 		size_t i;
 
-		for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-			if (!strcmp(op, ops[i].name))
+		for (i = 0; i < a->nops; i++)
+			if (!strcmp(op, a->ops[i].name))
 				break;
-		if (i < sizeof(ops) / sizeof(ops[0]))
-			ops[i].fn(a, c, f->id, req);
+		if (i < a->nops)
+			a->ops[i].fn(a, c, f->id, req);
 		else
 			client_error(c, f->id, MSB_EUNSUPPORTED, 0,
 				     "update libmsb and msb-agent together",
@@ -991,9 +978,11 @@ static void wall_time_reached(struct agent *a, void *data)
 }
 
 int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
-		const struct agent_enforcement *enf)
+		const struct agent_enforcement *enf,
+		const struct agent_op *ops, size_t nops)
 {
-	struct agent a = { .cfg = cfg, .enf = enf, .listen_fd = listen_fd,
+	struct agent a = { .cfg = cfg, .enf = enf, .ops = ops, .nops = nops,
+			   .listen_fd = listen_fd,
 			   .detached = listen_fd >= 0 || cfg->ports > 0,
 			   .nports = cfg->ports <= AGENT_MAX_PORTS ? cfg->ports : 0 };
 	struct pollfd *pfds = NULL;
@@ -1016,7 +1005,6 @@ int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 	signal(SIGHUP, SIG_IGN);
 	if (a.sigfd < 0 || !(primary = client_new(&a, sock, 1)))
 		return 1;
-	metrics_start();
 	if (a.nports)
 		primary->port = 1; /* port 1 carried the configuration */
 	send_json(primary, MSB_FRAME_HELLO, 0, hello_json(&a));

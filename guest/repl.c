@@ -36,8 +36,11 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
-#include "agent.h"
+#include "msb.h"
+#include "base.h"
+#include "launch.h"
 #include "proto.h"
+#include "repl.h"
 
 #define MAX_CODE (64u << 20)        /* bytes of code per run */
 #define MAX_RESP (4u << 20)         /* bytes of a driver's response */
@@ -48,7 +51,6 @@
 #define REPLY_ROOM (MSB_FRAME_MAX - 4096)
 #define DRAIN_ROUNDS 64             /* chunks forwarded before a reply */
 
-extern char **environ;
 extern const char repl_driver_python[], repl_driver_node[], repl_driver_shell[];
 
 struct ctx;
@@ -619,106 +621,80 @@ static int proc_start(struct agent *a, struct ctx *x, struct agent_err *err)
 	const struct language *l = lang_of(x->lang);
 	const struct agent_config *cfg = agent_config(a);
 	int req[2] = { -1, -1 }, resp[2] = { -1, -1 }, out[2] = { -1, -1 };
-	int errp[2] = { -1, -1 }, ep[2] = { -1, -1 }, nul = -1, rc = -1;
-	int failure[2] = { 0, 0 }; /* stage (1 chdir, 2 exec), errno */
+	int errp[2] = { -1, -1 }, nul = -1, rc = -1;
+	const char *argvs[LAUNCH_MAX_PROGRAMS][8];
+	struct launch_spec spec = { 0 };
+	struct launch_failure fail;
 	char **env = NULL;
 	struct proc *p = NULL;
-	ssize_t n;
 	pid_t pid;
 
 	if (pipe2(req, O_CLOEXEC) || pipe2(resp, O_CLOEXEC) ||
 	    pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) ||
-	    pipe2(ep, O_CLOEXEC) ||
 	    (nul = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
 		agent_fail(err, MSB_ERROR, errno, "the sandbox may have too many "
 			   "open files", "cannot create the interpreter's pipes");
 		goto out;
 	}
-	env = agent_build_env(cfg, NULL);
+	env = launch_env(cfg, NULL);
 	p = calloc(1, sizeof(*p));
 	if (!env || !p) {
 		agent_fail(err, MSB_ENOMEM, ENOMEM, "", "out of memory");
 		goto out;
 	}
-	pid = fork();
-	if (pid < 0) {
-		agent_fail(err, MSB_ERROR, errno, "the sandbox may be at its "
-			   "process limit", "cannot start the interpreter");
-		goto out;
-	}
-	if (pid == 0) {
-		const int from[5] = { nul, out[1], errp[1], req[0], resp[1] };
-		int high[5], epw = fcntl(ep[1], F_DUPFD_CLOEXEC, 10);
-		sigset_t none;
+	/* The driver's fds: 0 /dev/null, 1 and 2 the output pipes, 3 the
+	 * requests, 4 the responses. */
+	spec.fds[0] = nul;
+	spec.fds[1] = out[1];
+	spec.fds[2] = errp[1];
+	spec.fds[3] = req[0];
+	spec.fds[4] = resp[1];
+	spec.nfds = 5;
+	spec.workdir = cfg->workdir;
+	spec.env = env;
+	for (int i = 0; l->programs[i] && i < LAUNCH_MAX_PROGRAMS; i++) {
+		const char **argv = argvs[i];
+		int k = 0;
 
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		for (int s = 1; s < NSIG; s++)
-			signal(s, SIG_DFL);
-		setpgid(0, 0);
-		/* Out of the way first: the pipes may sit on fds 0 to 4. */
-		for (int i = 0; i < 5; i++)
-			high[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 10);
-		for (int i = 0; i < 5; i++)
-			if (high[i] < 0 || dup2(high[i], i) < 0)
-				_exit(126);
-		failure[0] = 1;
-		if (chdir(cfg->workdir) < 0)
-			goto fail;
-		failure[0] = 2;
-		environ = env;
-		for (const char *const *prog = l->programs; *prog; prog++) {
-			const char *argv[8];
-			int k = 0;
-
-			argv[k++] = *prog;
-			if (x->lang == MSB_LANG_PYTHON) {
-				argv[k++] = "-u";
-				argv[k++] = "-c";
-			} else if (x->lang == MSB_LANG_NODE) {
-				argv[k++] = "--expose-internals";
-				argv[k++] = "-e";
-			} else {
-				argv[k++] = "-c";
-			}
-			argv[k++] = l->driver;
-			if (x->lang == MSB_LANG_SHELL)
-				argv[k++] = "msb-repl"; /* $0 */
-			argv[k] = NULL;
-			execvp(*prog, (char *const *)argv);
-			/* Keep the most telling error: not ENOENT if any. */
-			if (!failure[1] || failure[1] == ENOENT)
-				failure[1] = errno;
+		argv[k++] = l->programs[i];
+		if (x->lang == MSB_LANG_PYTHON) {
+			argv[k++] = "-u";
+			argv[k++] = "-c";
+		} else if (x->lang == MSB_LANG_NODE) {
+			argv[k++] = "--expose-internals";
+			argv[k++] = "-e";
+		} else {
+			argv[k++] = "-c";
 		}
-		errno = failure[1];
-fail:
-		failure[1] = errno;
-		if (write(epw, failure, sizeof(failure)) < 0) {
-			/* nothing left to tell */
-		}
-		_exit(127);
+		argv[k++] = l->driver;
+		if (x->lang == MSB_LANG_SHELL)
+			argv[k++] = "msb-repl"; /* $0 */
+		argv[k] = NULL;
+		spec.argv[i] = (char *const *)argv;
 	}
+	pid = launch(&spec, &fail);
 	close(req[0]);
 	close(resp[1]);
 	close(out[1]);
 	close(errp[1]);
-	close(ep[1]);
-	req[0] = resp[1] = out[1] = errp[1] = ep[1] = -1;
-	do
-		n = read(ep[0], failure, sizeof(failure));
-	while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)sizeof(failure)) {
-		waitpid(pid, NULL, 0);
-		if (failure[0] == 1)
-			agent_fail(err, MSB_ERROR, failure[1], "", "cannot change to "
+	req[0] = resp[1] = out[1] = errp[1] = -1;
+	if (pid < 0) {
+		if (fail.stage == LAUNCH_PIPE)
+			agent_fail(err, MSB_ERROR, fail.err, "the sandbox may have too many "
+				   "open files", "cannot create the interpreter's pipes");
+		else if (fail.stage == LAUNCH_FORK)
+			agent_fail(err, MSB_ERROR, fail.err, "the sandbox may be at its "
+				   "process limit", "cannot start the interpreter");
+		else if (fail.stage == LAUNCH_WORKDIR)
+			agent_fail(err, MSB_ERROR, fail.err, "", "cannot change to "
 				   "the workdir %s", cfg->workdir);
-		else if (failure[1] == ENOENT)
+		else if (fail.err == ENOENT)
 			agent_fail(err, MSB_ENOTFOUND, 0, l->hint, "no %s "
 				   "interpreter in the sandbox (%s not found on "
 				   "PATH)", l->name, l->programs[0]);
 		else
-			agent_fail(err, failure[1] == EACCES ? MSB_EPERM : MSB_ERROR,
-				   failure[1], l->hint, "cannot start the %s "
+			agent_fail(err, fail.err == EACCES ? MSB_EPERM : MSB_ERROR,
+				   fail.err, l->hint, "cannot start the %s "
 				   "interpreter", l->name);
 		goto out;
 	}
@@ -759,7 +735,6 @@ out:
 		if (resp[i] >= 0) close(resp[i]);
 		if (out[i] >= 0) close(out[i]);
 		if (errp[i] >= 0) close(errp[i]);
-		if (ep[i] >= 0) close(ep[i]);
 	}
 	if (nul >= 0)
 		close(nul);
