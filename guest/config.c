@@ -1,7 +1,9 @@
 /*
- * config.c - the sandbox's configuration from the host's HELLO: wait for
- * the frame, check the protocol version, parse the JSON into struct
- * agent_config, and refuse the HELLO with an error when any of it fails.
+ * config.c - the agent's side of the HELLO exchange: wait for the host's
+ * HELLO, check the protocol version, parse the configuration it carries
+ * into struct agent_config, and answer it: with the agent's own HELLO
+ * (version, pid, how each limit is enforced), or with the error that ends
+ * the sandbox. Clients of a detached sandbox greet the same way.
  */
 #include <errno.h>
 #include <poll.h>
@@ -27,6 +29,32 @@ void config_refuse(int sock, const struct agent_err *e)
 	if (msg)
 		msb_frame_write_json(sock, MSB_FRAME_HELLO, 0, msg);
 	json_decref(msg);
+}
+
+json_t *config_hello(const struct agent_config *cfg,
+		     const struct agent_enforcement *e, int detached)
+{
+	static const char *const names[] = { "none", "rlimit", "cgroup", "kernel" };
+#define ENF(x) names[(unsigned)(x) < 4 ? (unsigned)(x) : 0]
+	return json_pack("{s:i,s:s,s:b,s:i,s:b,s:I,s:{s:s,s:s,s:s,s:s,s:s}}",
+			 "proto", MSB_PROTO_VERSION, "agent", MSB_VERSION,
+			 "ok", 1, "cgroup", e->cgroup_version,
+			 "detached", detached,
+			 "pid", (json_int_t)cfg->host_pid,
+			 "enforcement", "memory", ENF(e->memory),
+			 "cpu", ENF(e->cpu), "pids", ENF(e->pids),
+			 "disk", ENF(e->disk),
+			 "time", ENF(cfg->timeout_ms ? e->time : MSB_ENFORCE_NONE));
+#undef ENF
+}
+
+json_t *config_hello_mismatch(void)
+{
+	return json_pack("{s:i,s:b,s:{s:i,s:s,s:s}}", "proto",
+			 MSB_PROTO_VERSION, "ok", 0, "error",
+			 "code", MSB_EPROTO, "message",
+			 "protocol version mismatch", "hint",
+			 "use matching libmsb and msb-agent versions");
 }
 
 static char *dup_str(const json_t *v, const char *dflt)

@@ -1,6 +1,7 @@
 /*
  * config.h - the sandbox's configuration as the agent holds it, read from
- * the host's HELLO (config.c), and how its limits ended up enforced.
+ * the host's HELLO, and how its limits ended up enforced; the HELLO
+ * exchange (config.c).
  *
  * This is the agent's side of the configuration on the wire: one place to
  * change when a sandbox option is added or the wire schema moves.
@@ -11,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include <jansson.h>
 
 #include "base.h"
 
@@ -62,5 +65,14 @@ int config_read(int sock, struct agent_config *cfg, struct agent_err *err);
 
 /* Answer the host's HELLO with the error that ends this sandbox. */
 void config_refuse(int sock, const struct agent_err *err);
+
+/* The agent's HELLO for a client that greeted it: the protocol and agent
+ * versions, the sandbox's pid on the host, whether it is detached, and
+ * how each limit is enforced. NULL without memory. */
+json_t *config_hello(const struct agent_config *cfg,
+		     const struct agent_enforcement *enf, int detached);
+
+/* The HELLO refusing a client that speaks another protocol version. */
+json_t *config_hello_mismatch(void);
 
 #endif

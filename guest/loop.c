@@ -38,6 +38,15 @@
  *
  * The host's bytes are checked by the decoder (proto.c); each module checks
  * its requests before use.
+ *
+ * One cohesive thing, kept whole past the usual size on purpose: the poll
+ * set, the connections, their flow control and the requests they carry
+ * share struct agent and struct client and call one another both ways (a
+ * client's queue changes what its watch polls for; the poll decides when
+ * the queue is written and which producers wait). Split into files, they
+ * would be a circle. What stands alone is elsewhere: the queue's bytes
+ * (outq.c), the HELLO's contents (config.c), the VM's ports (vm.c), the
+ * operations (the table from agent.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +56,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -57,6 +65,7 @@
 #include "msb.h"
 #include "base.h"
 #include "loop.h"
+#include "outq.h"
 #include "proto.h"
 #include "vm.h"
 
@@ -69,8 +78,6 @@
 #define OUT_HIGH (1u << 20)         /* a client's producers pause over this */
 #define OUT_LOW (256u << 10)        /* ... and go on under this */
 #define OUT_MAX (64u << 20)         /* a client with more queued is dropped */
-#define OUT_CHUNK (16u << 10)       /* small frames share chunks this big */
-#define OUT_IOV 64                  /* chunks per write */
 #define DRAIN_NS (2000ull * 1000000ull) /* for the queues, before exiting */
 
 struct watch {
@@ -103,13 +110,6 @@ struct tracked {
 	void *rd;
 };
 
-/* Bytes queued for a client, in order. */
-struct outbuf {
-	struct outbuf *next;
-	size_t off, len, cap;  /* data[off..len) waits */
-	uint8_t data[];
-};
-
 struct client {
 	struct client *next;
 	struct agent *a;
@@ -123,8 +123,7 @@ struct client {
 	struct msb_decoder dec;
 	struct tracked *tracked;
 	/* output the fd did not take yet */
-	struct outbuf *out, *out_tail;
-	size_t queued;   /* bytes in out */
+	struct outq q;
 	int paused;      /* queued went over OUT_HIGH, not yet under OUT_LOW */
 	short events;    /* what its watch polls for */
 	uint64_t moved;  /* when the queue last moved (or started) */
@@ -335,12 +334,7 @@ void client_ref(struct client *c)
 
 static void out_free(struct client *c)
 {
-	for (struct outbuf *b = c->out, *n; b; b = n) {
-		n = b->next;
-		free(b);
-	}
-	c->out = c->out_tail = NULL;
-	c->queued = 0;
+	outq_clear(&c->q);
 	c->paused = 0;
 }
 
@@ -364,11 +358,11 @@ static void client_update(struct client *c)
 {
 	short ev;
 
-	if (c->queued >= OUT_HIGH)
+	if (c->q.queued >= OUT_HIGH)
 		c->paused = 1;
-	else if (c->queued <= OUT_LOW)
+	else if (c->q.queued <= OUT_LOW)
 		c->paused = 0;
-	ev = (short)((c->paused ? 0 : POLLIN) | (c->queued ? POLLOUT : 0));
+	ev = (short)((c->paused ? 0 : POLLIN) | (c->q.queued ? POLLOUT : 0));
 	if (c->fd >= 0 && ev != c->events) {
 		agent_watch_events(c->a, c->fd, ev);
 		c->events = ev;
@@ -395,37 +389,21 @@ static ssize_t client_write(struct client *c, struct iovec *iov, int n)
 	return w;
 }
 
+/* client_write() for the queue: each write that takes bytes moves it. */
+static ssize_t flush_write(void *ctx, struct iovec *iov, int n)
+{
+	struct client *c = ctx;
+	ssize_t w = client_write(c, iov, n);
+
+	if (w > 0)
+		c->moved = agent_now_ns();
+	return w;
+}
+
 /* Write out as much of the queue as the fd takes. Returns 0 or -errno. */
 static int out_flush(struct client *c)
 {
-	while (c->out) {
-		struct iovec iov[OUT_IOV];
-		int n = 0;
-		ssize_t w;
-
-		for (struct outbuf *b = c->out; b && n < OUT_IOV; b = b->next)
-			iov[n++] = (struct iovec){ b->data + b->off, b->len - b->off };
-		w = client_write(c, iov, n);
-		if (w <= 0)
-			return (int)w;
-		c->moved = agent_now_ns();
-		c->queued -= (size_t)w;
-		while (w > 0) {
-			struct outbuf *b = c->out;
-			size_t left = b->len - b->off;
-
-			if ((size_t)w < left) {
-				b->off += (size_t)w;
-				break;
-			}
-			w -= (ssize_t)left;
-			c->out = b->next;
-			if (!c->out)
-				c->out_tail = NULL;
-			free(b);
-		}
-	}
-	return 0;
+	return outq_flush(&c->q, flush_write, c);
 }
 
 static void client_flush(struct client *c)
@@ -435,43 +413,6 @@ static void client_flush(struct client *c)
 	if (out_flush(c) < 0)
 		c->broken = 1;
 	client_update(c);
-}
-
-/* Queue the bytes of a frame from `skip` on (what a write took already). */
-static int out_frame(struct client *c, const uint8_t *hdr, const void *data,
-		     size_t len, size_t skip)
-{
-	struct outbuf *b = c->out_tail;
-	size_t need = MSB_FRAME_HEADER + len - skip;
-
-	if (!b || b->cap - b->len < need) {
-		size_t cap = need > OUT_CHUNK ? need : OUT_CHUNK;
-
-		b = malloc(sizeof(*b) + cap);
-		if (!b)
-			return -1;
-		b->next = NULL;
-		b->off = b->len = 0;
-		b->cap = cap;
-		if (c->out_tail)
-			c->out_tail->next = b;
-		else
-			c->out = b;
-		c->out_tail = b;
-	}
-	if (skip < MSB_FRAME_HEADER) {
-		memcpy(b->data + b->len, hdr + skip, MSB_FRAME_HEADER - skip);
-		b->len += MSB_FRAME_HEADER - skip;
-		skip = 0;
-	} else {
-		skip -= MSB_FRAME_HEADER;
-	}
-	if (len > skip) {
-		memcpy(b->data + b->len, (const uint8_t *)data + skip, len - skip);
-		b->len += len - skip;
-	}
-	c->queued += need;
-	return 0;
 }
 
 int client_send(struct client *c, uint8_t type, uint32_t id, const void *data, size_t len)
@@ -484,7 +425,7 @@ int client_send(struct client *c, uint8_t type, uint32_t id, const void *data, s
 	if (len > MSB_FRAME_MAX)
 		return -EMSGSIZE;
 	msb_frame_header(hdr, type, id, (uint32_t)len);
-	if (!c->out) {
+	if (!c->q.head) {
 		/* Nothing waits: write what the fd takes now. */
 		struct iovec iov[2] = { { hdr, sizeof(hdr) }, { (void *)data, len } };
 		ssize_t w = client_write(c, iov, len ? 2 : 1);
@@ -498,8 +439,8 @@ int client_send(struct client *c, uint8_t type, uint32_t id, const void *data, s
 			return 0;
 		c->moved = agent_now_ns();
 	}
-	if (c->queued + sizeof(hdr) + len - done > OUT_MAX ||
-	    out_frame(c, hdr, data, len, done) < 0) {
+	if (c->q.queued + sizeof(hdr) + len - done > OUT_MAX ||
+	    outq_frame(&c->q, hdr, data, len, done) < 0) {
 		/* Far behind, or no memory for it: as a send that timed out. */
 		c->broken = 1;
 		return -ENOBUFS;
@@ -600,19 +541,7 @@ static struct tracked *find_tracked(struct client *c, uint32_t id)
 
 static json_t *hello_json(struct agent *a)
 {
-	static const char *const names[] = { "none", "rlimit", "cgroup", "kernel" };
-	const struct agent_enforcement *e = a->enf;
-#define ENF(x) names[(unsigned)(x) < 4 ? (unsigned)(x) : 0]
-	return json_pack("{s:i,s:s,s:b,s:i,s:b,s:I,s:{s:s,s:s,s:s,s:s,s:s}}",
-			 "proto", MSB_PROTO_VERSION, "agent", MSB_VERSION,
-			 "ok", 1, "cgroup", e->cgroup_version,
-			 "detached", a->detached,
-			 "pid", (json_int_t)a->cfg->host_pid,
-			 "enforcement", "memory", ENF(e->memory),
-			 "cpu", ENF(e->cpu), "pids", ENF(e->pids),
-			 "disk", ENF(e->disk),
-			 "time", ENF(a->cfg->timeout_ms ? e->time : MSB_ENFORCE_NONE));
-#undef ENF
+	return config_hello(a->cfg, a->enf, a->detached);
 }
 
 static void client_io(struct agent *a, int fd, short revents, void *data);
@@ -752,12 +681,7 @@ static void do_hello(struct agent *a, struct client *c, const struct msb_frame *
 	json_t *h = msb_frame_json(f, &why);
 
 	if (!h || json_integer_value(json_object_get(h, "proto")) != MSB_PROTO_VERSION) {
-		json_t *err = json_pack("{s:i,s:b,s:{s:i,s:s,s:s}}", "proto",
-					MSB_PROTO_VERSION, "ok", 0, "error",
-					"code", MSB_EPROTO, "message",
-					"protocol version mismatch", "hint",
-					"use matching libmsb and msb-agent versions");
-		send_json(c, MSB_FRAME_HELLO, 0, err);
+		send_json(c, MSB_FRAME_HELLO, 0, config_hello_mismatch());
 		c->broken = 1;
 	} else {
 		c->greeted = 1;
@@ -953,7 +877,7 @@ static void drain(struct agent *a)
 		size_t n = 0;
 
 		for (struct client *c = a->clients; c && n < MAX_CLIENTS; c = c->next)
-			if (client_alive(c) && c->out) {
+			if (client_alive(c) && c->q.head) {
 				cs[n] = c;
 				pfds[n++] = (struct pollfd){ .fd = c->fd, .events = POLLOUT };
 			}
@@ -1043,7 +967,7 @@ int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 		 * stopped reading). */
 		for (struct client *c = a.clients, *cn; c; c = cn) {
 			cn = c->next;
-			if (c->out && c->moved + SEND_TIMEOUT_NS <= now)
+			if (c->q.head && c->moved + SEND_TIMEOUT_NS <= now)
 				c->broken = 1;
 			if (c->broken)
 				client_close(&a, c);
@@ -1074,7 +998,7 @@ int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 			if (!next || t->deadline < next)
 				next = t->deadline;
 		for (struct client *c = a.clients; c; c = c->next)
-			if (c->out && (!next || c->moved + SEND_TIMEOUT_NS < next))
+			if (c->q.head && (!next || c->moved + SEND_TIMEOUT_NS < next))
 				next = c->moved + SEND_TIMEOUT_NS;
 
 		if (pcap < a.nwatches + 1) {
