@@ -27,13 +27,13 @@
  *    O_DIRECTORY|O_NOFOLLOW relative to its parent, and depth is bounded.
  *
  * Scheduling. Regular files never block, but a large read would keep the
- * loop from serving anything else: a read sends for at most READ_SLICE_NS,
- * or until its client is behind (client_congested), then watches its
- * (always readable) file fd, for that client (agent_watch_client), so that
- * the loop comes back to it after one turn over the other fds, once the
- * client has caught up. A write runs as its STDIN
- * frames arrive. list, remove and the others run to completion at once
- * (bounded by LIST_MAX entries and REMOVE_DEPTH levels).
+ * loop from serving anything else: a read (files_rw.c) sends for at most
+ * READ_SLICE_NS, or until its client is behind (client_congested), then
+ * watches its (always readable) file fd, for that client
+ * (agent_watch_client), so that the loop comes back to it after one turn
+ * over the other fds, once the client has caught up. A write runs as its
+ * STDIN frames arrive. list, remove and the others run to completion at
+ * once (bounded by LIST_MAX entries and REMOVE_DEPTH levels).
  *
  * The request is {"op":"file", "action":..., ...}; see docs/PROTOCOL.md.
  */

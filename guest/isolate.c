@@ -1,5 +1,7 @@
 /*
- * isolate.c - enter the sandbox (os backend).
+ * isolate.c - enter the sandbox: the clone into new namespaces, and
+ * stage 1's side of the isolation (in both backends; in a microVM, "the
+ * host" is the VM). Stage 0's side is stage0.c, the mount tree mounts.c.
  *
  * Stage 0 (the process libmsb spawned, on the host, single-threaded):
  *   creates the sandbox's cgroup (cgroup.c), clones stage 1 into new user,
