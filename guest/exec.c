@@ -467,8 +467,8 @@ void op_exec(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 		else if (fail.stage == LAUNCH_SETSID || fail.stage == LAUNCH_TTY)
 			client_error(c, id, MSB_ERROR, fail.err, "", "cannot set up the terminal");
 		else if (fail.stage == LAUNCH_DUP2)
-			client_error(c, id, MSB_ERROR, fail.err, "", "cannot set up the "
-				     "command's standard streams");
+			client_error(c, id, MSB_ERROR, fail.err, "", "cannot start the "
+				     "command: %s failed", launch_stage_name(fail.stage));
 		else
 			client_error(c, id, MSB_EINVAL, fail.err, "give an existing "
 				     "directory inside the sandbox",
