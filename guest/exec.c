@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 
 #include "msb.h"
+#include "client.h"
 #include "base.h"
 #include "exec.h"
 #include "launch.h"

@@ -49,6 +49,7 @@
 #include <sys/stat.h>
 
 #include "msb.h"
+#include "client.h"
 #include "files.h"
 #include "files_req.h"
 #include "files_rw.h"

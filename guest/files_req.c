@@ -13,6 +13,7 @@
 #include <linux/magic.h>
 
 #include "msb.h"
+#include "client.h"
 #include "files_req.h"
 
 void file_map_errno(const struct agent *a, int e, struct file_err *f)

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "msb.h"
+#include "client.h"
 #include "base.h"
 #include "files_req.h"
 #include "files_rw.h"

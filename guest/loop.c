@@ -23,36 +23,32 @@
  * 0) for the next one: msb-vmm gives the port to a new connection only
  * after that.
  *
- * Writes to a client never block (a socket, a port or the console alike):
- * client_send() writes what the fd takes now and queues the rest, and the
- * loop writes the queue out as the fd has room (POLLOUT). So one client
- * that stops reading stalls nobody else. Flow control keeps the queues
- * small: a watch that feeds a client (a command's pipe, a file being read,
- * an interpreter's output; agent_watch_client) is not polled while that
- * client's queue is over OUT_HIGH, until it is back under OUT_LOW, and
- * neither are the client's own requests; so a slow reader slows down only
- * its own commands, as a blocking write would, and gets every byte. What
- * is always queued (replies, events) is bounded by OUT_MAX; a client over
- * it, or whose queue has not moved for SEND_TIMEOUT_S, is dropped as
- * broken. Before the agent exits, the queues get DRAIN_NS to go out.
+ * Writes to a client never block (client.c): what the fd does not take
+ * now is queued and written out here as the fd has room (POLLOUT). So one
+ * client that stops reading stalls nobody else. Flow control keeps the
+ * queues small: a watch that feeds a client (a command's pipe, a file
+ * being read, an interpreter's output; agent_watch_client) is not polled
+ * while that client is paused (client_congested), and neither are the
+ * client's own requests; so a slow reader slows down only its own
+ * commands, as a blocking write would, and gets every byte. A client that
+ * broke (a failed write, a queue over its bound), or whose queue has not
+ * moved for SEND_TIMEOUT_S, is closed at the end of the turn. Before the
+ * agent exits, the queues get DRAIN_NS to go out.
  *
  * The host's bytes are checked by the decoder (proto.c); each module checks
  * its requests before use.
  *
- * One cohesive thing, kept whole past the usual size on purpose: the poll
- * set, the connections, their flow control and the requests they carry
- * share struct agent and struct client and call one another both ways (a
- * client's queue changes what its watch polls for; the poll decides when
- * the queue is written and which producers wait). Split into files, they
- * would be a circle. What stands alone is elsewhere: the queue's bytes
- * (outq.c), the HELLO's contents (config.c), the VM's ports (vm.c), the
- * operations (the table from agent.c).
+ * Here: the poll set (watches, timers, children), the connections' life
+ * (accepted, a VM's ports, closed), the requests they carry and their
+ * dispatch. Elsewhere: a connection's output and tracked requests
+ * (client.c, its queue outq.c), the HELLO's contents (config.c), the VM's
+ * ports on the device side (vm.c), the operations (the table from
+ * agent.c).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +61,7 @@
 #include "msb.h"
 #include "base.h"
 #include "loop.h"
-#include "outq.h"
+#include "client.h"
 #include "proto.h"
 #include "vm.h"
 
@@ -75,9 +71,6 @@
 #define SEND_TIMEOUT_S 60           /* a client that stops reading is dropped */
 #define SEND_TIMEOUT_NS (SEND_TIMEOUT_S * 1000000000ull)
 #define WALL_GRACE_NS (2000ull * 1000000ull)
-#define OUT_HIGH (1u << 20)         /* a client's producers pause over this */
-#define OUT_LOW (256u << 10)        /* ... and go on under this */
-#define OUT_MAX (64u << 20)         /* a client with more queued is dropped */
 #define DRAIN_NS (2000ull * 1000000ull) /* for the queues, before exiting */
 
 struct watch {
@@ -101,32 +94,6 @@ struct child_watch {
 	pid_t pid;
 	child_fn fn;
 	void *data;
-};
-
-struct tracked {
-	struct tracked *next;
-	uint32_t id;
-	const struct request_ops *ops;
-	void *rd;
-};
-
-struct client {
-	struct client *next;
-	struct agent *a;
-	int fd;          /* -1 once closed; non-blocking */
-	int sock;        /* fd is a socket (else a port or the console) */
-	int broken;      /* a send failed: close at the end of this turn */
-	int refs;
-	int greeted;     /* the HELLO exchange is done */
-	int primary;     /* the connection libmsb spawned us with */
-	unsigned port;   /* a detached VM's virtio-console port, else 0 */
-	struct msb_decoder dec;
-	struct tracked *tracked;
-	/* output the fd did not take yet */
-	struct outq q;
-	int paused;      /* queued went over OUT_HIGH, not yet under OUT_LOW */
-	short events;    /* what its watch polls for */
-	uint64_t moved;  /* when the queue last moved (or started) */
 };
 
 /* A detached VM's port without a client. */
@@ -322,223 +289,6 @@ static int no_children(void)
 
 /* ---- clients ------------------------------------------------------------ */
 
-int client_alive(const struct client *c)
-{
-	return c && c->fd >= 0 && !c->broken;
-}
-
-void client_ref(struct client *c)
-{
-	c->refs++;
-}
-
-static void out_free(struct client *c)
-{
-	outq_clear(&c->q);
-	c->paused = 0;
-}
-
-void client_unref(struct client *c)
-{
-	if (--c->refs > 0)
-		return;
-	out_free(c);
-	msb_decoder_release(&c->dec);
-	free(c);
-}
-
-int client_congested(const struct client *c)
-{
-	return client_alive(c) && c->paused;
-}
-
-/* After the queue changed: the pause, and what the client's watch polls
- * (no requests while it is paused: their replies would queue up too). */
-static void client_update(struct client *c)
-{
-	short ev;
-
-	if (c->q.queued >= OUT_HIGH)
-		c->paused = 1;
-	else if (c->q.queued <= OUT_LOW)
-		c->paused = 0;
-	ev = (short)((c->paused ? 0 : POLLIN) | (c->q.queued ? POLLOUT : 0));
-	if (c->fd >= 0 && ev != c->events) {
-		agent_watch_events(c->a, c->fd, ev);
-		c->events = ev;
-	}
-}
-
-/* Write what the fd takes now: the bytes written, 0 when it is full, or
- * -errno. A socket peer that went away gives EPIPE, never SIGPIPE. */
-static ssize_t client_write(struct client *c, struct iovec *iov, int n)
-{
-	ssize_t w;
-
-	do {
-		if (c->sock) {
-			struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
-
-			w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		} else {
-			w = writev(c->fd, iov, n);
-		}
-	} while (w < 0 && errno == EINTR);
-	if (w < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
-	return w;
-}
-
-/* client_write() for the queue: each write that takes bytes moves it. */
-static ssize_t flush_write(void *ctx, struct iovec *iov, int n)
-{
-	struct client *c = ctx;
-	ssize_t w = client_write(c, iov, n);
-
-	if (w > 0)
-		c->moved = agent_now_ns();
-	return w;
-}
-
-/* Write out as much of the queue as the fd takes. Returns 0 or -errno. */
-static int out_flush(struct client *c)
-{
-	return outq_flush(&c->q, flush_write, c);
-}
-
-static void client_flush(struct client *c)
-{
-	if (!client_alive(c))
-		return;
-	if (out_flush(c) < 0)
-		c->broken = 1;
-	client_update(c);
-}
-
-int client_send(struct client *c, uint8_t type, uint32_t id, const void *data, size_t len)
-{
-	uint8_t hdr[MSB_FRAME_HEADER];
-	size_t done = 0;
-
-	if (!client_alive(c))
-		return -EPIPE;
-	if (len > MSB_FRAME_MAX)
-		return -EMSGSIZE;
-	msb_frame_header(hdr, type, id, (uint32_t)len);
-	if (!c->q.head) {
-		/* Nothing waits: write what the fd takes now. */
-		struct iovec iov[2] = { { hdr, sizeof(hdr) }, { (void *)data, len } };
-		ssize_t w = client_write(c, iov, len ? 2 : 1);
-
-		if (w < 0) {
-			c->broken = 1;
-			return (int)w;
-		}
-		done = (size_t)w;
-		if (done == sizeof(hdr) + len)
-			return 0;
-		c->moved = agent_now_ns();
-	}
-	if (c->q.queued + sizeof(hdr) + len - done > OUT_MAX ||
-	    outq_frame(&c->q, hdr, data, len, done) < 0) {
-		/* Far behind, or no memory for it: as a send that timed out. */
-		c->broken = 1;
-		return -ENOBUFS;
-	}
-	client_update(c);
-	return 0;
-}
-
-static void send_json(struct client *c, uint8_t type, uint32_t id, json_t *obj)
-{
-	char *s;
-
-	if (!obj)
-		return;
-	s = json_dumps(obj, JSON_COMPACT);
-	json_decref(obj);
-	if (!s)
-		return;
-	if (strlen(s) > MSB_FRAME_MAX) {
-		/* Never the case for our own replies; refuse rather than
-		 * send a frame the peer must reject. */
-		free(s);
-		s = strdup("{\"ok\":false,\"error\":{\"code\":-8,\"message\":"
-			   "\"reply too large\",\"hint\":\"\"}}");
-		if (!s)
-			return;
-	}
-	client_send(c, type, id, s, strlen(s));
-	free(s);
-}
-
-void client_reply(struct client *c, uint32_t id, json_t *obj)
-{
-	send_json(c, MSB_FRAME_REPLY, id, obj);
-}
-
-void client_event(struct client *c, uint32_t id, json_t *obj)
-{
-	send_json(c, MSB_FRAME_EVENT, id, obj);
-}
-
-void client_error(struct client *c, uint32_t id, int code, int os_errno,
-		  const char *hint, const char *fmt, ...)
-{
-	char msg[600];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (os_errno) {
-		size_t n = strlen(msg);
-
-		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(os_errno));
-	}
-	client_reply(c, id, json_pack("{s:b,s:{s:i,s:s,s:s,s:i}}", "ok", 0,
-				      "error", "code", code, "message", msg,
-				      "hint", hint ? hint : "", "errno", os_errno));
-}
-
-int client_track(struct client *c, uint32_t id, const struct request_ops *ops, void *rd)
-{
-	struct tracked *t;
-
-	for (t = c->tracked; t; t = t->next)
-		if (t->id == id)
-			return -1;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return -1;
-	t->id = id;
-	t->ops = ops;
-	t->rd = rd;
-	t->next = c->tracked;
-	c->tracked = t;
-	return 0;
-}
-
-void client_untrack(struct client *c, uint32_t id)
-{
-	for (struct tracked **pp = &c->tracked; *pp; pp = &(*pp)->next)
-		if ((*pp)->id == id) {
-			struct tracked *t = *pp;
-
-			*pp = t->next;
-			free(t);
-			return;
-		}
-}
-
-static struct tracked *find_tracked(struct client *c, uint32_t id)
-{
-	for (struct tracked *t = c->tracked; t; t = t->next)
-		if (t->id == id)
-			return t;
-	return NULL;
-}
-
 static json_t *hello_json(struct agent *a)
 {
 	return config_hello(a->cfg, a->enf, a->detached);
@@ -555,7 +305,6 @@ static struct client *client_new(struct agent *a, int fd, int primary)
 
 	if (!c)
 		return NULL;
-	c->a = a;
 	c->fd = fd;
 	c->refs = 1;
 	c->primary = primary;
@@ -584,8 +333,8 @@ static void client_close(struct agent *a, struct client *c)
 		return;
 	/* What the fd takes now still goes (a HELLO refusing it, say); the
 	 * rest is dropped. */
-	out_flush(c);
-	out_free(c);
+	client_out_flush(c);
+	client_out_free(c);
 	agent_unwatch(a, c->fd);
 	close(c->fd);
 	c->fd = -1;
@@ -642,7 +391,7 @@ static void do_call(struct agent *a, struct client *c, const struct msb_frame *f
 
 	if (f->id == 0)
 		return; /* a reply could not be addressed */
-	if (find_tracked(c, f->id)) {
+	if (client_find_tracked(c, f->id)) {
 		client_error(c, f->id, MSB_EPROTO, 0, "", "request id %u is in use", f->id);
 		return;
 	}
@@ -681,11 +430,11 @@ static void do_hello(struct agent *a, struct client *c, const struct msb_frame *
 	json_t *h = msb_frame_json(f, &why);
 
 	if (!h || json_integer_value(json_object_get(h, "proto")) != MSB_PROTO_VERSION) {
-		send_json(c, MSB_FRAME_HELLO, 0, config_hello_mismatch());
+		client_send_json(c, MSB_FRAME_HELLO, 0, config_hello_mismatch());
 		c->broken = 1;
 	} else {
 		c->greeted = 1;
-		send_json(c, MSB_FRAME_HELLO, 0, hello_json(a));
+		client_send_json(c, MSB_FRAME_HELLO, 0, hello_json(a));
 	}
 	json_decref(h);
 }
@@ -713,11 +462,11 @@ static void client_frames(struct agent *a, struct client *c)
 			do_call(a, c, &f);
 			break;
 		case MSB_FRAME_STDIN:
-			if ((t = find_tracked(c, f.id)) && t->ops->on_stdin)
+			if ((t = client_find_tracked(c, f.id)) && t->ops->on_stdin)
 				t->ops->on_stdin(a, c, f.id, f.data, f.len, t->rd);
 			break;
 		case MSB_FRAME_CANCEL:
-			if ((t = find_tracked(c, f.id)) && t->ops->on_cancel) {
+			if ((t = client_find_tracked(c, f.id)) && t->ops->on_cancel) {
 				json_t *j = msb_frame_json(&f, &why);
 				json_int_t sig = j ? json_integer_value(json_object_get(j, "signal")) : 0;
 
@@ -931,7 +680,7 @@ int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 		return 1;
 	if (a.nports)
 		primary->port = 1; /* port 1 carried the configuration */
-	send_json(primary, MSB_FRAME_HELLO, 0, hello_json(&a));
+	client_send_json(primary, MSB_FRAME_HELLO, 0, hello_json(&a));
 	for (unsigned i = 2; i <= a.nports; i++)
 		port_reopen(&a, i);
 	if (listen_fd >= 0)
@@ -1012,6 +761,10 @@ int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 				break;
 			}
 		}
+		/* What each connection polls for now (client_update). */
+		for (struct client *c = a.clients; c; c = c->next)
+			if (c->fd >= 0)
+				agent_watch_events(&a, c->fd, c->events);
 		pfds[np++] = (struct pollfd){ .fd = a.sigfd, .events = POLLIN };
 		for (size_t i = 0; i < a.nwatches; i++) {
 			const struct watch *w = &a.watches[i];

@@ -1,7 +1,7 @@
 /*
  * loop.h - the agent's event loop (loop.c): serving the protocol as PID 1
  * of the sandbox, and what the modules that implement operations use from
- * it (watches, timers, children, and frames to a client).
+ * it (watches, timers, children). Frames to a client: client.h.
  */
 #ifndef MSB_AGENT_LOOP_H
 #define MSB_AGENT_LOOP_H
@@ -64,38 +64,5 @@ int agent_child(struct agent *a, pid_t pid, child_fn fn, void *data);
 
 /* Signal every process in the sandbox but the agent (PID 1 only). */
 void agent_kill_all(int sig);
-
-/* Frames to a client. client_reply() takes the reference to obj. A client
- * that went away makes these no-ops (check client_alive()). They never
- * block: what the connection does not take now is queued, and a client
- * too far behind is dropped (client_send() then returns < 0). */
-int client_send(struct client *c, uint8_t type, uint32_t id, const void *data, size_t len);
-/* Whether c's queue is over its high-water mark, until it is back under
- * its low-water mark: a producer stops sending to it meanwhile (and
- * watches its source with agent_watch_client()). */
-int client_congested(const struct client *c);
-void client_reply(struct client *c, uint32_t id, json_t *obj);
-void client_event(struct client *c, uint32_t id, json_t *obj);
-void client_error(struct client *c, uint32_t id, int code, int os_errno,
-		  const char *hint, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
-int client_alive(const struct client *c);
-/* Clients are reference counted so that modules may keep one past its
- * disconnection (sends then do nothing). */
-void client_ref(struct client *c);
-void client_unref(struct client *c);
-
-/* A request that outlives its CALL (a running command, a file upload):
- * STDIN and CANCEL frames with its id go to these callbacks. on_detach
- * runs when the client disconnects; it must end the request (untrack). */
-struct request_ops {
-	void (*on_stdin)(struct agent *a, struct client *c, uint32_t id,
-			 const uint8_t *data, size_t len, void *rd); /* len 0: EOF */
-	void (*on_cancel)(struct agent *a, struct client *c, uint32_t id,
-			  int sig, void *rd);
-	void (*on_detach)(struct agent *a, struct client *c, uint32_t id, void *rd);
-};
-int client_track(struct client *c, uint32_t id, const struct request_ops *ops, void *rd);
-void client_untrack(struct client *c, uint32_t id);
 
 #endif

@@ -10,6 +10,7 @@
 #include <sys/statfs.h>
 
 #include "base.h"
+#include "client.h"
 #include "metrics.h"
 #include "mounts.h"
 

@@ -2,7 +2,7 @@
  * outq.c - a connection's queue of frame bytes not written yet: frames
  * are copied into chunks (small frames share one), written out with
  * writev-sized batches of chunks, in order, as the fd takes them. The
- * loop (loop.c) decides when to write and how much may wait.
+ * client (client.c) decides how much may wait, the loop when to write.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "msb.h"
+#include "client.h"
 #include "base.h"
 #include "repl.h"
 #include "repl_ctx.h"

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 
 #include "msb.h"
+#include "client.h"
 #include "base.h"
 #include "launch.h"
 #include "proto.h"

@@ -11,6 +11,7 @@
 
 #include "msb.h"
 #include "base.h"
+#include "client.h"
 #include "loop.h"
 
 struct repl_ctx;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "msb.h"
+#include "client.h"
 #include "base.h"
 #include "proto.h"
 #include "repl_reply.h"
