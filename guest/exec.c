@@ -28,8 +28,8 @@
 #include <sys/wait.h>
 
 #include "msb.h"
-#include "client.h"
 #include "base.h"
+#include "client.h"
 #include "exec.h"
 #include "launch.h"
 #include "proto.h"

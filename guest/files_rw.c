@@ -25,8 +25,8 @@
 #include <sys/stat.h>
 
 #include "msb.h"
-#include "client.h"
 #include "base.h"
+#include "client.h"
 #include "files_req.h"
 #include "files_rw.h"
 #include "path.h"

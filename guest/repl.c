@@ -33,8 +33,8 @@
 #include <string.h>
 
 #include "msb.h"
-#include "client.h"
 #include "base.h"
+#include "client.h"
 #include "repl.h"
 #include "repl_ctx.h"
 #include "repl_lang.h"

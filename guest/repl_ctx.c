@@ -25,8 +25,8 @@
 #include <sys/wait.h>
 
 #include "msb.h"
-#include "client.h"
 #include "base.h"
+#include "client.h"
 #include "launch.h"
 #include "proto.h"
 #include "repl_ctx.h"

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "msb.h"
-#include "client.h"
 #include "base.h"
+#include "client.h"
 #include "proto.h"
 #include "repl_reply.h"
 
