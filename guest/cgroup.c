@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "msb.h"
+#include "base.h"
 #include "cgroup.h"
 
 #ifndef CG2_ROOT
@@ -35,11 +37,6 @@
 #endif
 
 static const char *const ctrl_name[CG_NCTRL] = { "memory", "pids", "cpu" };
-
-static void freep(void *p) { free(*(void **)p); }
-static void fclosep(FILE **f) { if (*f) fclose(*f); }
-#define _cleanup_free_ __attribute__((cleanup(freep)))
-#define _cleanup_fclose_ __attribute__((cleanup(fclosep)))
 
 static int write_str(const char *dir, const char *file, const char *s)
 {

@@ -1,5 +1,6 @@
 /*
- * vminit.c - msb-agent as /init of a microVM (the vm backend).
+ * vm.c - msb-agent as /init of a microVM (the vm backend): everything
+ * that only a VM needs. agent.c's vm_main() strings it together.
  *
  * msb-vmm boots the guest kernel with an initramfs that holds only this
  * static agent as /init (msb-vmm --init), the shared root filesystem image
@@ -51,7 +52,11 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
-#include "agent.h"
+#include <jansson.h>
+
+#include "msb.h"
+#include "proto.h"
+#include "vm.h"
 
 #define CHANNEL "/dev/hvc0"
 #define ROOT_DISK "/dev/vda"
@@ -264,6 +269,45 @@ int vm_early(int *channel, int *multiport, struct agent_err *err)
 			return agent_fail(err, MSB_ESPAWN, errno, NULL, "dup %s", CHANNEL);
 	}
 	*channel = fd;
+	return 0;
+}
+
+int vm_greet(int channel)
+{
+	json_t *hello = json_pack("{s:i,s:b}", "proto", MSB_PROTO_VERSION, "ready", 1);
+	int rc = hello ? msb_frame_write_json(channel, MSB_FRAME_HELLO, 0, hello) : -1;
+
+	json_decref(hello);
+	return rc < 0 ? -1 : 0;
+}
+
+int vm_configure(struct agent_config *cfg, int multiport, struct agent_err *err)
+{
+	int sp[2];
+
+	cfg->vm = 1;
+	cfg->host_pid = getpid();
+	if (cfg->volumes_len)
+		return agent_fail(err, MSB_EUNSUPPORTED, 0, "use the os backend for "
+				  "host volumes", "the vm backend cannot do host "
+				  "volumes yet");
+	/* Detached: msb-vmm gives every client a port of its own; the
+	 * socket is msb-vmm's, not ours. Not detached: the owner's
+	 * connection alone, on port 1 (or the console, hvc0). */
+	if ((cfg->socket_path && (!multiport || !cfg->ports)) ||
+	    (!cfg->socket_path && cfg->ports))
+		return agent_fail(err, MSB_EPROTO, 0, "install msb-vmm, msb-agent and "
+				  "libmsb from the same release", "a %s sandbox in a VM "
+				  "%s", cfg->socket_path ? "detached" : "non-detached",
+				  multiport ? "with agent ports" : "without agent ports");
+	free(cfg->socket_path);
+	cfg->socket_path = NULL;
+	if (cfg->ports) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+			return agent_fail(err, MSB_ESPAWN, errno, NULL, "socketpair");
+		cfg->port_helper = sp[0];
+		cfg->port_helper_peer = sp[1];
+	}
 	return 0;
 }
 

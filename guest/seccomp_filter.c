@@ -1,5 +1,5 @@
 /*
- * seccomp.c - the sandbox's seccomp filter.
+ * seccomp_filter.c - the sandbox's seccomp filter.
  *
  * A deny-list after Docker's default profile: everything is allowed except
  * the calls below, which fail with EPERM (ENOSYS for clone3). Most of them
@@ -23,7 +23,8 @@
 #include <linux/seccomp.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "msb.h"
+#include "seccomp_filter.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
