@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include "msb.h"
+#include "wire.h"
 #include "base.h"
 #include "config.h"
 #include "exec.h"
@@ -59,20 +59,20 @@ static int serve(const struct agent_config *cfg, int sock, int listen_fd,
  * isolation, so that it is reachable from outside), and leave the process
  * that libmsb spawned, so that the creator need not wait for us.
  */
-static int detach(struct agent_config *cfg, struct agent_err *err)
+static int detach(struct agent_config *cfg, struct msb_wire_error *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	mode_t old;
 	pid_t pid;
 	int fd;
 
-	if (strlen(cfg->socket_path) >= sizeof(sa.sun_path))
-		return agent_fail(err, MSB_EINVAL, 0, "set MSB_STATE_DIR to a shorter path",
-				  "socket path %s is too long", cfg->socket_path);
-	strcpy(sa.sun_path, cfg->socket_path);
+	if (strlen(cfg->w.socket_path) >= sizeof(sa.sun_path))
+		return msb_wire_fail(err, MSB_WIRE_EINVAL, 0, "set MSB_STATE_DIR to a shorter path",
+				  "socket path %s is too long", cfg->w.socket_path);
+	strcpy(sa.sun_path, cfg->w.socket_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "socket");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "socket");
 	old = umask(0077); /* only the owner may connect */
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
@@ -80,19 +80,19 @@ static int detach(struct agent_config *cfg, struct agent_err *err)
 		umask(old);
 		close(fd);
 		if (e == EADDRINUSE)
-			return agent_fail(err, MSB_EEXISTS, e, "stop it or pick another name",
-					  "a sandbox is already listening at %s", cfg->socket_path);
-		return agent_fail(err, MSB_ESPAWN, e, NULL, "bind %s", cfg->socket_path);
+			return msb_wire_fail(err, MSB_WIRE_EEXISTS, e, "stop it or pick another name",
+					  "a sandbox is already listening at %s", cfg->w.socket_path);
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, e, NULL, "bind %s", cfg->w.socket_path);
 	}
 	umask(old);
 	if (listen(fd, 16) < 0) {
 		close(fd);
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "listen");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "listen");
 	}
 	pid = fork();
 	if (pid < 0) {
 		close(fd);
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "fork");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "fork");
 	}
 	if (pid > 0)
 		_exit(0); /* libmsb reaps this one; the child carries on */
@@ -114,7 +114,7 @@ static int vm_main(void)
 {
 	struct agent_config cfg;
 	struct agent_enforcement enf;
-	struct agent_err err = { 0 };
+	struct msb_wire_error err = { 0 };
 	int ch = -1, multiport = 0;
 
 	if (vm_early(&ch, &multiport, &err) < 0)
@@ -142,11 +142,11 @@ int main(int argc, char **argv)
 {
 	struct agent_config cfg;
 	struct agent_enforcement enf;
-	struct agent_err err = { 0 };
+	struct msb_wire_error err = { 0 };
 	int sock = -1;
 
 	if (argc == 2 && !strcmp(argv[1], "--version")) {
-		printf("msb-agent %s (protocol %d)\n", MSB_VERSION,
+		printf("msb-agent %s (protocol %d)\n", MSB_AGENT_VERSION,
 		       MSB_PROTO_VERSION);
 		return 0;
 	}
@@ -175,7 +175,7 @@ int main(int argc, char **argv)
 		config_refuse(sock, &err);
 		return 1;
 	}
-	if (cfg.socket_path && detach(&cfg, &err) < 0) {
+	if (cfg.w.socket_path && detach(&cfg, &err) < 0) {
 		config_refuse(sock, &err);
 		return 1;
 	}

@@ -1,6 +1,6 @@
 /*
- * base.c - the agent's basics: errors, the clock, and small file-system
- * helpers (see base.h). A leaf: it calls no other module of the agent.
+ * base.c - the agent's basics: the clock and small file-system helpers
+ * (see base.h). A leaf: it calls no other module of the agent.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -8,38 +8,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
 #include "base.h"
 
-int agent_fail(struct agent_err *e, int code, int os_errno, const char *hint,
-	       const char *fmt, ...)
-{
-	va_list ap;
-	size_t n;
-
-	e->code = code;
-	e->os_errno = os_errno;
-	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof(e->message), fmt ? fmt : "", ap);
-	va_end(ap);
-	if (os_errno) {
-		n = strlen(e->message);
-		snprintf(e->message + n, sizeof(e->message) - n, ": %s",
-			 strerror(os_errno));
-	}
-	snprintf(e->hint, sizeof(e->hint), "%s", hint ? hint : "");
-	return -1;
-}
-
 uint64_t agent_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return msb_clock_ns();
 }
 
 int pathf(char *buf, size_t size, const char *fmt, ...)

@@ -1,11 +1,12 @@
 /*
- * base.h - what every module of msb-agent builds on: the agent's error
- * record, the monotonic clock, cleanup attributes (so that every early
+ * base.h - what every module of msb-agent builds on: the error record
+ * (the wire's), the monotonic clock, cleanup attributes (so that every early
  * return closes and frees what it should), and small file-system helpers
  * that neither truncate a path nor leave a write half done.
  *
- * Nothing here knows about the protocol, the loop or the sandbox's layout;
- * every other module of the agent may include it.
+ * Of the protocol it takes only the error record and the clock (common/);
+ * nothing here knows about the loop or the sandbox's layout. Every other
+ * module of the agent may include it.
  */
 #ifndef MSB_AGENT_BASE_H
 #define MSB_AGENT_BASE_H
@@ -18,21 +19,15 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-/* An error inside the agent: becomes the HELLO error or a REPLY error. */
-struct agent_err {
-	int code;          /* an MSB_E* code */
-	int os_errno;
-	char message[512];
-	char hint[512];
-};
+#include "proto.h"
+#include "wire.h"
 
-/* Record an error; returns -1 so that `return agent_fail(...)` reads well.
- * Either hint or the format may be NULL/"". A non-zero os_errno adds
- * ": strerror(os_errno)" to the message. */
-int agent_fail(struct agent_err *e, int code, int os_errno, const char *hint,
-	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* An error inside the agent is a struct msb_wire_error, recorded with
+ * msb_wire_fail() (common/wire.h): it becomes the HELLO's refusal or a
+ * REPLY's error object as it is. */
 
-/* CLOCK_MONOTONIC in nanoseconds: every deadline and timer of the agent. */
+/* CLOCK_MONOTONIC in nanoseconds (msb_clock_ns()): every deadline and
+ * timer of the agent. */
 uint64_t agent_now_ns(void);
 
 /* ---- cleanup attributes -------------------------------------------------- */

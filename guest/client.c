@@ -26,7 +26,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include "msb.h"
+#include "wire.h"
 #include "base.h"
 #include "client.h"
 #include "proto.h"
@@ -197,20 +197,13 @@ void client_event(struct client *c, uint32_t id, json_t *obj)
 void client_error(struct client *c, uint32_t id, int code, int os_errno,
 		  const char *hint, const char *fmt, ...)
 {
-	char msg[600];
+	struct msb_wire_error e;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msb_wire_vfail(&e, code, os_errno, hint, fmt, ap);
 	va_end(ap);
-	if (os_errno) {
-		size_t n = strlen(msg);
-
-		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(os_errno));
-	}
-	client_reply(c, id, json_pack("{s:b,s:{s:i,s:s,s:s,s:i}}", "ok", 0,
-				      "error", "code", code, "message", msg,
-				      "hint", hint ? hint : "", "errno", os_errno));
+	client_reply(c, id, msb_wire_failed_reply(&e));
 }
 
 int client_track(struct client *c, uint32_t id, const struct request_ops *ops, void *rd)

@@ -27,7 +27,7 @@
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 
-#include "msb.h"
+#include "wire.h"
 #include "base.h"
 #include "client.h"
 #include "exec.h"
@@ -397,11 +397,11 @@ void op_exec(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 	    (jenv && !json_is_array(jenv)) || timeout < 0 || cap < 0 ||
 	    (jpty && (!json_is_object(jpty) || rows < 0 || rows > 10000 ||
 		      cols < 0 || cols > 10000))) {
-		client_error(c, id, MSB_EINVAL, 0, "", "malformed exec request");
+		client_error(c, id, MSB_WIRE_EINVAL, 0, "", "malformed exec request");
 		return;
 	}
 	if (njobs >= MAX_JOBS) {
-		client_error(c, id, MSB_EINVAL, 0, "wait for some commands to finish",
+		client_error(c, id, MSB_WIRE_EINVAL, 0, "wait for some commands to finish",
 			     "too many commands running (%d)", MAX_JOBS);
 		return;
 	}
@@ -409,26 +409,26 @@ void op_exec(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 	env = launch_env(cfg, jenv);
 	job = calloc(1, sizeof(*job));
 	if (!argv || !env || !job) {
-		client_error(c, id, MSB_ENOMEM, ENOMEM, "", "exec");
+		client_error(c, id, MSB_WIRE_ENOMEM, ENOMEM, "", "exec");
 		goto out;
 	}
 	for (size_t i = 0; i < argc; i++) {
 		argv[i] = (char *)json_string_value(json_array_get(jargv, i));
 		if (!argv[i]) {
-			client_error(c, id, MSB_EINVAL, 0, "", "argv[%zu] is not a string", i);
+			client_error(c, id, MSB_WIRE_EINVAL, 0, "", "argv[%zu] is not a string", i);
 			goto out;
 		}
 	}
 	if (jpty) {
 		if (open_pty(&master, slave, sizeof(slave), rows ? (unsigned)rows : 24,
 			     cols ? (unsigned)cols : 80) < 0) {
-			client_error(c, id, MSB_ERROR, errno, "the sandbox's /dev/pts may "
+			client_error(c, id, MSB_WIRE_ERROR, errno, "the sandbox's /dev/pts may "
 				     "be exhausted", "cannot open a pseudo-terminal");
 			goto out;
 		}
 	} else if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) ||
 		   (want_stdin && pipe2(in, O_CLOEXEC))) {
-		client_error(c, id, MSB_ERROR, errno, "the sandbox may have too many "
+		client_error(c, id, MSB_WIRE_ERROR, errno, "the sandbox may have too many "
 			     "open files", "cannot create pipes");
 		goto out;
 	}
@@ -440,7 +440,7 @@ void op_exec(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 		spec.fds[2] = err[1];
 		spec.nfds = 3;
 	}
-	spec.workdir = cfg->workdir;
+	spec.workdir = cfg->w.workdir;
 	spec.cwd = cwd;
 	spec.env = env;
 	spec.argv[0] = argv;
@@ -452,29 +452,29 @@ void op_exec(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 	out[1] = err[1] = in[0] = -1;
 	if (pid < 0) {
 		if (fail.stage == LAUNCH_PIPE)
-			client_error(c, id, MSB_ERROR, fail.err, "the sandbox may have too many "
+			client_error(c, id, MSB_WIRE_ERROR, fail.err, "the sandbox may have too many "
 				     "open files", "cannot create pipes");
 		else if (fail.stage == LAUNCH_FORK)
-			client_error(c, id, MSB_ERROR, fail.err, "the sandbox may be at its "
+			client_error(c, id, MSB_WIRE_ERROR, fail.err, "the sandbox may be at its "
 				     "process limit", "cannot start the command");
 		else if (fail.stage == LAUNCH_EXEC && fail.err == ENOENT)
-			client_error(c, id, MSB_ENOTFOUND, 0, "check the name; the sandbox "
+			client_error(c, id, MSB_WIRE_ENOTFOUND, 0, "check the name; the sandbox "
 				     "sees the host's /usr, /bin and its volumes, and "
 				     "PATH=" AGENT_DEFAULT_PATH, "command not found: %s", argv[0]);
 		else if (fail.stage == LAUNCH_EXEC)
-			client_error(c, id, fail.err == EACCES ? MSB_EPERM : MSB_ERROR,
+			client_error(c, id, fail.err == EACCES ? MSB_WIRE_EPERM : MSB_WIRE_ERROR,
 				     fail.err, "check that the file is an executable program",
 				     "cannot execute %s", argv[0]);
 		else if (fail.stage == LAUNCH_SETSID || fail.stage == LAUNCH_TTY)
-			client_error(c, id, MSB_ERROR, fail.err, "", "cannot set up the terminal");
+			client_error(c, id, MSB_WIRE_ERROR, fail.err, "", "cannot set up the terminal");
 		else if (fail.stage == LAUNCH_DUP2)
-			client_error(c, id, MSB_ERROR, fail.err, "", "cannot start the "
+			client_error(c, id, MSB_WIRE_ERROR, fail.err, "", "cannot start the "
 				     "command: %s failed", launch_stage_name(fail.stage));
 		else
-			client_error(c, id, MSB_EINVAL, fail.err, "give an existing "
+			client_error(c, id, MSB_WIRE_EINVAL, fail.err, "give an existing "
 				     "directory inside the sandbox",
 				     "cannot change to directory %s",
-				     fail.stage == LAUNCH_CWD ? cwd : cfg->workdir);
+				     fail.stage == LAUNCH_CWD ? cwd : cfg->w.workdir);
 		goto out;
 	}
 
@@ -543,7 +543,7 @@ void op_resize(struct agent *a, struct client *c, uint32_t id, const json_t *req
 	json_int_t cols = json_integer_value(json_object_get(req, "cols"));
 
 	if (rows <= 0 || rows > 10000 || cols <= 0 || cols > 10000) {
-		client_error(c, id, MSB_EINVAL, 0, "give rows and cols between 1 and 10000",
+		client_error(c, id, MSB_WIRE_EINVAL, 0, "give rows and cols between 1 and 10000",
 			     "bad terminal size %lldx%lld", (long long)rows, (long long)cols);
 		return;
 	}
@@ -551,19 +551,19 @@ void op_resize(struct agent *a, struct client *c, uint32_t id, const json_t *req
 		if (j->c != c || j->id != (uint32_t)target)
 			continue;
 		if (!j->pty || j->out_fd < 0) {
-			client_error(c, id, MSB_EINVAL, 0, "resize works on PTY sessions",
+			client_error(c, id, MSB_WIRE_EINVAL, 0, "resize works on PTY sessions",
 				     "the process has no terminal");
 			return;
 		}
 		struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
 		if (ioctl(j->out_fd, TIOCSWINSZ, &ws) < 0) {
-			client_error(c, id, MSB_ERROR, errno, "", "resize failed");
+			client_error(c, id, MSB_WIRE_ERROR, errno, "", "resize failed");
 			return;
 		}
 		client_reply(c, id, json_pack("{s:b}", "ok", 1));
 		return;
 	}
-	client_error(c, id, MSB_ENOTFOUND, 0, "the process may have ended",
+	client_error(c, id, MSB_WIRE_ENOTFOUND, 0, "the process may have ended",
 		     "no such process");
 }
 

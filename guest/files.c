@@ -48,7 +48,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "msb.h"
+#include "wire.h"
 #include "client.h"
 #include "files.h"
 #include "files_req.h"
@@ -69,8 +69,8 @@ static const char *type_name(mode_t m)
 
 static int type_num(mode_t m)
 {
-	return S_ISREG(m) ? MSB_FILE_REGULAR : S_ISDIR(m) ? MSB_FILE_DIRECTORY :
-	       S_ISLNK(m) ? MSB_FILE_SYMLINK : MSB_FILE_OTHER;
+	return S_ISREG(m) ? MSB_WIRE_FILE_REGULAR : S_ISDIR(m) ? MSB_WIRE_FILE_DIRECTORY :
+	       S_ISLNK(m) ? MSB_WIRE_FILE_SYMLINK : MSB_WIRE_FILE_OTHER;
 }
 
 static int64_t mtime_ms(const struct stat *st)
@@ -168,7 +168,7 @@ static void do_list(struct agent *a, struct client *c, uint32_t id,
 		if (path_is_dot(d->d_name))
 			continue;
 		if (n == LIST_MAX) {
-			client_error(c, id, MSB_ETOOBIG, 0, "list its "
+			client_error(c, id, MSB_WIRE_ETOOBIG, 0, "list its "
 				     "subdirectories, or run a command (ls, "
 				     "find) for such a directory",
 				     "\"%.256s\" holds more than %d entries",
@@ -241,7 +241,7 @@ static void do_mkdir(struct agent *a, struct client *c, uint32_t id,
 	if ((mode = file_req_uint(c, id, req, "mode", 0755, 07777)) < 0)
 		return;
 	if (mode & (S_ISUID | S_ISGID)) {
-		client_error(c, id, MSB_EPERM, 0, "drop the setuid and setgid "
+		client_error(c, id, MSB_WIRE_EPERM, 0, "drop the setuid and setgid "
 			     "bits", "mode %04llo is not allowed", (long long)mode);
 		return;
 	}
@@ -357,7 +357,7 @@ static void do_remove(struct agent *a, struct client *c, uint32_t id,
 		return;
 	}
 	if (path_is_dot(name)) {
-		client_error(c, id, MSB_EINVAL, 0, "name the directory itself, "
+		client_error(c, id, MSB_WIRE_EINVAL, 0, "name the directory itself, "
 			     "without a trailing \".\" or \"..\"",
 			     "cannot remove \"%.256s\"", path);
 		close(dfd);
@@ -377,7 +377,7 @@ static void do_remove(struct agent *a, struct client *c, uint32_t id,
 			client_reply(c, id, json_pack("{s:b}", "ok", 1));
 	} else if ((e = remove_tree(dfd, name, 0, where, sizeof(where))) < 0) {
 		if (e == -ELOOP)
-			client_error(c, id, MSB_EINVAL, 0, "remove it with a "
+			client_error(c, id, MSB_WIRE_EINVAL, 0, "remove it with a "
 				     "command (rm -rf)", "cannot remove "
 				     "\"%.256s\": deeper than %d levels",
 				     path, REMOVE_DEPTH);
@@ -414,7 +414,7 @@ static void do_rename(struct agent *a, struct client *c, uint32_t id,
 		return;
 	}
 	if (path_is_dot(n1) || path_is_dot(n2))
-		client_error(c, id, MSB_EINVAL, 0, "name the entries themselves, "
+		client_error(c, id, MSB_WIRE_EINVAL, 0, "name the entries themselves, "
 			     "without a trailing \".\" or \"..\"",
 			     "cannot rename \"%.256s\" to \"%.256s\"", from, to);
 	else if (renameat(d1, n1, d2, n2) < 0)
@@ -433,7 +433,7 @@ void op_file(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 	const char *path;
 
 	if (!action) {
-		client_error(c, id, MSB_EINVAL, 0, "", "file request without action");
+		client_error(c, id, MSB_WIRE_EINVAL, 0, "", "file request without action");
 		return;
 	}
 	if (!strcmp(action, "rename")) {
@@ -457,7 +457,7 @@ void op_file(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 	else if (!strcmp(action, "remove"))
 		do_remove(a, c, id, req, path);
 	else
-		client_error(c, id, MSB_EUNSUPPORTED, 0,
+		client_error(c, id, MSB_WIRE_EUNSUPPORTED, 0,
 			     "update libmsb and msb-agent together",
 			     "unknown file action \"%.64s\"", action);
 }

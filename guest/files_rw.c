@@ -24,7 +24,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "msb.h"
+#include "wire.h"
 #include "base.h"
 #include "client.h"
 #include "files_req.h"
@@ -85,7 +85,7 @@ static void reader_pump(struct agent *a, struct reader *r)
 			return;
 		}
 		if (r->max && r->sent + (uint64_t)n > r->max) {
-			client_error(r->c, r->id, MSB_ETOOBIG, 0,
+			client_error(r->c, r->id, MSB_WIRE_ETOOBIG, 0,
 				     "raise max_bytes, or read it in a stream",
 				     "\"%.256s\" grew past the cap of %" PRIu64
 				     " bytes while it was read", r->path, r->max);
@@ -105,7 +105,7 @@ static void reader_pump(struct agent *a, struct reader *r)
 	 * client has caught up). */
 	if (!r->watched) {
 		if (agent_watch(a, r->fd, POLLIN, reader_ready, r) < 0) {
-			client_error(r->c, r->id, MSB_ENOMEM, ENOMEM, "",
+			client_error(r->c, r->id, MSB_WIRE_ENOMEM, ENOMEM, "",
 				     "cannot schedule the read");
 			reader_end(a, r);
 			return;
@@ -123,7 +123,7 @@ static void reader_ready(struct agent *a, int fd, short revents, void *data)
 static void reader_cancel(struct agent *a, struct client *c, uint32_t id,
 			  int sig, void *rd)
 {
-	client_error(c, id, MSB_ECANCELED, 0, "", "the read was canceled");
+	client_error(c, id, MSB_WIRE_ECANCELED, 0, "", "the read was canceled");
 	reader_end(a, rd);
 }
 
@@ -186,7 +186,7 @@ void file_read(struct agent *a, struct client *c, uint32_t id,
 		return;
 	}
 	if (max && st.st_size > max) {
-		client_error(c, id, MSB_ETOOBIG, 0,
+		client_error(c, id, MSB_WIRE_ETOOBIG, 0,
 			     "raise max_bytes, or read it in a stream",
 			     "\"%.256s\" is %lld bytes, larger than the cap of "
 			     "%" PRId64 " bytes", path, (long long)st.st_size, max);
@@ -197,7 +197,7 @@ void file_read(struct agent *a, struct client *c, uint32_t id,
 	if (!r || client_track(c, id, &reader_ops, r) < 0) {
 		free(r);
 		close(fd);
-		client_error(c, id, MSB_ENOMEM, ENOMEM, "", "cannot start the read");
+		client_error(c, id, MSB_WIRE_ENOMEM, ENOMEM, "", "cannot start the read");
 		return;
 	}
 	client_ref(c);
@@ -274,7 +274,7 @@ static void writer_stdin(struct agent *a, struct client *c, uint32_t id,
 static void writer_cancel(struct agent *a, struct client *c, uint32_t id,
 			  int sig, void *rd)
 {
-	client_error(c, id, MSB_ECANCELED, 0, "", "the write was canceled");
+	client_error(c, id, MSB_WIRE_ECANCELED, 0, "", "the write was canceled");
 	writer_end(a, rd, 1);
 }
 
@@ -305,7 +305,7 @@ void file_write(struct agent *a, struct client *c, uint32_t id,
 	    (mode = file_req_uint(c, id, req, "mode", DEFAULT_MODE, 07777)) < 0)
 		return;
 	if (mode & (S_ISUID | S_ISGID)) {
-		client_error(c, id, MSB_EPERM, 0, "drop the setuid and setgid "
+		client_error(c, id, MSB_WIRE_EPERM, 0, "drop the setuid and setgid "
 			     "bits: the sandbox never creates such files",
 			     "mode %04llo is not allowed", (long long)mode);
 		return;
@@ -324,7 +324,7 @@ void file_write(struct agent *a, struct client *c, uint32_t id,
 	fd = openat(dfd, name, base | O_CREAT | O_EXCL, (mode_t)mode);
 	if (fd >= 0) {
 		created = 1;
-	} else if (errno == EEXIST && flags != MSB_WRITE_EXCL) {
+	} else if (errno == EEXIST && flags != MSB_WIRE_WRITE_EXCL) {
 		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    !S_ISREG(st.st_mode)) {
 			file_fail_not_regular(a, c, id, S_ISDIR(st.st_mode) ? EISDIR : EINVAL,
@@ -336,7 +336,7 @@ void file_write(struct agent *a, struct client *c, uint32_t id,
 			close(dfd);
 			return;
 		}
-		fd = openat(dfd, name, base | (flags == MSB_WRITE_APPEND ? O_APPEND : 0));
+		fd = openat(dfd, name, base | (flags == MSB_WIRE_WRITE_APPEND ? O_APPEND : 0));
 	}
 	if (fd < 0) {
 		e = errno;
@@ -354,14 +354,14 @@ void file_write(struct agent *a, struct client *c, uint32_t id,
 			file_fail_errno(a, c, id, errno, "cannot set the mode of", path);
 			goto fail;
 		}
-	} else if (flags == MSB_WRITE_TRUNCATE && ftruncate(fd, 0) < 0) {
+	} else if (flags == MSB_WIRE_WRITE_TRUNCATE && ftruncate(fd, 0) < 0) {
 		file_fail_errno(a, c, id, errno, "cannot truncate", path);
 		goto fail;
 	}
 	w = malloc(sizeof(*w));
 	if (!w || client_track(c, id, &writer_ops, w) < 0) {
 		free(w);
-		client_error(c, id, MSB_ENOMEM, ENOMEM, "", "cannot start the write");
+		client_error(c, id, MSB_WIRE_ENOMEM, ENOMEM, "", "cannot start the write");
 		goto fail;
 	}
 	client_ref(c);

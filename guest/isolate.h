@@ -18,6 +18,6 @@
  * `sock` and exits.
  */
 int isolate_enter(const struct agent_config *cfg, int sock,
-		  struct agent_enforcement *enf, struct agent_err *err);
+		  struct agent_enforcement *enf, struct msb_wire_error *err);
 
 #endif

@@ -169,14 +169,14 @@ char **launch_env(const struct agent_config *cfg, const json_t *extra)
 	size_t max = 3 + json_array_size(extra) + 1, n = 0;
 	char **env;
 
-	for (char **e = cfg->env; *e; e++)
+	for (char **e = cfg->w.env; *e; e++)
 		max++;
 	env = calloc(max, sizeof(char *));
 	if (!env)
 		return NULL;
 	for (size_t i = 0; i < 3; i++)
 		env_put(env, &n, defaults[i]);
-	for (char **e = cfg->env; *e; e++)
+	for (char **e = cfg->w.env; *e; e++)
 		env_put(env, &n, *e);
 	for (size_t i = 0; i < json_array_size(extra); i++) {
 		const char *str = json_string_value(json_array_get(extra, i));

@@ -58,7 +58,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
-#include "msb.h"
+#include "wire.h"
 #include "base.h"
 #include "loop.h"
 #include "client.h"
@@ -373,7 +373,7 @@ static void op_shutdown(struct agent *a, struct client *c, uint32_t id, const js
 	if (grace < 0 || grace > 600000)
 		grace = 2000;
 	if (a->shutdown_client) {
-		client_error(c, id, MSB_ESTATE, 0, "", "the sandbox is already stopping");
+		client_error(c, id, MSB_WIRE_ESTATE, 0, "", "the sandbox is already stopping");
 		return;
 	}
 	client_ref(c);
@@ -392,19 +392,19 @@ static void do_call(struct agent *a, struct client *c, const struct msb_frame *f
 	if (f->id == 0)
 		return; /* a reply could not be addressed */
 	if (client_find_tracked(c, f->id)) {
-		client_error(c, f->id, MSB_EPROTO, 0, "", "request id %u is in use", f->id);
+		client_error(c, f->id, MSB_WIRE_EPROTO, 0, "", "request id %u is in use", f->id);
 		return;
 	}
 	req = msb_frame_json(f, &why);
 	if (!req) {
-		client_error(c, f->id, MSB_EPROTO, 0, "", "bad request: %s", why);
+		client_error(c, f->id, MSB_WIRE_EPROTO, 0, "", "bad request: %s", why);
 		return;
 	}
 	op = json_string_value(json_object_get(req, "op"));
 	if (!op) {
-		client_error(c, f->id, MSB_EPROTO, 0, "", "request without op");
+		client_error(c, f->id, MSB_WIRE_EPROTO, 0, "", "request without op");
 	} else if (a->dying || a->shutdown_client) {
-		client_error(c, f->id, MSB_ESTATE, 0, "create a new sandbox",
+		client_error(c, f->id, MSB_WIRE_ESTATE, 0, "create a new sandbox",
 			     "the sandbox is shutting down");
 	} else if (!strcmp(op, "shutdown")) {
 		op_shutdown(a, c, f->id, req);
@@ -417,7 +417,7 @@ static void do_call(struct agent *a, struct client *c, const struct msb_frame *f
 		if (i < a->nops)
 			a->ops[i].fn(a, c, f->id, req);
 		else
-			client_error(c, f->id, MSB_EUNSUPPORTED, 0,
+			client_error(c, f->id, MSB_WIRE_EUNSUPPORTED, 0,
 				     "update libmsb and msb-agent together",
 				     "unknown operation \"%.64s\"", op);
 	}
@@ -656,8 +656,8 @@ int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 {
 	struct agent a = { .cfg = cfg, .enf = enf, .ops = ops, .nops = nops,
 			   .listen_fd = listen_fd,
-			   .detached = listen_fd >= 0 || cfg->ports > 0,
-			   .nports = cfg->ports <= AGENT_MAX_PORTS ? cfg->ports : 0 };
+			   .detached = listen_fd >= 0 || cfg->w.ports > 0,
+			   .nports = cfg->w.ports <= AGENT_MAX_PORTS ? cfg->w.ports : 0 };
 	struct pollfd *pfds = NULL;
 	uint64_t *serials = NULL;
 	size_t pcap = 0;
@@ -685,8 +685,8 @@ int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 		port_reopen(&a, i);
 	if (listen_fd >= 0)
 		agent_watch(&a, listen_fd, POLLIN, accept_client, NULL);
-	if (cfg->timeout_ms > 0)
-		agent_timer(&a, agent_now_ns() + (uint64_t)cfg->timeout_ms * 1000000ull,
+	if (cfg->w.timeout_ms > 0)
+		agent_timer(&a, agent_now_ns() + (uint64_t)cfg->w.timeout_ms * 1000000ull,
 			    wall_time_reached, NULL);
 
 	while (!a.stop) {

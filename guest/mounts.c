@@ -19,7 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "msb.h"
+#include "wire.h"
 #include "base.h"
 #include "mounts.h"
 
@@ -57,15 +57,15 @@ static int remount_one(const char *path, unsigned long flags)
 }
 
 /* Remount path and every mount below it (from mountinfo) with flags. */
-static int remount_tree(const char *path, unsigned long flags, struct agent_err *err)
+static int remount_tree(const char *path, unsigned long flags, struct msb_wire_error *err)
 {
 	if (remount_one(path, flags) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, "the host may forbid remounting this bind mount read-only from a user namespace",
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, "the host may forbid remounting this bind mount read-only from a user namespace",
 				  "remount %s read-only/nosuid failed", path);
 
 	_cleanup_fclose_ FILE *f = fopen(HOST_PROC "/self/mountinfo", "re");
 	if (!f)
-		return agent_fail(err, MSB_ESPAWN, errno, "is /proc mounted on the host?",
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, "is /proc mounted on the host?",
 				  "open %s/self/mountinfo", HOST_PROC);
 	size_t plen = strlen(path);
 	_cleanup_free_ char *line = NULL;
@@ -85,7 +85,7 @@ static int remount_tree(const char *path, unsigned long flags, struct agent_err 
 			 * from inside either (bubblewrap ignores these too). */
 			if (errno == EACCES || errno == ENOENT)
 				continue;
-			return agent_fail(err, MSB_ESPAWN, errno, "the host may forbid remounting this mount read-only from a user namespace",
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, "the host may forbid remounting this mount read-only from a user namespace",
 					  "remount submount %s read-only failed", mp);
 		}
 	}
@@ -93,22 +93,22 @@ static int remount_tree(const char *path, unsigned long flags, struct agent_err 
 }
 
 /* Bind src on dst (recursively), then add flags to the whole tree. */
-static int bind_tree(const char *src, const char *dst, unsigned long flags, struct agent_err *err)
+static int bind_tree(const char *src, const char *dst, unsigned long flags, struct msb_wire_error *err)
 {
 	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "bind mount %s on %s failed", src, dst);
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "bind mount %s on %s failed", src, dst);
 	return remount_tree(dst, flags, err);
 }
 
-static int mount_tmpfs(const char *dst, unsigned long flags, const char *opts, struct agent_err *err)
+static int mount_tmpfs(const char *dst, unsigned long flags, const char *opts, struct msb_wire_error *err)
 {
 	if (mount("tmpfs", dst, "tmpfs", flags, opts) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "mount tmpfs (%s) on %s failed", opts, dst);
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "mount tmpfs (%s) on %s failed", opts, dst);
 	return 0;
 }
 
 /* The system directories, each a symlink (merged /usr) or a read-only bind. */
-static int setup_system_dirs(const char *src_root, struct agent_err *err)
+static int setup_system_dirs(const char *src_root, struct msb_wire_error *err)
 {
 	static const char *const dirs[] = { "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
@@ -116,26 +116,26 @@ static int setup_system_dirs(const char *src_root, struct agent_err *err)
 		struct stat st;
 		if (pathf(src, sizeof(src), "%s/%s", src_root, dirs[i]) < 0 ||
 		    pathf(dst, sizeof(dst), NEWROOT "/%s", dirs[i]) < 0)
-			return agent_fail(err, MSB_EINVAL, errno, NULL, "rootfs path too long");
+			return msb_wire_fail(err, MSB_WIRE_EINVAL, errno, NULL, "rootfs path too long");
 		if (lstat(src, &st) < 0) {
 			if (errno == ENOENT)
 				continue;
-			return agent_fail(err, MSB_ESPAWN, errno, "the sandbox's host uid must be able to read the rootfs",
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, "the sandbox's host uid must be able to read the rootfs",
 					  "lstat %s failed", src + strlen("/oldroot"));
 		}
 		if (S_ISLNK(st.st_mode)) {
 			ssize_t n = readlink(src, target, sizeof(target) - 1);
 			if (n < 0)
-				return agent_fail(err, MSB_ESPAWN, errno, NULL, "readlink %s failed", src);
+				return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "readlink %s failed", src);
 			target[n] = '\0';
 			if (symlink(target, dst) < 0)
-				return agent_fail(err, MSB_ESPAWN, errno, NULL, "symlink %s -> %s failed", dst, target);
+				return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "symlink %s -> %s failed", dst, target);
 			continue;
 		}
 		if (!S_ISDIR(st.st_mode))
 			continue;
 		if (mkdir(dst, 0755) < 0)
-			return agent_fail(err, MSB_ESPAWN, errno, NULL, "mkdir %s failed", dst);
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "mkdir %s failed", dst);
 		if (bind_tree(src, dst, MS_RDONLY | MS_NOSUID | MS_NODEV, err) < 0)
 			return -1;
 	}
@@ -175,7 +175,7 @@ static void copy_etc(const char *src_root, const char *name, int follow)
 			break;
 }
 
-static int setup_etc(const char *src_root, const char *hostname, struct agent_err *err)
+static int setup_etc(const char *src_root, const char *hostname, struct msb_wire_error *err)
 {
 	char hosts[512], hn[128];
 	struct {
@@ -194,12 +194,12 @@ static int setup_etc(const char *src_root, const char *hostname, struct agent_er
 	snprintf(hn, sizeof(hn), "%s\n", hostname);
 
 	if (mkdir(NEWROOT "/etc", 0755) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "mkdir " NEWROOT "/etc failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "mkdir " NEWROOT "/etc failed");
 	for (size_t i = 0; i < sizeof(gen) / sizeof(gen[0]); i++) {
 		char path[PATH_MAX];
 		if (pathf(path, sizeof(path), NEWROOT "/etc/%s", gen[i].name) < 0 ||
 		    write_file(path, gen[i].data, 0644) < 0)
-			return agent_fail(err, MSB_ESPAWN, errno, NULL, "write /etc/%s failed", gen[i].name);
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "write /etc/%s failed", gen[i].name);
 	}
 	copy_etc(src_root, "resolv.conf", 1); /* often a symlink into /run */
 	copy_etc(src_root, "ld.so.cache", 1);
@@ -214,11 +214,11 @@ static int setup_etc(const char *src_root, const char *hostname, struct agent_er
 		struct stat st;
 		if (pathf(src, sizeof(src), "%s/etc/%s", src_root, ro[i]) < 0 ||
 		    pathf(dst, sizeof(dst), NEWROOT "/etc/%s", ro[i]) < 0)
-			return agent_fail(err, MSB_EINVAL, errno, NULL, "rootfs path too long");
+			return msb_wire_fail(err, MSB_WIRE_EINVAL, errno, NULL, "rootfs path too long");
 		if (stat(src, &st) < 0 || !S_ISDIR(st.st_mode))
 			continue;
 		if (mkdir_p(dst, 0755) < 0)
-			return agent_fail(err, MSB_ESPAWN, errno, NULL, "mkdir %s failed", dst);
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "mkdir %s failed", dst);
 		if (bind_tree(src, dst, MS_RDONLY | MS_NOSUID | MS_NODEV, err) < 0)
 			return -1;
 	}
@@ -227,7 +227,7 @@ static int setup_etc(const char *src_root, const char *hostname, struct agent_er
 
 /* /dev: a small tmpfs with binds of the host's harmless device nodes (no
  * mknod in a user namespace), a private devpts, and /dev/shm. */
-static int setup_dev(struct agent_err *err)
+static int setup_dev(struct msb_wire_error *err)
 {
 	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
 	static const struct { const char *target, *name; } links[] = {
@@ -238,7 +238,7 @@ static int setup_dev(struct agent_err *err)
 		{ "/proc/self/fd/2", "stderr" },
 	};
 	if (mkdir(NEWROOT "/dev", 0755) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "mkdir /dev failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "mkdir /dev failed");
 	if (mount_tmpfs(NEWROOT "/dev", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k", err) < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
@@ -249,39 +249,39 @@ static int setup_dev(struct agent_err *err)
 			continue;
 		int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 		if (fd < 0)
-			return agent_fail(err, MSB_ESPAWN, errno, NULL, "create %s failed", dst);
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "create %s failed", dst);
 		close(fd);
 		if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
-			return agent_fail(err, MSB_ESPAWN, errno, "the host's /dev must provide null, zero, full, random and urandom",
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, "the host's /dev must provide null, zero, full, random and urandom",
 					  "bind mount /dev/%s failed", nodes[i]);
 		if (remount_one(dst, MS_NOSUID | MS_NOEXEC) < 0)
-			return agent_fail(err, MSB_ESPAWN, errno, NULL, "remount /dev/%s nosuid,noexec failed", nodes[i]);
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "remount /dev/%s nosuid,noexec failed", nodes[i]);
 	}
 	if (mkdir(NEWROOT "/dev/pts", 0755) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "mkdir /dev/pts failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "mkdir /dev/pts failed");
 	/* No gid= option: the host's tty group is not mapped. */
 	if (mount("devpts", NEWROOT "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		  "newinstance,ptmxmode=0666,mode=0620") < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, "the kernel needs CONFIG_DEVPTS_MULTIPLE_INSTANCES (always on since 4.7)",
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, "the kernel needs CONFIG_DEVPTS_MULTIPLE_INSTANCES (always on since 4.7)",
 				  "mount devpts on /dev/pts failed");
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
 		char dst[64];
 		snprintf(dst, sizeof(dst), NEWROOT "/dev/%s", links[i].name);
 		if (symlink(links[i].target, dst) < 0)
-			return agent_fail(err, MSB_ESPAWN, errno, NULL, "symlink /dev/%s failed", links[i].name);
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "symlink /dev/%s failed", links[i].name);
 	}
 	if (mkdir(NEWROOT "/dev/shm", 01777) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "mkdir /dev/shm failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "mkdir /dev/shm failed");
 	if (mount("/rw/shm", NEWROOT "/dev/shm", NULL, MS_BIND, NULL) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "bind mount /dev/shm failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "bind mount /dev/shm failed");
 	/* Nothing in /dev itself is for the sandbox to create. */
 	if (mount(NULL, NEWROOT "/dev", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "remount /dev read-only failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "remount /dev read-only failed");
 	return 0;
 }
 
 /* A fresh /proc for the new pid namespace, masked like Docker's default. */
-static int setup_proc(struct agent_err *err)
+static int setup_proc(struct msb_wire_error *err)
 {
 	static const char *const null_files[] = { "kcore", "keys", "timer_list", "sched_debug",
 						  "latency_stats", "timer_stats" };
@@ -291,9 +291,9 @@ static int setup_proc(struct agent_err *err)
 	struct stat st;
 
 	if (mkdir(NEWROOT "/proc", 0555) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "mkdir /proc failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "mkdir /proc failed");
 	if (mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno,
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno,
 				  "mounting proc in a user namespace needs an unobstructed /proc on the host (no files or directories of it mounted over, as in some containers)",
 				  "mount proc on /proc failed");
 	for (size_t i = 0; i < sizeof(null_files) / sizeof(null_files[0]); i++) {
@@ -301,7 +301,7 @@ static int setup_proc(struct agent_err *err)
 		if (lstat(path, &st) < 0)
 			continue;
 		if (mount(NEWROOT "/dev/null", path, NULL, MS_BIND, NULL) < 0)
-			return agent_fail(err, MSB_ESPAWN, errno, NULL, "mask /proc/%s failed", null_files[i]);
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "mask /proc/%s failed", null_files[i]);
 	}
 	for (size_t i = 0; i < sizeof(empty_dirs) / sizeof(empty_dirs[0]); i++) {
 		snprintf(path, sizeof(path), NEWROOT "/proc/%s", empty_dirs[i]);
@@ -345,26 +345,26 @@ static int volume_path_ok(const char *p)
 	return 1;
 }
 
-static int setup_volume(const struct agent_volume *v, int tree, struct agent_err *err)
+static int setup_volume(const struct msb_wire_volume *v, int tree, struct msb_wire_error *err)
 {
 	char src[PATH_MAX], dst[PATH_MAX];
 	struct stat sst, st;
 
 	if (!v->host_path || v->host_path[0] != '/')
-		return agent_fail(err, MSB_EINVAL, 0, "give the volume's host path as an absolute path",
+		return msb_wire_fail(err, MSB_WIRE_EINVAL, 0, "give the volume's host path as an absolute path",
 				  "volume host path '%s' is not absolute", v->host_path ? v->host_path : "");
 	if (!volume_path_ok(v->sandbox_path))
-		return agent_fail(err, MSB_EINVAL, 0,
+		return msb_wire_fail(err, MSB_WIRE_EINVAL, 0,
 				  "use an absolute path without '.' or '..' that is not /, /proc or /dev, e.g. /workspace/data",
 				  "volume sandbox path '%s' is not allowed", v->sandbox_path ? v->sandbox_path : "");
 	if (pathf(src, sizeof(src), "/oldroot%s", v->host_path) < 0 ||
 	    pathf(dst, sizeof(dst), NEWROOT "%s", v->sandbox_path) < 0)
-		return agent_fail(err, MSB_EINVAL, ENAMETOOLONG, NULL, "volume path too long");
+		return msb_wire_fail(err, MSB_WIRE_EINVAL, ENAMETOOLONG, NULL, "volume path too long");
 	if (stat(src, &sst) < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
-			return agent_fail(err, MSB_ENOTFOUND, errno, "create it on the host first or fix the path",
+			return msb_wire_fail(err, MSB_WIRE_ENOTFOUND, errno, "create it on the host first or fix the path",
 					  "volume host path %s does not exist", v->host_path);
-		return agent_fail(err, MSB_EPERM, errno,
+		return msb_wire_fail(err, MSB_WIRE_EPERM, errno,
 				  "the sandbox runs as an unprivileged host uid: the host path and its parent directories must be accessible to it",
 				  "cannot access volume host path %s", v->host_path);
 	}
@@ -381,11 +381,11 @@ static int setup_volume(const struct agent_volume *v, int tree, struct agent_err
 			*slash = '\0';
 		if (lstat(dst, &st) == 0) {
 			if (S_ISLNK(st.st_mode))
-				return agent_fail(err, MSB_EINVAL, 0, "mount the volume at a path without symlinks",
+				return msb_wire_fail(err, MSB_WIRE_EINVAL, 0, "mount the volume at a path without symlinks",
 						  "volume sandbox path %s crosses the symlink %s", v->sandbox_path,
 						  dst + strlen(NEWROOT));
 			if (!last && !S_ISDIR(st.st_mode))
-				return agent_fail(err, MSB_EINVAL, ENOTDIR, NULL, "volume sandbox path %s: %s is not a directory",
+				return msb_wire_fail(err, MSB_WIRE_EINVAL, ENOTDIR, NULL, "volume sandbox path %s: %s is not a directory",
 						  v->sandbox_path, dst + strlen(NEWROOT));
 		} else if (errno == ENOENT) {
 			int rc;
@@ -398,15 +398,15 @@ static int setup_volume(const struct agent_volume *v, int tree, struct agent_err
 			}
 			if (rc < 0) {
 				if (errno == EROFS)
-					return agent_fail(err, MSB_EINVAL, errno,
+					return msb_wire_fail(err, MSB_WIRE_EINVAL, errno,
 							  "mount volumes under a writable or new directory (e.g. /workspace, /mnt, /data), or at a path that exists in the rootfs",
 							  "volume sandbox path %s lies under a read-only system directory and %s does not exist",
 							  v->sandbox_path, dst + strlen(NEWROOT));
-				return agent_fail(err, MSB_ESPAWN, errno, NULL, "create volume mount point %s failed",
+				return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "create volume mount point %s failed",
 						  dst + strlen(NEWROOT));
 			}
 		} else {
-			return agent_fail(err, MSB_ESPAWN, errno, NULL, "lstat %s failed", dst + strlen(NEWROOT));
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "lstat %s failed", dst + strlen(NEWROOT));
 		}
 		if (last)
 			break;
@@ -416,7 +416,7 @@ static int setup_volume(const struct agent_volume *v, int tree, struct agent_err
 	if (tree >= 0) {
 		/* Already read-only, nosuid and nodev as asked (stage 0). */
 		if (move_mount(tree, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-			return agent_fail(err, MSB_ESPAWN, errno, NULL, "attach volume %s at %s failed",
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "attach volume %s at %s failed",
 					  v->host_path, v->sandbox_path);
 		return 0;
 	}
@@ -424,43 +424,43 @@ static int setup_volume(const struct agent_volume *v, int tree, struct agent_err
 }
 
 int mounts_build(const struct agent_config *cfg, const char *hostname,
-		 const int *volume_trees, struct agent_err *err)
+		 const int *volume_trees, struct msb_wire_error *err)
 {
 	char src_root[PATH_MAX], opts[128];
-	const char *rootfs = cfg->rootfs && cfg->rootfs[0] ? cfg->rootfs : "/";
+	const char *rootfs = cfg->w.rootfs && cfg->w.rootfs[0] ? cfg->w.rootfs : "/";
 
 	if (rootfs[0] != '/')
-		return agent_fail(err, MSB_EINVAL, 0, "give the rootfs as an absolute path", "rootfs '%s' is not absolute", rootfs);
+		return msb_wire_fail(err, MSB_WIRE_EINVAL, 0, "give the rootfs as an absolute path", "rootfs '%s' is not absolute", rootfs);
 	if (pathf(src_root, sizeof(src_root), "/oldroot%s", strcmp(rootfs, "/") == 0 ? "" : rootfs) < 0)
-		return agent_fail(err, MSB_EINVAL, errno, NULL, "rootfs path too long");
-	if (cfg->disk_bytes <= 0)
-		return agent_fail(err, MSB_EINVAL, 0, NULL, "disk limit must be positive");
+		return msb_wire_fail(err, MSB_WIRE_EINVAL, errno, NULL, "rootfs path too long");
+	if (cfg->w.disk_bytes <= 0)
+		return msb_wire_fail(err, MSB_WIRE_EINVAL, 0, NULL, "disk limit must be positive");
 
 	/* Host mount events may reach us, ours never reach the host. */
 	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "make / a recursive slave mount failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "make / a recursive slave mount failed");
 	/* A staging root on /tmp: /newroot (the sandbox's root to be),
 	 * /oldroot (the host's root) and /rw (the writable area). */
 	if (mount_tmpfs("/tmp", MS_NOSUID | MS_NODEV, "mode=0755,size=1m", err) < 0)
 		return -1;
 	if (chdir("/tmp") < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "chdir to the staging root failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "chdir to the staging root failed");
 	if (mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0 || mkdir("rw", 0755) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "mkdir in the staging root failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "mkdir in the staging root failed");
 	if (syscall(SYS_pivot_root, ".", "oldroot") < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "pivot_root into the staging root failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "pivot_root into the staging root failed");
 	if (chdir("/") < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "chdir / failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "chdir / failed");
 
 	if (mount_tmpfs(NEWROOT, MS_NOSUID | MS_NODEV, "mode=0755,size=8m", err) < 0)
 		return -1;
 	/* One tmpfs bounds every writable area together. */
-	snprintf(opts, sizeof(opts), "mode=0755,size=%lld", (long long)cfg->disk_bytes);
+	snprintf(opts, sizeof(opts), "mode=0755,size=%lld", (long long)cfg->w.disk_bytes);
 	if (mount_tmpfs("/rw", MS_NOSUID | MS_NODEV, opts, err) < 0)
 		return -1;
 	if (mkdir_mode("/rw/tmp", 01777) < 0 || mkdir_mode("/rw/workspace", 0755) < 0 ||
 	    mkdir_mode("/rw/root", 0700) < 0 || mkdir_mode("/rw/shm", 01777) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "mkdir in the writable tmpfs failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "mkdir in the writable tmpfs failed");
 
 	if (setup_system_dirs(src_root, err) < 0 || setup_etc(src_root, hostname, err) < 0)
 		return -1;
@@ -472,43 +472,43 @@ int mounts_build(const struct agent_config *cfg, const char *hostname,
 	};
 	for (size_t i = 0; i < sizeof(areas) / sizeof(areas[0]); i++) {
 		if (mkdir(areas[i].at, areas[i].mode) < 0)
-			return agent_fail(err, MSB_ESPAWN, errno, NULL, "mkdir %s failed", areas[i].at);
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "mkdir %s failed", areas[i].at);
 		if (mount(areas[i].rw, areas[i].at, NULL, MS_BIND, NULL) < 0)
-			return agent_fail(err, MSB_ESPAWN, errno, NULL, "bind mount %s failed", areas[i].at);
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "bind mount %s failed", areas[i].at);
 	}
 
 	if (setup_dev(err) < 0 || setup_proc(err) < 0)
 		return -1;
-	for (size_t i = 0; i < cfg->volumes_len; i++)
-		if (setup_volume(&cfg->volumes[i], volume_trees ? volume_trees[i] : -1, err) < 0)
+	for (size_t i = 0; i < cfg->w.volumes_len; i++)
+		if (setup_volume(&cfg->w.volumes[i], volume_trees ? volume_trees[i] : -1, err) < 0)
 			return -1;
 
 	/* Writes to /, /etc, ... now fail with EROFS. */
 	if (mount(NULL, NEWROOT, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "remount the sandbox root read-only failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "remount the sandbox root read-only failed");
 	if (umount2("/oldroot", MNT_DETACH) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "detach the host root failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "detach the host root failed");
 	if (chdir(NEWROOT) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "chdir " NEWROOT " failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "chdir " NEWROOT " failed");
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "pivot_root into the sandbox root failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "pivot_root into the sandbox root failed");
 	if (umount2(".", MNT_DETACH) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "detach the staging root failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "detach the staging root failed");
 	if (chdir("/") < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "chdir / failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "chdir / failed");
 	return 0;
 }
 
-int mounts_enter_workdir(const char *workdir, struct agent_err *err)
+int mounts_enter_workdir(const char *workdir, struct msb_wire_error *err)
 {
 	const char *wd = workdir && workdir[0] ? workdir : AGENT_RW_WORKSPACE;
 	if (wd[0] != '/')
-		return agent_fail(err, MSB_EINVAL, 0, "give the workdir as an absolute path", "workdir '%s' is not absolute", wd);
+		return msb_wire_fail(err, MSB_WIRE_EINVAL, 0, "give the workdir as an absolute path", "workdir '%s' is not absolute", wd);
 	if (chdir(wd) == 0)
 		return 0;
 	if (errno == ENOENT && mkdir_p(wd, 0755) == 0 && chdir(wd) == 0)
 		return 0;
-	return agent_fail(err, MSB_EINVAL, errno,
+	return msb_wire_fail(err, MSB_WIRE_EINVAL, errno,
 			  "choose a workdir under " AGENT_RW_WORKSPACE ", " AGENT_RW_TMP " or " AGENT_RW_HOME
 			  " (or an existing directory)",
 			  "workdir %s does not exist and cannot be created: it is not in a writable area", wd);

@@ -17,9 +17,9 @@
  * as root of a user namespace). volume_trees: from stage0_volumes(), one
  * fd per volume or -1 (or NULL: all -1). Returns 0 or -1 with *err. */
 int mounts_build(const struct agent_config *cfg, const char *hostname,
-		 const int *volume_trees, struct agent_err *err);
+		 const int *volume_trees, struct msb_wire_error *err);
 
 /* chdir to the workdir, creating it if it lies in a writable area. */
-int mounts_enter_workdir(const char *workdir, struct agent_err *err);
+int mounts_enter_workdir(const char *workdir, struct msb_wire_error *err);
 
 #endif

@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "msb.h"
+#include "wire.h"
 #include "base.h"
 #include "client.h"
 #include "repl.h"
@@ -54,12 +54,12 @@ static int check_target(struct client *c, uint32_t id, const json_t *req,
 	*name = jname ? json_string_value(jname) : "default";
 	*l = repl_lang_named(lang);
 	if (!*l) {
-		client_error(c, id, MSB_EINVAL, 0, "use python, node or shell",
+		client_error(c, id, MSB_WIRE_EINVAL, 0, "use python, node or shell",
 			     "unknown REPL language \"%.32s\"", lang ? lang : "(none)");
 		return -1;
 	}
 	if (!repl_valid_name(*name)) {
-		client_error(c, id, MSB_EINVAL, 0, "give a name of 1 to 128 "
+		client_error(c, id, MSB_WIRE_EINVAL, 0, "give a name of 1 to 128 "
 			     "printable characters", "invalid REPL context name");
 		return -1;
 	}
@@ -77,31 +77,31 @@ void op_repl_run(struct agent *a, struct client *c, uint32_t id, const json_t *r
 	if (check_target(c, id, req, &l, &name) < 0)
 		return;
 	if (jt && (!json_is_integer(jt) || json_integer_value(jt) < 0)) {
-		client_error(c, id, MSB_EINVAL, 0, "give the timeout in "
+		client_error(c, id, MSB_WIRE_EINVAL, 0, "give the timeout in "
 			     "milliseconds, or 0 for none", "invalid timeout_ms");
 		return;
 	}
 	x = repl_ctx_find(l->lang, name);
 	if (!x && repl_ctx_count() >= MAX_CONTEXTS) {
-		client_error(c, id, MSB_EINVAL, 0, "destroy contexts that are no "
+		client_error(c, id, MSB_WIRE_EINVAL, 0, "destroy contexts that are no "
 			     "longer needed", "too many REPL contexts (%d)",
 			     MAX_CONTEXTS);
 		return;
 	}
 	if (x && x->queued >= MAX_QUEUE) {
-		client_error(c, id, MSB_EINVAL, 0, "wait for earlier runs to "
+		client_error(c, id, MSB_WIRE_EINVAL, 0, "wait for earlier runs to "
 			     "finish", "too many runs waiting on this context");
 		return;
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r || (!x && !(x = repl_ctx_new(l->lang, name)))) {
 		free(r);
-		client_error(c, id, MSB_ENOMEM, ENOMEM, "", "out of memory");
+		client_error(c, id, MSB_WIRE_ENOMEM, ENOMEM, "", "out of memory");
 		return;
 	}
 	if (client_track(c, id, &repl_run_ops, r) < 0) {
 		free(r);
-		client_error(c, id, MSB_EPROTO, 0, "", "request id %u is in use", id);
+		client_error(c, id, MSB_WIRE_EPROTO, 0, "", "request id %u is in use", id);
 		return;
 	}
 	client_ref(c);
@@ -134,7 +134,7 @@ void op_repl_context(struct agent *a, struct client *c, uint32_t id, const json_
 	const char *action = json_string_value(json_object_get(req, "action"));
 	const struct repl_language *l;
 	const char *name;
-	struct agent_err err;
+	struct msb_wire_error err;
 	struct repl_ctx *x;
 
 	memset(&err, 0, sizeof(err));
@@ -153,7 +153,7 @@ void op_repl_context(struct agent *a, struct client *c, uint32_t id, const json_
 	}
 	if (!action || (strcmp(action, "create") && strcmp(action, "reset") &&
 			strcmp(action, "destroy") && strcmp(action, "interrupt"))) {
-		client_error(c, id, MSB_EINVAL, 0, "use create, reset, destroy, "
+		client_error(c, id, MSB_WIRE_EINVAL, 0, "use create, reset, destroy, "
 			     "interrupt or list", "unknown REPL context action");
 		return;
 	}
@@ -162,19 +162,19 @@ void op_repl_context(struct agent *a, struct client *c, uint32_t id, const json_
 	x = repl_ctx_find(l->lang, name);
 	if (!strcmp(action, "create")) {
 		if (x) {
-			client_error(c, id, MSB_EEXISTS, 0, "use it, or reset or "
+			client_error(c, id, MSB_WIRE_EEXISTS, 0, "use it, or reset or "
 				     "destroy it first", "the %s context \"%.128s\" "
 				     "exists", l->name, name);
 			return;
 		}
 		if (repl_ctx_count() >= MAX_CONTEXTS) {
-			client_error(c, id, MSB_EINVAL, 0, "destroy contexts that "
+			client_error(c, id, MSB_WIRE_EINVAL, 0, "destroy contexts that "
 				     "are no longer needed", "too many REPL "
 				     "contexts (%d)", MAX_CONTEXTS);
 			return;
 		}
 		if (!(x = repl_ctx_new(l->lang, name))) {
-			client_error(c, id, MSB_ENOMEM, ENOMEM, "", "out of memory");
+			client_error(c, id, MSB_WIRE_ENOMEM, ENOMEM, "", "out of memory");
 			return;
 		}
 		if (repl_proc_start(a, x, &err) < 0) {
@@ -187,7 +187,7 @@ void op_repl_context(struct agent *a, struct client *c, uint32_t id, const json_
 		return;
 	}
 	if (!x) {
-		client_error(c, id, MSB_ENOTFOUND, 0, "create it, or run code in "
+		client_error(c, id, MSB_WIRE_ENOTFOUND, 0, "create it, or run code in "
 			     "it", "no %s context \"%.128s\"", l->name, name);
 		return;
 	}
@@ -234,7 +234,7 @@ void op_repl_context(struct agent *a, struct client *c, uint32_t id, const json_
 		x->queue = r->next;
 		x->queued--;
 		if (!r->detached)
-			client_error(r->c, r->id, MSB_ECANCELED, 0, "", "the REPL "
+			client_error(r->c, r->id, MSB_WIRE_ECANCELED, 0, "", "the REPL "
 				     "context was destroyed before the run started");
 		repl_run_free(a, r);
 	}

@@ -24,7 +24,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
-#include "msb.h"
+#include "wire.h"
 #include "base.h"
 #include "client.h"
 #include "launch.h"
@@ -71,7 +71,7 @@ static void close_fd(struct agent *a, int *fd, int watched)
 	*fd = -1;
 }
 
-struct repl_ctx *repl_ctx_find(msb_language lang, const char *name)
+struct repl_ctx *repl_ctx_find(enum repl_lang_id lang, const char *name)
 {
 	for (struct repl_ctx *x = contexts; x; x = x->next)
 		if (x->lang == lang && !strcmp(x->name, name))
@@ -79,7 +79,7 @@ struct repl_ctx *repl_ctx_find(msb_language lang, const char *name)
 	return NULL;
 }
 
-struct repl_ctx *repl_ctx_new(msb_language lang, const char *name)
+struct repl_ctx *repl_ctx_new(enum repl_lang_id lang, const char *name)
 {
 	struct repl_ctx *x = calloc(1, sizeof(*x));
 
@@ -463,7 +463,7 @@ static void on_exit_status(struct agent *a, pid_t pid, int status, void *data)
 }
 
 /* Start the context's interpreter. Returns 0 or -1 with *err. */
-int repl_proc_start(struct agent *a, struct repl_ctx *x, struct agent_err *err)
+int repl_proc_start(struct agent *a, struct repl_ctx *x, struct msb_wire_error *err)
 {
 	const struct repl_language *l = repl_lang_of(x->lang);
 	const struct agent_config *cfg = agent_config(a);
@@ -479,14 +479,14 @@ int repl_proc_start(struct agent *a, struct repl_ctx *x, struct agent_err *err)
 	if (pipe2(req, O_CLOEXEC) || pipe2(resp, O_CLOEXEC) ||
 	    pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) ||
 	    (nul = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
-		agent_fail(err, MSB_ERROR, errno, "the sandbox may have too many "
+		msb_wire_fail(err, MSB_WIRE_ERROR, errno, "the sandbox may have too many "
 			   "open files", "cannot create the interpreter's pipes");
 		goto out;
 	}
 	env = launch_env(cfg, NULL);
 	p = calloc(1, sizeof(*p));
 	if (!env || !p) {
-		agent_fail(err, MSB_ENOMEM, ENOMEM, "", "out of memory");
+		msb_wire_fail(err, MSB_WIRE_ENOMEM, ENOMEM, "", "out of memory");
 		goto out;
 	}
 	/* The driver's fds: 0 /dev/null, 1 and 2 the output pipes, 3 the
@@ -497,7 +497,7 @@ int repl_proc_start(struct agent *a, struct repl_ctx *x, struct agent_err *err)
 	spec.fds[3] = req[0];
 	spec.fds[4] = resp[1];
 	spec.nfds = 5;
-	spec.workdir = cfg->workdir;
+	spec.workdir = cfg->w.workdir;
 	spec.env = env;
 	for (size_t i = 0; l->programs[i] && i < LAUNCH_MAX_PROGRAMS; i++) {
 		repl_lang_argv(l, i, argvs[i]);
@@ -511,20 +511,20 @@ int repl_proc_start(struct agent *a, struct repl_ctx *x, struct agent_err *err)
 	req[0] = resp[1] = out[1] = errp[1] = -1;
 	if (pid < 0) {
 		if (fail.stage == LAUNCH_PIPE)
-			agent_fail(err, MSB_ERROR, fail.err, "the sandbox may have too many "
+			msb_wire_fail(err, MSB_WIRE_ERROR, fail.err, "the sandbox may have too many "
 				   "open files", "cannot create the interpreter's pipes");
 		else if (fail.stage == LAUNCH_FORK)
-			agent_fail(err, MSB_ERROR, fail.err, "the sandbox may be at its "
+			msb_wire_fail(err, MSB_WIRE_ERROR, fail.err, "the sandbox may be at its "
 				   "process limit", "cannot start the interpreter");
 		else if (fail.stage == LAUNCH_WORKDIR)
-			agent_fail(err, MSB_ERROR, fail.err, "", "cannot change to "
-				   "the workdir %s", cfg->workdir);
+			msb_wire_fail(err, MSB_WIRE_ERROR, fail.err, "", "cannot change to "
+				   "the workdir %s", cfg->w.workdir);
 		else if (fail.err == ENOENT)
-			agent_fail(err, MSB_ENOTFOUND, 0, l->hint, "no %s "
+			msb_wire_fail(err, MSB_WIRE_ENOTFOUND, 0, l->hint, "no %s "
 				   "interpreter in the sandbox (%s not found on "
 				   "PATH)", l->name, l->programs[0]);
 		else
-			agent_fail(err, fail.err == EACCES ? MSB_EPERM : MSB_ERROR,
+			msb_wire_fail(err, fail.err == EACCES ? MSB_WIRE_EPERM : MSB_WIRE_ERROR,
 				   fail.err, l->hint, "cannot start the %s "
 				   "interpreter", l->name);
 		goto out;
@@ -544,7 +544,7 @@ int repl_proc_start(struct agent *a, struct repl_ctx *x, struct agent_err *err)
 		kill(-pid, SIGKILL);
 		kill(pid, SIGKILL);
 		proc_close(a, p);
-		agent_fail(err, MSB_ENOMEM, ENOMEM, "", "out of memory");
+		msb_wire_fail(err, MSB_WIRE_ENOMEM, ENOMEM, "", "out of memory");
 		goto out;
 	}
 	if (agent_watch(a, p->resp_fd, POLLIN, on_response, p) < 0 ||
@@ -553,7 +553,7 @@ int repl_proc_start(struct agent *a, struct repl_ctx *x, struct agent_err *err)
 		x->proc = p;
 		repl_proc_abandon(a, p); /* freed when its exit is seen */
 		p = NULL;
-		agent_fail(err, MSB_ENOMEM, ENOMEM, "", "out of memory");
+		msb_wire_fail(err, MSB_WIRE_ENOMEM, ENOMEM, "", "out of memory");
 		goto out;
 	}
 	x->proc = p;
@@ -629,7 +629,7 @@ void repl_ctx_pump(struct agent *a, struct repl_ctx *x)
 {
 	while (!x->cur && x->queue && x->queue->code_done) {
 		struct repl_run *r = x->queue;
-		struct agent_err err;
+		struct msb_wire_error err;
 		char hdr[32];
 		int h;
 
@@ -642,11 +642,11 @@ void repl_ctx_pump(struct agent *a, struct repl_ctx *x)
 		}
 		if (r->too_big || r->has_nul) {
 			if (r->too_big)
-				client_error(r->c, r->id, MSB_ETOOBIG, 0, "split the "
+				client_error(r->c, r->id, MSB_WIRE_ETOOBIG, 0, "split the "
 					     "code, or put it in a file and run that",
 					     "the code is larger than %u bytes", MAX_CODE);
 			else
-				client_error(r->c, r->id, MSB_EINVAL, 0, "remove the "
+				client_error(r->c, r->id, MSB_WIRE_EINVAL, 0, "remove the "
 					     "NUL bytes", "the code holds NUL bytes");
 			repl_run_free(a, r);
 			continue;
@@ -669,7 +669,7 @@ void repl_ctx_pump(struct agent *a, struct repl_ctx *x)
 
 			if (!nb) {
 				x->cur = NULL;
-				client_error(r->c, r->id, MSB_ENOMEM, ENOMEM, "", "out of memory");
+				client_error(r->c, r->id, MSB_WIRE_ENOMEM, ENOMEM, "", "out of memory");
 				repl_run_free(a, r);
 				continue;
 			}
@@ -744,7 +744,7 @@ static void run_on_cancel(struct agent *a, struct client *c, uint32_t id,
 		repl_run_interrupt(a, r);
 	} else {
 		repl_queue_remove(x, r);
-		client_error(c, id, MSB_ECANCELED, 0, "", "the run was canceled "
+		client_error(c, id, MSB_WIRE_ECANCELED, 0, "", "the run was canceled "
 			     "before it started");
 		repl_run_free(a, r);
 	}

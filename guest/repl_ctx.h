@@ -9,10 +9,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "msb.h"
 #include "base.h"
 #include "client.h"
 #include "loop.h"
+#include "repl_lang.h"
 
 struct repl_ctx;
 
@@ -47,7 +47,7 @@ struct repl_run {
 
 struct repl_ctx {
 	struct repl_ctx *next;
-	msb_language lang;
+	enum repl_lang_id lang;
 	char *name;
 	struct repl_proc *proc; /* NULL: not running */
 	struct repl_run *cur;   /* the run in the interpreter */
@@ -59,9 +59,9 @@ struct repl_ctx {
 /* The contexts (a list through ->next), and how many there are. */
 struct repl_ctx *repl_ctx_first(void);
 size_t repl_ctx_count(void);
-struct repl_ctx *repl_ctx_find(msb_language lang, const char *name);
+struct repl_ctx *repl_ctx_find(enum repl_lang_id lang, const char *name);
 /* A new context, without an interpreter; NULL without memory. */
-struct repl_ctx *repl_ctx_new(msb_language lang, const char *name);
+struct repl_ctx *repl_ctx_new(enum repl_lang_id lang, const char *name);
 /* Forget a context (its interpreter and runs must be gone). */
 void repl_ctx_free(struct repl_ctx *x);
 /* Start the next run whose code is complete, if the interpreter is free
@@ -69,7 +69,7 @@ void repl_ctx_free(struct repl_ctx *x);
 void repl_ctx_pump(struct agent *a, struct repl_ctx *x);
 
 /* Start the context's interpreter. Returns 0 or -1 with *err. */
-int repl_proc_start(struct agent *a, struct repl_ctx *x, struct agent_err *err);
+int repl_proc_start(struct agent *a, struct repl_ctx *x, struct msb_wire_error *err);
 /* Let go of the interpreter: kill it (and whatever it started) and only
  * wait for it from now on. */
 void repl_proc_abandon(struct agent *a, struct repl_proc *p);

@@ -16,18 +16,18 @@ static const char *const node_programs[] = { "node", "nodejs", NULL };
 static const char *const sh_programs[] = { "bash", "sh", NULL };
 
 static const struct repl_language languages[] = {
-	{ MSB_LANG_PYTHON, "python", repl_driver_python, py_programs,
+	{ REPL_PYTHON, "python", repl_driver_python, py_programs,
 	  "install Python in the sandbox's root filesystem (Debian: apt-get "
 	  "install python3), or give a --rootfs that has python3 on PATH" },
-	{ MSB_LANG_NODE, "node", repl_driver_node, node_programs,
+	{ REPL_NODE, "node", repl_driver_node, node_programs,
 	  "install Node.js in the sandbox's root filesystem (Debian: apt-get "
 	  "install nodejs), or give a --rootfs that has node on PATH" },
-	{ MSB_LANG_SHELL, "shell", repl_driver_shell, sh_programs,
+	{ REPL_SHELL, "shell", repl_driver_shell, sh_programs,
 	  "install bash (or at least a POSIX sh) in the sandbox's root "
 	  "filesystem, or give a --rootfs that has one on PATH" },
 };
 
-const struct repl_language *repl_lang_of(msb_language lang)
+const struct repl_language *repl_lang_of(enum repl_lang_id lang)
 {
 	for (size_t i = 0; i < sizeof(languages) / sizeof(languages[0]); i++)
 		if (languages[i].lang == lang)
@@ -49,17 +49,17 @@ void repl_lang_argv(const struct repl_language *l, size_t prog,
 	int k = 0;
 
 	argv[k++] = l->programs[prog];
-	if (l->lang == MSB_LANG_PYTHON) {
+	if (l->lang == REPL_PYTHON) {
 		argv[k++] = "-u";
 		argv[k++] = "-c";
-	} else if (l->lang == MSB_LANG_NODE) {
+	} else if (l->lang == REPL_NODE) {
 		argv[k++] = "--expose-internals";
 		argv[k++] = "-e";
 	} else {
 		argv[k++] = "-c";
 	}
 	argv[k++] = l->driver;
-	if (l->lang == MSB_LANG_SHELL)
+	if (l->lang == REPL_SHELL)
 		argv[k++] = "msb-repl"; /* $0 */
 	argv[k] = NULL;
 }

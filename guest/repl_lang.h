@@ -6,21 +6,26 @@
 
 #include <stddef.h>
 
-#include "msb.h"
-
 #define REPL_ARGV_MAX 8
 
+/* The languages; on the wire they travel by name only. */
+enum repl_lang_id {
+	REPL_PYTHON = 1,
+	REPL_NODE = 2,
+	REPL_SHELL = 3
+};
+
 struct repl_language {
-	msb_language lang;
+	enum repl_lang_id lang;
 	const char *name;
 	const char *driver;
 	const char *const *programs; /* tried in order */
 	const char *hint;
 };
 
-/* By ABI value, or by its name in requests ("python", "node", "shell");
- * NULL for none. */
-const struct repl_language *repl_lang_of(msb_language lang);
+/* By id, or by its name in requests ("python", "node", "shell"); NULL for
+ * none. */
+const struct repl_language *repl_lang_of(enum repl_lang_id lang);
 const struct repl_language *repl_lang_named(const char *name);
 
 /* The argv that runs the driver with l->programs[prog]. */

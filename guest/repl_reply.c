@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "msb.h"
+#include "wire.h"
 #include "base.h"
 #include "client.h"
 #include "proto.h"
@@ -87,6 +87,6 @@ void repl_reply(struct client *c, uint32_t id, uint64_t start_ns, int state_lost
 		free(s);
 		json_decref(res);
 	}
-	client_error(c, id, MSB_ERROR, 0, "", "the result does not fit in a reply");
+	client_error(c, id, MSB_WIRE_ERROR, 0, "", "the result does not fit in a reply");
 }
 

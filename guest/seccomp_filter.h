@@ -9,7 +9,7 @@
 /* Build the sandbox's seccomp filter with libseccomp and write it to fd as
  * a BPF program (stage 0); read such a program from fd and install it
  * (stage 1, no_new_privs set). Both return 0 or -1 with *err. */
-int seccomp_export(int fd, struct agent_err *err);
-int seccomp_load_fd(int fd, struct agent_err *err);
+int seccomp_export(int fd, struct msb_wire_error *err);
+int seccomp_load_fd(int fd, struct msb_wire_error *err);
 
 #endif

@@ -19,30 +19,30 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "msb.h"
+#include "wire.h"
 #include "base.h"
 #include "cgroup.h"
 #include "seccomp_filter.h"
 #include "stage0.h"
 #include "vm.h"
 
-static int write_id_maps(pid_t pid, int privileged, uid_t uid, gid_t gid, struct agent_err *err)
+static int write_id_maps(pid_t pid, int privileged, uid_t uid, gid_t gid, struct msb_wire_error *err)
 {
 	char path[64], map[64];
 	if (!privileged) {
 		/* An unprivileged writer must give up setgroups() first. */
 		snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
 		if (write_proc(path, "deny") < 0 && errno != ENOENT)
-			return agent_fail(err, MSB_ESPAWN, errno, NULL, "write %s failed", path);
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "write %s failed", path);
 	}
 	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
 	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)uid);
 	if (write_proc(path, map) < 0)
-		return agent_fail(err, MSB_EPERM, errno, NULL, "write %s (%s) failed", path, "0 -> host uid");
+		return msb_wire_fail(err, MSB_WIRE_EPERM, errno, NULL, "write %s (%s) failed", path, "0 -> host uid");
 	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
 	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)gid);
 	if (write_proc(path, map) < 0)
-		return agent_fail(err, MSB_EPERM, errno, NULL, "write %s (%s) failed", path, "0 -> host gid");
+		return msb_wire_fail(err, MSB_WIRE_EPERM, errno, NULL, "write %s (%s) failed", path, "0 -> host gid");
 	return 0;
 }
 
@@ -92,7 +92,7 @@ static int wait_child(pid_t pid)
 }
 
 int stage0_run(const struct agent_config *cfg, int sock, pid_t pid, int go_fd,
-	       int bpf_fd, struct agent_enforcement *enf, struct agent_err *err)
+	       int bpf_fd, struct agent_enforcement *enf, struct msb_wire_error *err)
 {
 	struct cg_sandbox cg;
 	struct go_ids ids = { 0 };
@@ -111,7 +111,7 @@ int stage0_run(const struct agent_config *cfg, int sock, pid_t pid, int go_fd,
 		close(cfg->port_helper);
 	if (write_id_maps(pid, privileged, uid, gid, err) < 0 ||
 	    (write_all(go_fd, &ids, sizeof(ids)) < 0 &&
-	     agent_fail(err, MSB_ESPAWN, errno, NULL, "signal stage 1 failed") < 0)) {
+	     msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "signal stage 1 failed") < 0)) {
 		kill(pid, SIGKILL);
 		(void)wait_child(pid);
 		close(go_fd);
@@ -125,11 +125,11 @@ int stage0_run(const struct agent_config *cfg, int sock, pid_t pid, int go_fd,
 	cg_attach(&cg, pid);
 	memset(&lim, 0, sizeof(lim));
 	cg_enforcement(&cg, &lim.enf);
-	lim.enf.disk = MSB_ENFORCE_KERNEL;
-	lim.enf.time = MSB_ENFORCE_KERNEL;
+	lim.enf.disk = MSB_WIRE_ENFORCE_KERNEL;
+	lim.enf.time = MSB_WIRE_ENFORCE_KERNEL;
 	*enf = lim.enf;
 	if ((write_all(go_fd, &lim, sizeof(lim)) < 0 &&
-	     agent_fail(err, MSB_ESPAWN, errno, NULL, "signal stage 1 failed") < 0) ||
+	     msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "signal stage 1 failed") < 0) ||
 	    seccomp_export(bpf_fd, err) < 0) {
 		kill(pid, SIGKILL);
 		(void)wait_child(pid);
@@ -151,7 +151,7 @@ int stage0_run(const struct agent_config *cfg, int sock, pid_t pid, int go_fd,
 	signal(SIGPIPE, SIG_IGN);
 	/* A detached VM: open ports for stage 1 until it goes. */
 	if (cfg->port_helper_peer >= 0) {
-		vm_serve_ports(cfg->port_helper_peer, cfg->ports);
+		vm_serve_ports(cfg->port_helper_peer, cfg->w.ports);
 		close(cfg->port_helper_peer);
 	}
 	int status = wait_child(pid);
@@ -215,11 +215,11 @@ static int *volume_trees;
  */
 static void prepare_volumes(const struct agent_config *cfg, unsigned long id)
 {
-	volume_trees = calloc(cfg->volumes_len ? cfg->volumes_len : 1, sizeof(int));
+	volume_trees = calloc(cfg->w.volumes_len ? cfg->w.volumes_len : 1, sizeof(int));
 	if (!volume_trees)
 		return;
-	for (size_t i = 0; i < cfg->volumes_len; i++) {
-		const struct agent_volume *v = &cfg->volumes[i];
+	for (size_t i = 0; i < cfg->w.volumes_len; i++) {
+		const struct msb_wire_volume *v = &cfg->w.volumes[i];
 		struct stat st;
 		int ns, tree = -1;
 
@@ -250,7 +250,7 @@ const int *stage0_volumes(const struct agent_config *cfg)
 {
 	unsigned long id = 1000000ul + (unsigned long)getpid();
 
-	if (cfg->volumes_len && geteuid() == 0 && id_mapped("/proc/self/uid_map", id) &&
+	if (cfg->w.volumes_len && geteuid() == 0 && id_mapped("/proc/self/uid_map", id) &&
 	    id_mapped("/proc/self/gid_map", id))
 		prepare_volumes(cfg, id);
 	return volume_trees;
@@ -258,7 +258,7 @@ const int *stage0_volumes(const struct agent_config *cfg)
 
 void stage0_release_volumes(const struct agent_config *cfg)
 {
-	for (size_t i = 0; volume_trees && i < cfg->volumes_len; i++)
+	for (size_t i = 0; volume_trees && i < cfg->w.volumes_len; i++)
 		if (volume_trees[i] >= 0)
 			close(volume_trees[i]);
 	free(volume_trees);

@@ -34,6 +34,6 @@ void stage0_release_volumes(const struct agent_config *cfg);
  * with its status (never returns). Returns -1 with *err when the setup
  * failed (stage 1 is killed and reaped). */
 int stage0_run(const struct agent_config *cfg, int sock, pid_t pid, int go_fd,
-	       int bpf_fd, struct agent_enforcement *enf, struct agent_err *err);
+	       int bpf_fd, struct agent_enforcement *enf, struct msb_wire_error *err);
 
 #endif

@@ -14,7 +14,7 @@ int vm_detect(void);
 /* Mount /dev, /proc, /sys and cgroup2, open the protocol channel as
  * *channel: the console /dev/hvc0, or for a detached VM (a MULTIPORT
  * console: *multiport set) port 1 once the host connected to it. */
-int vm_early(int *channel, int *multiport, struct agent_err *err);
+int vm_early(int *channel, int *multiport, struct msb_wire_error *err);
 
 /* The channel is raw now: tell the host it may send its HELLO. 0 or -1. */
 int vm_greet(int channel);
@@ -22,10 +22,10 @@ int vm_greet(int channel);
 /* Check and complete the configuration from the HELLO for a VM: no host
  * volumes, ports exactly when detached, the port helper's socketpair.
  * Returns 0 or -1 with *err. */
-int vm_configure(struct agent_config *cfg, int multiport, struct agent_err *err);
+int vm_configure(struct agent_config *cfg, int multiport, struct msb_wire_error *err);
 
 /* After the HELLO, make the root filesystem image (/dev/vda) the root. */
-int vm_root(struct agent_err *err);
+int vm_root(struct msb_wire_error *err);
 
 /* End the VM (PID 1 must never exit); in the sandbox's own pid namespace
  * just _exit(status). */
