@@ -3,8 +3,9 @@
  * the host's HELLO, and how its limits ended up enforced; the HELLO
  * exchange (config.c).
  *
- * This is the agent's side of the configuration on the wire: one place to
- * change when a sandbox option is added or the wire schema moves.
+ * The configuration's fields are common/wire.h's struct msb_wire_config:
+ * a sandbox option added there arrives here decoded, and only the module
+ * that uses it needs to change.
  */
 #ifndef MSB_AGENT_CONFIG_H
 #define MSB_AGENT_CONFIG_H
