@@ -1,7 +1,8 @@
 #!/bin/sh
 # run-all.sh - the whole test suite; what `make test` runs.
 #
-#   1. the public header compiles alone as C99 and as C++  (make check-header)
+#   1. the public header compiles alone as C99 and as C++  (make check-header),
+#      and the rooms stay apart                             (make check-layout)
 #   2. the C tests, as root and unprivileged                (make test-c)
 #   3. the same C tests under ASan + UBSan in build-asan    (make test-asan)
 #   4. the fuzzers (frame decoder, virtqueue, virtio-console),
@@ -40,6 +41,7 @@ step() { # name command...
 }
 
 step "header compiles as C99 and C++" $MAKE check-header
+step "layout: no calls in a loop, no overlong files, no msb.h in the agent" $MAKE check-layout
 step "C tests" $MAKE test-c
 step "C tests under ASan+UBSan" $MAKE test-asan
 step "fuzzing (${FUZZ_SECONDS:=20} s each)" $MAKE fuzz FUZZ_SECONDS=$FUZZ_SECONDS
