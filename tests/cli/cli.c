@@ -437,6 +437,16 @@ int main(int argc, char **argv)
 	check("run --bogus -- true", 2, "an unknown flag");
 	check("run --volume nocolon -- true", 2, "a bad --volume");
 	check("run", 2, "run without a command");
+	{
+		char *ho = NULL, *he = NULL;
+		int hst = run("run --hostname bad_name -- true", &ho, &he);
+		ok(hst == 2 && he && strstr(he, "bad_name") && strstr(he, "hint"),
+		   "a bad --hostname: exit 2, naming it, with a hint (%d: %s)",
+		   hst, he ? he : "");
+		free(ho);
+		free(he);
+	}
+	check("create --hostname -bad x", 2, "create with a bad --hostname");
 	usage_errors();
 
 	msbt_require_sandboxes();
@@ -463,6 +473,10 @@ int main(int argc, char **argv)
 
 	st = run("run --workdir /tmp -- pwd", &out, NULL);
 	ok(st == 0 && !strcmp(out, "/tmp\n"), "--workdir sets the cwd (%s)", out);
+	free(out);
+
+	st = run("run --name cli-host -- hostname", &out, NULL);
+	ok(st == 0 && !strcmp(out, "cli-host\n"), "without --hostname, the name is the hostname (%s)", out);
 	free(out);
 
 	st = run("run --json -- sh -c 'printf out; printf err >&2; exit 3'", &out, &err);
