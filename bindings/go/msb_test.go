@@ -714,6 +714,24 @@ func TestVolumes(t *testing.T) {
 	}
 }
 
+// A bad hostname is refused before anything starts, with libmsb's code,
+// message and hint, whether it comes from StartConfig or WithHostname.
+func TestHostnameInvalid(t *testing.T) {
+	for _, c := range []struct {
+		opt  msb.Option
+		host string
+	}{{nil, "bad_name"}, {msb.WithHostname("bad_name"), ""}, {msb.WithHostname("web-1"), "bad_name"}} {
+		sb := msb.NewPythonSandbox(c.opt)
+		err := sb.Start(msb.StartConfig{Hostname: c.host})
+		sb.Close()
+		var me *msb.Error
+		if !errors.Is(err, msb.ErrFailedToStartSandbox) || !errors.As(err, &me) ||
+			me.Code != msb.CodeInvalid || !strings.Contains(me.Message, "bad_name") || me.Hint == "" {
+			t.Fatalf("Start with hostname bad_name = %v, want CodeInvalid naming it, with a hint", err)
+		}
+	}
+}
+
 func TestProcess(t *testing.T) {
 	sb := started(t)
 	p, err := sb.StartProcess(msb.Cmd{Name: "cat", Stdin: strings.NewReader("first ")})
