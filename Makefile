@@ -23,6 +23,9 @@ DEPFLAGS   := -MMD -MP
 # sanitizers can link (not the static agent, the probe or the test guest).
 BASE_CFLAGS := -std=gnu11 $(OPT) $(WARN) -fno-strict-aliasing $(DEPFLAGS)
 CPPFLAGS   += -D_GNU_SOURCE -Iinclude -Icommon
+# The agent speaks the protocol (common/) and never sees the client ABI
+# (include/): no -Iinclude.
+AGENT_CPPFLAGS := -D_GNU_SOURCE -Icommon -Iguest -DMSB_AGENT_VERSION='"$(VERSION)"'
 CFLAGS     ?=
 CFLAGS     += $(BASE_CFLAGS) $(SAN)
 LDFLAGS    += $(SAN)
@@ -104,7 +107,7 @@ $(B)/obj/lib/%.o: %.c
 # statically); SAN applies to the library, the CLI and the tests.
 $(B)/obj/agent/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Iguest $(BASE_CFLAGS) -c $< -o $@
+	$(CC) $(AGENT_CPPFLAGS) $(BASE_CFLAGS) -c $< -o $@
 
 $(B)/gen/repl_drivers.c: $(wildcard guest/repl/*) scripts/embed.sh
 	@mkdir -p $(@D)

@@ -15,13 +15,24 @@ int msb_wire_fail(struct msb_wire_error *e, int code, int os_errno,
 		  const char *hint, const char *fmt, ...)
 {
 	va_list ap;
+
+	va_start(ap, fmt);
+	msb_wire_vfail(e, code, os_errno, hint, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int msb_wire_vfail(struct msb_wire_error *e, int code, int os_errno,
+		   const char *hint, const char *fmt, va_list ap)
+{
 	size_t n;
 
 	e->code = code;
 	e->os_errno = os_errno;
-	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof(e->message), fmt ? fmt : "", ap);
-	va_end(ap);
+	if (fmt)
+		vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	else
+		e->message[0] = '\0';
 	if (os_errno) {
 		n = strlen(e->message);
 		snprintf(e->message + n, sizeof(e->message) - n, ": %s",
@@ -36,6 +47,11 @@ json_t *msb_wire_error_encode(const struct msb_wire_error *e)
 	return json_pack("{s:i,s:s,s:s,s:i}", "code", e->code,
 			 "message", e->message, "hint", e->hint,
 			 "errno", e->os_errno);
+}
+
+json_t *msb_wire_failed_reply(const struct msb_wire_error *e)
+{
+	return json_pack("{s:b,s:o}", "ok", 0, "error", msb_wire_error_encode(e));
 }
 
 void msb_wire_error_decode(const json_t *obj, struct msb_wire_error *e)

@@ -16,6 +16,7 @@
 #ifndef MSB_WIRE_H
 #define MSB_WIRE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
@@ -58,8 +59,15 @@ int msb_wire_fail(struct msb_wire_error *e, int code, int os_errno,
 		  const char *hint, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
+/* The same with a va_list. */
+int msb_wire_vfail(struct msb_wire_error *e, int code, int os_errno,
+		   const char *hint, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+
 /* The error object for e (a new reference, or NULL without memory). */
 json_t *msb_wire_error_encode(const struct msb_wire_error *e);
+/* A request's failed REPLY: {"ok": false, "error": {...}}. */
+json_t *msb_wire_failed_reply(const struct msb_wire_error *e);
 /* Fill e from an error object from the peer; an unknown code becomes
  * MSB_WIRE_ERROR, an errno out of range 0, a missing message "the sandbox
  * reported an error". obj may be NULL or not an object. */

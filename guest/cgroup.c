@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wire.h"
+#include "base.h"
 #include "cgroup.h"
 
 #ifndef CG2_ROOT
@@ -35,11 +37,6 @@
 #endif
 
 static const char *const ctrl_name[CG_NCTRL] = { "memory", "pids", "cpu" };
-
-static void freep(void *p) { free(*(void **)p); }
-static void fclosep(FILE **f) { if (*f) fclose(*f); }
-#define _cleanup_free_ __attribute__((cleanup(freep)))
-#define _cleanup_fclose_ __attribute__((cleanup(fclosep)))
 
 static int write_str(const char *dir, const char *file, const char *s)
 {
@@ -195,9 +192,9 @@ static int set_limit(int version, int c, const char *dir, const struct agent_con
 	char v[64];
 	switch (c) {
 	case CG_MEMORY:
-		if (cfg->memory_bytes <= 0)
+		if (cfg->w.memory_bytes <= 0)
 			return -1;
-		snprintf(v, sizeof(v), "%lld", (long long)cfg->memory_bytes);
+		snprintf(v, sizeof(v), "%lld", (long long)cfg->w.memory_bytes);
 		if (version == 1) {
 			if (write_str(dir, "memory.limit_in_bytes", v) < 0)
 				return -1;
@@ -212,14 +209,14 @@ static int set_limit(int version, int c, const char *dir, const struct agent_con
 		(void)write_str(dir, "memory.swap.max", "0");
 		return 0;
 	case CG_PIDS:
-		if (cfg->pids <= 0)
+		if (cfg->w.pids <= 0)
 			return -1;
-		snprintf(v, sizeof(v), "%lld", (long long)cfg->pids);
+		snprintf(v, sizeof(v), "%lld", (long long)cfg->w.pids);
 		return write_str(dir, "pids.max", v);
 	case CG_CPU: {
-		if (!(cfg->cpus > 0))
+		if (!(cfg->w.cpus > 0))
 			return -1;
-		double q = cfg->cpus * 100000.0;
+		double q = cfg->w.cpus * 100000.0;
 		long long quota = q > 1e12 ? (long long)1e12 : (long long)(q + 0.5);
 		if (quota < 1000)
 			quota = 1000; /* the kernel's minimum is 1 ms */
@@ -381,7 +378,7 @@ void cg_create(struct cg_sandbox *cg, const struct agent_config *cfg)
 {
 	char name[64];
 	memset(cg, 0, sizeof(*cg));
-	safe_name(cfg->name, name, sizeof(name));
+	safe_name(cfg->w.name, name, sizeof(name));
 	if (access(CG2_ROOT "/cgroup.controllers", F_OK) == 0)
 		v2_create(cg, cfg, name);
 	else
@@ -455,8 +452,8 @@ void cg_destroy(struct cg_sandbox *cg)
 
 void cg_enforcement(const struct cg_sandbox *cg, struct agent_enforcement *enf)
 {
-	enf->memory = cg->dir[CG_MEMORY] ? MSB_ENFORCE_CGROUP : MSB_ENFORCE_RLIMIT;
-	enf->pids = cg->dir[CG_PIDS] ? MSB_ENFORCE_CGROUP : MSB_ENFORCE_RLIMIT;
-	enf->cpu = cg->dir[CG_CPU] ? MSB_ENFORCE_CGROUP : MSB_ENFORCE_NONE;
+	enf->memory = cg->dir[CG_MEMORY] ? MSB_WIRE_ENFORCE_CGROUP : MSB_WIRE_ENFORCE_RLIMIT;
+	enf->pids = cg->dir[CG_PIDS] ? MSB_WIRE_ENFORCE_CGROUP : MSB_WIRE_ENFORCE_RLIMIT;
+	enf->cpu = cg->dir[CG_CPU] ? MSB_WIRE_ENFORCE_CGROUP : MSB_WIRE_ENFORCE_NONE;
 	enf->cgroup_version = cg->version;
 }

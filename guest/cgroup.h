@@ -10,7 +10,7 @@
 
 #include <sys/types.h>
 
-#include "agent.h"
+#include "config.h"
 
 enum { CG_MEMORY, CG_PIDS, CG_CPU, CG_NCTRL };
 

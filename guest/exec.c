@@ -27,15 +27,17 @@
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 
-#include "agent.h"
+#include "wire.h"
+#include "base.h"
+#include "client.h"
+#include "exec.h"
+#include "launch.h"
 #include "proto.h"
 
 #define EXIT_GRACE_NS (100ull * 1000000ull)
 #define MAX_JOBS 1024
 #define MAX_ARGS 65536
 #define MAX_STDIN_BUFFER (64u << 20) /* unread stdin the agent holds */
-
-extern char **environ;
 
 struct job {
 	struct job *next;
@@ -62,47 +64,6 @@ struct job {
 
 static struct job *jobs;
 static size_t njobs;
-
-/* ---- environment ---------------------------------------------------------- */
-
-static void env_put(char **env, size_t *n, const char *kv)
-{
-	size_t klen = strcspn(kv, "=");
-
-	for (size_t i = 0; i < *n; i++)
-		if (!strncmp(env[i], kv, klen) && env[i][klen] == '=') {
-			env[i] = (char *)kv;
-			return;
-		}
-	env[(*n)++] = (char *)kv;
-}
-
-char **agent_build_env(const struct agent_config *cfg, const json_t *extra)
-{
-	static const char *const defaults[] = {
-		"PATH=" AGENT_DEFAULT_PATH, "HOME=/root", "LANG=C.UTF-8",
-	};
-	size_t max = 3 + json_array_size(extra) + 1, n = 0;
-	char **env;
-
-	for (char **e = cfg->env; *e; e++)
-		max++;
-	env = calloc(max, sizeof(char *));
-	if (!env)
-		return NULL;
-	for (size_t i = 0; i < 3; i++)
-		env_put(env, &n, defaults[i]);
-	for (char **e = cfg->env; *e; e++)
-		env_put(env, &n, *e);
-	for (size_t i = 0; i < json_array_size(extra); i++) {
-		const char *s = json_string_value(json_array_get(extra, i));
-
-		if (s && strchr(s, '=') && s[0] != '=')
-			env_put(env, &n, s);
-	}
-	env[n] = NULL;
-	return env;
-}
 
 /* ---- the end of a job ------------------------------------------------------ */
 
@@ -369,21 +330,6 @@ static void on_exit_status(struct agent *a, pid_t pid, int status, void *data)
 
 /* ---- starting ---------------------------------------------------------------- */
 
-struct exec_failure {
-	int stage; /* 1 chdir workdir, 2 chdir cwd, 3 exec, 4 terminal */
-	int err;
-};
-
-static void child_fail(int fd, int stage)
-{
-	struct exec_failure f = { stage, errno };
-
-	if (write(fd, &f, sizeof(f)) < 0) {
-		/* nothing left to tell */
-	}
-	_exit(127);
-}
-
 static char *join_argv(char **argv)
 {
 	size_t len = 1;
@@ -439,133 +385,96 @@ void op_exec(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 	json_int_t cols = json_integer_value(json_object_get(jpty, "cols"));
 	size_t argc = json_array_size(jargv);
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, in[2] = { -1, -1 };
-	int ep[2] = { -1, -1 }, master = -1;
+	int master = -1;
 	char slave[128];
-	struct exec_failure fail;
+	struct launch_spec spec = { 0 };
+	struct launch_failure fail;
 	struct job *job = NULL;
 	char **argv = NULL, **env = NULL;
-	ssize_t n;
 	pid_t pid;
 
 	if (!json_is_array(jargv) || argc == 0 || argc > MAX_ARGS ||
 	    (jenv && !json_is_array(jenv)) || timeout < 0 || cap < 0 ||
 	    (jpty && (!json_is_object(jpty) || rows < 0 || rows > 10000 ||
 		      cols < 0 || cols > 10000))) {
-		client_error(c, id, MSB_EINVAL, 0, "", "malformed exec request");
+		client_error(c, id, MSB_WIRE_EINVAL, 0, "", "malformed exec request");
 		return;
 	}
 	if (njobs >= MAX_JOBS) {
-		client_error(c, id, MSB_EINVAL, 0, "wait for some commands to finish",
+		client_error(c, id, MSB_WIRE_EINVAL, 0, "wait for some commands to finish",
 			     "too many commands running (%d)", MAX_JOBS);
 		return;
 	}
 	argv = calloc(argc + 1, sizeof(char *));
-	env = agent_build_env(cfg, jenv);
+	env = launch_env(cfg, jenv);
 	job = calloc(1, sizeof(*job));
 	if (!argv || !env || !job) {
-		client_error(c, id, MSB_ENOMEM, ENOMEM, "", "exec");
+		client_error(c, id, MSB_WIRE_ENOMEM, ENOMEM, "", "exec");
 		goto out;
 	}
 	for (size_t i = 0; i < argc; i++) {
 		argv[i] = (char *)json_string_value(json_array_get(jargv, i));
 		if (!argv[i]) {
-			client_error(c, id, MSB_EINVAL, 0, "", "argv[%zu] is not a string", i);
+			client_error(c, id, MSB_WIRE_EINVAL, 0, "", "argv[%zu] is not a string", i);
 			goto out;
 		}
 	}
 	if (jpty) {
 		if (open_pty(&master, slave, sizeof(slave), rows ? (unsigned)rows : 24,
 			     cols ? (unsigned)cols : 80) < 0) {
-			client_error(c, id, MSB_ERROR, errno, "the sandbox's /dev/pts may "
+			client_error(c, id, MSB_WIRE_ERROR, errno, "the sandbox's /dev/pts may "
 				     "be exhausted", "cannot open a pseudo-terminal");
 			goto out;
 		}
 	} else if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) ||
 		   (want_stdin && pipe2(in, O_CLOEXEC))) {
-		client_error(c, id, MSB_ERROR, errno, "the sandbox may have too many "
+		client_error(c, id, MSB_WIRE_ERROR, errno, "the sandbox may have too many "
 			     "open files", "cannot create pipes");
 		goto out;
 	}
-	if (pipe2(ep, O_CLOEXEC)) {
-		client_error(c, id, MSB_ERROR, errno, "the sandbox may have too many "
-			     "open files", "cannot create pipes");
-		goto out;
+	if (jpty) {
+		spec.tty = slave;
+	} else {
+		spec.fds[0] = want_stdin ? in[0] : LAUNCH_DEVNULL;
+		spec.fds[1] = out[1];
+		spec.fds[2] = err[1];
+		spec.nfds = 3;
 	}
+	spec.workdir = cfg->w.workdir;
+	spec.cwd = cwd;
+	spec.env = env;
+	spec.argv[0] = argv;
 	job->start_ns = agent_now_ns();
-	pid = fork();
-	if (pid < 0) {
-		client_error(c, id, MSB_ERROR, errno, "the sandbox may be at its "
-			     "process limit", "cannot start the command");
-		goto out;
-	}
-	if (pid == 0) {
-		sigset_t none;
-		int fd;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		if (jpty) {
-			/* A session of its own with the PTY as its terminal. */
-			if (setsid() < 0 || (fd = open(slave, O_RDWR)) < 0 ||
-			    ioctl(fd, TIOCSCTTY, 0) < 0)
-				child_fail(ep[1], 4);
-			dup2(fd, 0);
-			dup2(fd, 1);
-			dup2(fd, 2);
-			if (fd > 2)
-				close(fd);
-		} else {
-			setpgid(0, 0);
-			if (want_stdin) {
-				dup2(in[0], 0);
-			} else if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
-				dup2(fd, 0);
-				if (fd != 0)
-					close(fd);
-			}
-			dup2(out[1], 1);
-			dup2(err[1], 2);
-		}
-		if (chdir(cfg->workdir) < 0)
-			child_fail(ep[1], 1);
-		if (cwd && chdir(cwd) < 0)
-			child_fail(ep[1], 2);
-		environ = env;
-		execvp(argv[0], argv);
-		child_fail(ep[1], 3);
-	}
+	pid = launch(&spec, &fail);
 	if (out[1] >= 0) close(out[1]);
 	if (err[1] >= 0) close(err[1]);
 	if (in[0] >= 0) close(in[0]);
 	out[1] = err[1] = in[0] = -1;
-	close(ep[1]);
-	ep[1] = -1;
-	do
-		n = read(ep[0], &fail, sizeof(fail));
-	while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)sizeof(fail)) {
-		int st;
-
-		waitpid(pid, &st, 0);
-		if (fail.stage == 3 && fail.err == ENOENT)
-			client_error(c, id, MSB_ENOTFOUND, 0, "check the name; the sandbox "
+	if (pid < 0) {
+		if (fail.stage == LAUNCH_PIPE)
+			client_error(c, id, MSB_WIRE_ERROR, fail.err, "the sandbox may have too many "
+				     "open files", "cannot create pipes");
+		else if (fail.stage == LAUNCH_FORK)
+			client_error(c, id, MSB_WIRE_ERROR, fail.err, "the sandbox may be at its "
+				     "process limit", "cannot start the command");
+		else if (fail.stage == LAUNCH_EXEC && fail.err == ENOENT)
+			client_error(c, id, MSB_WIRE_ENOTFOUND, 0, "check the name; the sandbox "
 				     "sees the host's /usr, /bin and its volumes, and "
 				     "PATH=" AGENT_DEFAULT_PATH, "command not found: %s", argv[0]);
-		else if (fail.stage == 3)
-			client_error(c, id, fail.err == EACCES ? MSB_EPERM : MSB_ERROR,
+		else if (fail.stage == LAUNCH_EXEC)
+			client_error(c, id, fail.err == EACCES ? MSB_WIRE_EPERM : MSB_WIRE_ERROR,
 				     fail.err, "check that the file is an executable program",
 				     "cannot execute %s", argv[0]);
-		else if (fail.stage == 4)
-			client_error(c, id, MSB_ERROR, fail.err, "", "cannot set up the terminal");
+		else if (fail.stage == LAUNCH_SETSID || fail.stage == LAUNCH_TTY)
+			client_error(c, id, MSB_WIRE_ERROR, fail.err, "", "cannot set up the terminal");
+		else if (fail.stage == LAUNCH_DUP2)
+			client_error(c, id, MSB_WIRE_ERROR, fail.err, "", "cannot start the "
+				     "command: %s failed", launch_stage_name(fail.stage));
 		else
-			client_error(c, id, MSB_EINVAL, fail.err, "give an existing "
+			client_error(c, id, MSB_WIRE_EINVAL, fail.err, "give an existing "
 				     "directory inside the sandbox",
 				     "cannot change to directory %s",
-				     fail.stage == 2 ? cwd : cfg->workdir);
+				     fail.stage == LAUNCH_CWD ? cwd : cfg->w.workdir);
 		goto out;
 	}
 
@@ -619,8 +528,6 @@ out:
 	if (err[1] >= 0) close(err[1]);
 	if (in[0] >= 0) close(in[0]);
 	if (in[1] >= 0) close(in[1]);
-	if (ep[0] >= 0) close(ep[0]);
-	if (ep[1] >= 0) close(ep[1]);
 	if (master >= 0) close(master);
 	free(job);
 	free(argv);
@@ -636,7 +543,7 @@ void op_resize(struct agent *a, struct client *c, uint32_t id, const json_t *req
 	json_int_t cols = json_integer_value(json_object_get(req, "cols"));
 
 	if (rows <= 0 || rows > 10000 || cols <= 0 || cols > 10000) {
-		client_error(c, id, MSB_EINVAL, 0, "give rows and cols between 1 and 10000",
+		client_error(c, id, MSB_WIRE_EINVAL, 0, "give rows and cols between 1 and 10000",
 			     "bad terminal size %lldx%lld", (long long)rows, (long long)cols);
 		return;
 	}
@@ -644,19 +551,19 @@ void op_resize(struct agent *a, struct client *c, uint32_t id, const json_t *req
 		if (j->c != c || j->id != (uint32_t)target)
 			continue;
 		if (!j->pty || j->out_fd < 0) {
-			client_error(c, id, MSB_EINVAL, 0, "resize works on PTY sessions",
+			client_error(c, id, MSB_WIRE_EINVAL, 0, "resize works on PTY sessions",
 				     "the process has no terminal");
 			return;
 		}
 		struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
 		if (ioctl(j->out_fd, TIOCSWINSZ, &ws) < 0) {
-			client_error(c, id, MSB_ERROR, errno, "", "resize failed");
+			client_error(c, id, MSB_WIRE_ERROR, errno, "", "resize failed");
 			return;
 		}
 		client_reply(c, id, json_pack("{s:b}", "ok", 1));
 		return;
 	}
-	client_error(c, id, MSB_ENOTFOUND, 0, "the process may have ended",
+	client_error(c, id, MSB_WIRE_ENOTFOUND, 0, "the process may have ended",
 		     "no such process");
 }
 

@@ -5,11 +5,12 @@
  * us with, and for a detached sandbox every connection accepted on its
  * socket), the fds that modules watch (command pipes, PTYs, REPL drivers),
  * timers, and SIGCHLD through a signalfd, reaping every child as PID 1
- * must. Operations are dispatched by name to the modules (exec.c,
- * metrics.c, repl.c, files.c).
+ * must. Operations are dispatched by name through the table that the
+ * caller hands to agent_serve() (agent.c lists exec.c's, repl.c's,
+ * files.c's and metrics.c's); "shutdown" is the loop's own.
  *
  * A detached microVM has no socket of ours: msb-vmm binds each host
- * connection to a virtio-console port (vminit.c). An idle port (open, no
+ * connection to a virtio-console port (vm.c). An idle port (open, no
  * client) cannot be polled: while nobody is connected on the host side,
  * the driver reports it readable and hung up, always. So idle ports are
  * O_ASYNC: the driver sends SIGIO (through the signalfd here) when the
@@ -22,39 +23,47 @@
  * 0) for the next one: msb-vmm gives the port to a new connection only
  * after that.
  *
- * Writes to a client never block (a socket, a port or the console alike):
- * client_send() writes what the fd takes now and queues the rest, and the
- * loop writes the queue out as the fd has room (POLLOUT). So one client
- * that stops reading stalls nobody else. Flow control keeps the queues
- * small: a watch that feeds a client (a command's pipe, a file being read,
- * an interpreter's output; agent_watch_client) is not polled while that
- * client's queue is over OUT_HIGH, until it is back under OUT_LOW, and
- * neither are the client's own requests; so a slow reader slows down only
- * its own commands, as a blocking write would, and gets every byte. What
- * is always queued (replies, events) is bounded by OUT_MAX; a client over
- * it, or whose queue has not moved for SEND_TIMEOUT_S, is dropped as
- * broken. Before the agent exits, the queues get DRAIN_NS to go out.
+ * Writes to a client never block (client.c): what the fd does not take
+ * now is queued and written out here as the fd has room (POLLOUT). So one
+ * client that stops reading stalls nobody else. Flow control keeps the
+ * queues small: a watch that feeds a client (a command's pipe, a file
+ * being read, an interpreter's output; agent_watch_client) is not polled
+ * while that client is paused (client_congested), and neither are the
+ * client's own requests; so a slow reader slows down only its own
+ * commands, as a blocking write would, and gets every byte. A client that
+ * broke (a failed write, a queue over its bound), or whose queue has not
+ * moved for SEND_TIMEOUT_S, is closed at the end of the turn. Before the
+ * agent exits, the queues get DRAIN_NS to go out.
  *
  * The host's bytes are checked by the decoder (proto.c); each module checks
  * its requests before use.
+ *
+ * Here: the poll set (watches, timers, children), the connections' life
+ * (accepted, a VM's ports, closed), the requests they carry and their
+ * dispatch. Elsewhere: a connection's output and tracked requests
+ * (client.c, its queue outq.c), the HELLO's contents (config.c), the VM's
+ * ports on the device side (vm.c), the operations (the table from
+ * agent.c).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
-#include "agent.h"
+#include "wire.h"
+#include "base.h"
+#include "loop.h"
+#include "client.h"
 #include "proto.h"
+#include "vm.h"
 
 #define MAX_CLIENTS 64
 #define PORT_RETRY_NS (50ull * 1000000ull) /* a port still held (EBUSY) */
@@ -62,11 +71,6 @@
 #define SEND_TIMEOUT_S 60           /* a client that stops reading is dropped */
 #define SEND_TIMEOUT_NS (SEND_TIMEOUT_S * 1000000000ull)
 #define WALL_GRACE_NS (2000ull * 1000000ull)
-#define OUT_HIGH (1u << 20)         /* a client's producers pause over this */
-#define OUT_LOW (256u << 10)        /* ... and go on under this */
-#define OUT_MAX (64u << 20)         /* a client with more queued is dropped */
-#define OUT_CHUNK (16u << 10)       /* small frames share chunks this big */
-#define OUT_IOV 64                  /* chunks per write */
 #define DRAIN_NS (2000ull * 1000000ull) /* for the queues, before exiting */
 
 struct watch {
@@ -92,40 +96,6 @@ struct child_watch {
 	void *data;
 };
 
-struct tracked {
-	struct tracked *next;
-	uint32_t id;
-	const struct request_ops *ops;
-	void *rd;
-};
-
-/* Bytes queued for a client, in order. */
-struct outbuf {
-	struct outbuf *next;
-	size_t off, len, cap;  /* data[off..len) waits */
-	uint8_t data[];
-};
-
-struct client {
-	struct client *next;
-	struct agent *a;
-	int fd;          /* -1 once closed; non-blocking */
-	int sock;        /* fd is a socket (else a port or the console) */
-	int broken;      /* a send failed: close at the end of this turn */
-	int refs;
-	int greeted;     /* the HELLO exchange is done */
-	int primary;     /* the connection libmsb spawned us with */
-	unsigned port;   /* a detached VM's virtio-console port, else 0 */
-	struct msb_decoder dec;
-	struct tracked *tracked;
-	/* output the fd did not take yet */
-	struct outbuf *out, *out_tail;
-	size_t queued;   /* bytes in out */
-	int paused;      /* queued went over OUT_HIGH, not yet under OUT_LOW */
-	short events;    /* what its watch polls for */
-	uint64_t moved;  /* when the queue last moved (or started) */
-};
-
 /* A detached VM's port without a client. */
 struct port_slot {
 	int fd;          /* open and idle, or -1 */
@@ -135,6 +105,8 @@ struct port_slot {
 struct agent {
 	const struct agent_config *cfg;
 	const struct agent_enforcement *enf;
+	const struct agent_op *ops;
+	size_t nops;
 	int listen_fd;
 	int detached;    /* clients come and go (a socket, or VM ports) */
 	unsigned nports;
@@ -157,14 +129,6 @@ struct agent {
 	int dying;
 	uint64_t dying_deadline;
 };
-
-uint64_t agent_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 const struct agent_config *agent_config(const struct agent *a)
 {
@@ -325,296 +289,9 @@ static int no_children(void)
 
 /* ---- clients ------------------------------------------------------------ */
 
-int client_alive(const struct client *c)
-{
-	return c && c->fd >= 0 && !c->broken;
-}
-
-void client_ref(struct client *c)
-{
-	c->refs++;
-}
-
-static void out_free(struct client *c)
-{
-	for (struct outbuf *b = c->out, *n; b; b = n) {
-		n = b->next;
-		free(b);
-	}
-	c->out = c->out_tail = NULL;
-	c->queued = 0;
-	c->paused = 0;
-}
-
-void client_unref(struct client *c)
-{
-	if (--c->refs > 0)
-		return;
-	out_free(c);
-	msb_decoder_release(&c->dec);
-	free(c);
-}
-
-int client_congested(const struct client *c)
-{
-	return client_alive(c) && c->paused;
-}
-
-/* After the queue changed: the pause, and what the client's watch polls
- * (no requests while it is paused: their replies would queue up too). */
-static void client_update(struct client *c)
-{
-	short ev;
-
-	if (c->queued >= OUT_HIGH)
-		c->paused = 1;
-	else if (c->queued <= OUT_LOW)
-		c->paused = 0;
-	ev = (short)((c->paused ? 0 : POLLIN) | (c->queued ? POLLOUT : 0));
-	if (c->fd >= 0 && ev != c->events) {
-		agent_watch_events(c->a, c->fd, ev);
-		c->events = ev;
-	}
-}
-
-/* Write what the fd takes now: the bytes written, 0 when it is full, or
- * -errno. A socket peer that went away gives EPIPE, never SIGPIPE. */
-static ssize_t client_write(struct client *c, struct iovec *iov, int n)
-{
-	ssize_t w;
-
-	do {
-		if (c->sock) {
-			struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
-
-			w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		} else {
-			w = writev(c->fd, iov, n);
-		}
-	} while (w < 0 && errno == EINTR);
-	if (w < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
-	return w;
-}
-
-/* Write out as much of the queue as the fd takes. Returns 0 or -errno. */
-static int out_flush(struct client *c)
-{
-	while (c->out) {
-		struct iovec iov[OUT_IOV];
-		int n = 0;
-		ssize_t w;
-
-		for (struct outbuf *b = c->out; b && n < OUT_IOV; b = b->next)
-			iov[n++] = (struct iovec){ b->data + b->off, b->len - b->off };
-		w = client_write(c, iov, n);
-		if (w <= 0)
-			return (int)w;
-		c->moved = agent_now_ns();
-		c->queued -= (size_t)w;
-		while (w > 0) {
-			struct outbuf *b = c->out;
-			size_t left = b->len - b->off;
-
-			if ((size_t)w < left) {
-				b->off += (size_t)w;
-				break;
-			}
-			w -= (ssize_t)left;
-			c->out = b->next;
-			if (!c->out)
-				c->out_tail = NULL;
-			free(b);
-		}
-	}
-	return 0;
-}
-
-static void client_flush(struct client *c)
-{
-	if (!client_alive(c))
-		return;
-	if (out_flush(c) < 0)
-		c->broken = 1;
-	client_update(c);
-}
-
-/* Queue the bytes of a frame from `skip` on (what a write took already). */
-static int out_frame(struct client *c, const uint8_t *hdr, const void *data,
-		     size_t len, size_t skip)
-{
-	struct outbuf *b = c->out_tail;
-	size_t need = MSB_FRAME_HEADER + len - skip;
-
-	if (!b || b->cap - b->len < need) {
-		size_t cap = need > OUT_CHUNK ? need : OUT_CHUNK;
-
-		b = malloc(sizeof(*b) + cap);
-		if (!b)
-			return -1;
-		b->next = NULL;
-		b->off = b->len = 0;
-		b->cap = cap;
-		if (c->out_tail)
-			c->out_tail->next = b;
-		else
-			c->out = b;
-		c->out_tail = b;
-	}
-	if (skip < MSB_FRAME_HEADER) {
-		memcpy(b->data + b->len, hdr + skip, MSB_FRAME_HEADER - skip);
-		b->len += MSB_FRAME_HEADER - skip;
-		skip = 0;
-	} else {
-		skip -= MSB_FRAME_HEADER;
-	}
-	if (len > skip) {
-		memcpy(b->data + b->len, (const uint8_t *)data + skip, len - skip);
-		b->len += len - skip;
-	}
-	c->queued += need;
-	return 0;
-}
-
-int client_send(struct client *c, uint8_t type, uint32_t id, const void *data, size_t len)
-{
-	uint8_t hdr[MSB_FRAME_HEADER];
-	size_t done = 0;
-
-	if (!client_alive(c))
-		return -EPIPE;
-	if (len > MSB_FRAME_MAX)
-		return -EMSGSIZE;
-	msb_frame_header(hdr, type, id, (uint32_t)len);
-	if (!c->out) {
-		/* Nothing waits: write what the fd takes now. */
-		struct iovec iov[2] = { { hdr, sizeof(hdr) }, { (void *)data, len } };
-		ssize_t w = client_write(c, iov, len ? 2 : 1);
-
-		if (w < 0) {
-			c->broken = 1;
-			return (int)w;
-		}
-		done = (size_t)w;
-		if (done == sizeof(hdr) + len)
-			return 0;
-		c->moved = agent_now_ns();
-	}
-	if (c->queued + sizeof(hdr) + len - done > OUT_MAX ||
-	    out_frame(c, hdr, data, len, done) < 0) {
-		/* Far behind, or no memory for it: as a send that timed out. */
-		c->broken = 1;
-		return -ENOBUFS;
-	}
-	client_update(c);
-	return 0;
-}
-
-static void send_json(struct client *c, uint8_t type, uint32_t id, json_t *obj)
-{
-	char *s;
-
-	if (!obj)
-		return;
-	s = json_dumps(obj, JSON_COMPACT);
-	json_decref(obj);
-	if (!s)
-		return;
-	if (strlen(s) > MSB_FRAME_MAX) {
-		/* Never the case for our own replies; refuse rather than
-		 * send a frame the peer must reject. */
-		free(s);
-		s = strdup("{\"ok\":false,\"error\":{\"code\":-8,\"message\":"
-			   "\"reply too large\",\"hint\":\"\"}}");
-		if (!s)
-			return;
-	}
-	client_send(c, type, id, s, strlen(s));
-	free(s);
-}
-
-void client_reply(struct client *c, uint32_t id, json_t *obj)
-{
-	send_json(c, MSB_FRAME_REPLY, id, obj);
-}
-
-void client_event(struct client *c, uint32_t id, json_t *obj)
-{
-	send_json(c, MSB_FRAME_EVENT, id, obj);
-}
-
-void client_error(struct client *c, uint32_t id, int code, int os_errno,
-		  const char *hint, const char *fmt, ...)
-{
-	char msg[600];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (os_errno) {
-		size_t n = strlen(msg);
-
-		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(os_errno));
-	}
-	client_reply(c, id, json_pack("{s:b,s:{s:i,s:s,s:s,s:i}}", "ok", 0,
-				      "error", "code", code, "message", msg,
-				      "hint", hint ? hint : "", "errno", os_errno));
-}
-
-int client_track(struct client *c, uint32_t id, const struct request_ops *ops, void *rd)
-{
-	struct tracked *t;
-
-	for (t = c->tracked; t; t = t->next)
-		if (t->id == id)
-			return -1;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return -1;
-	t->id = id;
-	t->ops = ops;
-	t->rd = rd;
-	t->next = c->tracked;
-	c->tracked = t;
-	return 0;
-}
-
-void client_untrack(struct client *c, uint32_t id)
-{
-	for (struct tracked **pp = &c->tracked; *pp; pp = &(*pp)->next)
-		if ((*pp)->id == id) {
-			struct tracked *t = *pp;
-
-			*pp = t->next;
-			free(t);
-			return;
-		}
-}
-
-static struct tracked *find_tracked(struct client *c, uint32_t id)
-{
-	for (struct tracked *t = c->tracked; t; t = t->next)
-		if (t->id == id)
-			return t;
-	return NULL;
-}
-
 static json_t *hello_json(struct agent *a)
 {
-	static const char *const names[] = { "none", "rlimit", "cgroup", "kernel" };
-	const struct agent_enforcement *e = a->enf;
-#define ENF(x) names[(unsigned)(x) < 4 ? (unsigned)(x) : 0]
-	return json_pack("{s:i,s:s,s:b,s:i,s:b,s:I,s:{s:s,s:s,s:s,s:s,s:s}}",
-			 "proto", MSB_PROTO_VERSION, "agent", MSB_VERSION,
-			 "ok", 1, "cgroup", e->cgroup_version,
-			 "detached", a->detached,
-			 "pid", (json_int_t)a->cfg->host_pid,
-			 "enforcement", "memory", ENF(e->memory),
-			 "cpu", ENF(e->cpu), "pids", ENF(e->pids),
-			 "disk", ENF(e->disk),
-			 "time", ENF(a->cfg->timeout_ms ? e->time : MSB_ENFORCE_NONE));
-#undef ENF
+	return config_hello(a->cfg, a->enf, a->detached);
 }
 
 static void client_io(struct agent *a, int fd, short revents, void *data);
@@ -628,7 +305,6 @@ static struct client *client_new(struct agent *a, int fd, int primary)
 
 	if (!c)
 		return NULL;
-	c->a = a;
 	c->fd = fd;
 	c->refs = 1;
 	c->primary = primary;
@@ -657,8 +333,8 @@ static void client_close(struct agent *a, struct client *c)
 		return;
 	/* What the fd takes now still goes (a HELLO refusing it, say); the
 	 * rest is dropped. */
-	out_flush(c);
-	out_free(c);
+	client_out_flush(c);
+	client_out_free(c);
 	agent_unwatch(a, c->fd);
 	close(c->fd);
 	c->fd = -1;
@@ -697,7 +373,7 @@ static void op_shutdown(struct agent *a, struct client *c, uint32_t id, const js
 	if (grace < 0 || grace > 600000)
 		grace = 2000;
 	if (a->shutdown_client) {
-		client_error(c, id, MSB_ESTATE, 0, "", "the sandbox is already stopping");
+		client_error(c, id, MSB_WIRE_ESTATE, 0, "", "the sandbox is already stopping");
 		return;
 	}
 	client_ref(c);
@@ -707,19 +383,6 @@ static void op_shutdown(struct agent *a, struct client *c, uint32_t id, const js
 	agent_kill_all(SIGTERM);
 }
 
-static const struct {
-	const char *name;
-	op_fn fn;
-} ops[] = {
-	{ "exec", op_exec },
-	{ "resize", op_resize },
-	{ "ps", op_ps },
-	{ "metrics", op_metrics },
-	{ "shutdown", op_shutdown },
-	{ "repl.run", op_repl_run },
-	{ "repl.context", op_repl_context },
-	{ "file", op_file },
-};
 
 static void do_call(struct agent *a, struct client *c, const struct msb_frame *f)
 {
@@ -728,31 +391,33 @@ static void do_call(struct agent *a, struct client *c, const struct msb_frame *f
 
 	if (f->id == 0)
 		return; /* a reply could not be addressed */
-	if (find_tracked(c, f->id)) {
-		client_error(c, f->id, MSB_EPROTO, 0, "", "request id %u is in use", f->id);
+	if (client_find_tracked(c, f->id)) {
+		client_error(c, f->id, MSB_WIRE_EPROTO, 0, "", "request id %u is in use", f->id);
 		return;
 	}
 	req = msb_frame_json(f, &why);
 	if (!req) {
-		client_error(c, f->id, MSB_EPROTO, 0, "", "bad request: %s", why);
+		client_error(c, f->id, MSB_WIRE_EPROTO, 0, "", "bad request: %s", why);
 		return;
 	}
 	op = json_string_value(json_object_get(req, "op"));
 	if (!op) {
-		client_error(c, f->id, MSB_EPROTO, 0, "", "request without op");
+		client_error(c, f->id, MSB_WIRE_EPROTO, 0, "", "request without op");
 	} else if (a->dying || a->shutdown_client) {
-		client_error(c, f->id, MSB_ESTATE, 0, "create a new sandbox",
+		client_error(c, f->id, MSB_WIRE_ESTATE, 0, "create a new sandbox",
 			     "the sandbox is shutting down");
+	} else if (!strcmp(op, "shutdown")) {
+		op_shutdown(a, c, f->id, req);
 	} else {
 		size_t i;
 
-		for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-			if (!strcmp(op, ops[i].name))
+		for (i = 0; i < a->nops; i++)
+			if (!strcmp(op, a->ops[i].name))
 				break;
-		if (i < sizeof(ops) / sizeof(ops[0]))
-			ops[i].fn(a, c, f->id, req);
+		if (i < a->nops)
+			a->ops[i].fn(a, c, f->id, req);
 		else
-			client_error(c, f->id, MSB_EUNSUPPORTED, 0,
+			client_error(c, f->id, MSB_WIRE_EUNSUPPORTED, 0,
 				     "update libmsb and msb-agent together",
 				     "unknown operation \"%.64s\"", op);
 	}
@@ -765,16 +430,11 @@ static void do_hello(struct agent *a, struct client *c, const struct msb_frame *
 	json_t *h = msb_frame_json(f, &why);
 
 	if (!h || json_integer_value(json_object_get(h, "proto")) != MSB_PROTO_VERSION) {
-		json_t *err = json_pack("{s:i,s:b,s:{s:i,s:s,s:s}}", "proto",
-					MSB_PROTO_VERSION, "ok", 0, "error",
-					"code", MSB_EPROTO, "message",
-					"protocol version mismatch", "hint",
-					"use matching libmsb and msb-agent versions");
-		send_json(c, MSB_FRAME_HELLO, 0, err);
+		client_send_json(c, MSB_FRAME_HELLO, 0, config_hello_mismatch());
 		c->broken = 1;
 	} else {
 		c->greeted = 1;
-		send_json(c, MSB_FRAME_HELLO, 0, hello_json(a));
+		client_send_json(c, MSB_FRAME_HELLO, 0, hello_json(a));
 	}
 	json_decref(h);
 }
@@ -802,11 +462,11 @@ static void client_frames(struct agent *a, struct client *c)
 			do_call(a, c, &f);
 			break;
 		case MSB_FRAME_STDIN:
-			if ((t = find_tracked(c, f.id)) && t->ops->on_stdin)
+			if ((t = client_find_tracked(c, f.id)) && t->ops->on_stdin)
 				t->ops->on_stdin(a, c, f.id, f.data, f.len, t->rd);
 			break;
 		case MSB_FRAME_CANCEL:
-			if ((t = find_tracked(c, f.id)) && t->ops->on_cancel) {
+			if ((t = client_find_tracked(c, f.id)) && t->ops->on_cancel) {
 				json_t *j = msb_frame_json(&f, &why);
 				json_int_t sig = j ? json_integer_value(json_object_get(j, "signal")) : 0;
 
@@ -966,7 +626,7 @@ static void drain(struct agent *a)
 		size_t n = 0;
 
 		for (struct client *c = a->clients; c && n < MAX_CLIENTS; c = c->next)
-			if (client_alive(c) && c->out) {
+			if (client_alive(c) && c->q.head) {
 				cs[n] = c;
 				pfds[n++] = (struct pollfd){ .fd = c->fd, .events = POLLOUT };
 			}
@@ -991,11 +651,13 @@ static void wall_time_reached(struct agent *a, void *data)
 }
 
 int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
-		const struct agent_enforcement *enf)
+		const struct agent_enforcement *enf,
+		const struct agent_op *ops, size_t nops)
 {
-	struct agent a = { .cfg = cfg, .enf = enf, .listen_fd = listen_fd,
-			   .detached = listen_fd >= 0 || cfg->ports > 0,
-			   .nports = cfg->ports <= AGENT_MAX_PORTS ? cfg->ports : 0 };
+	struct agent a = { .cfg = cfg, .enf = enf, .ops = ops, .nops = nops,
+			   .listen_fd = listen_fd,
+			   .detached = listen_fd >= 0 || cfg->w.ports > 0,
+			   .nports = cfg->w.ports <= AGENT_MAX_PORTS ? cfg->w.ports : 0 };
 	struct pollfd *pfds = NULL;
 	uint64_t *serials = NULL;
 	size_t pcap = 0;
@@ -1016,16 +678,15 @@ int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 	signal(SIGHUP, SIG_IGN);
 	if (a.sigfd < 0 || !(primary = client_new(&a, sock, 1)))
 		return 1;
-	metrics_start();
 	if (a.nports)
 		primary->port = 1; /* port 1 carried the configuration */
-	send_json(primary, MSB_FRAME_HELLO, 0, hello_json(&a));
+	client_send_json(primary, MSB_FRAME_HELLO, 0, hello_json(&a));
 	for (unsigned i = 2; i <= a.nports; i++)
 		port_reopen(&a, i);
 	if (listen_fd >= 0)
 		agent_watch(&a, listen_fd, POLLIN, accept_client, NULL);
-	if (cfg->timeout_ms > 0)
-		agent_timer(&a, agent_now_ns() + (uint64_t)cfg->timeout_ms * 1000000ull,
+	if (cfg->w.timeout_ms > 0)
+		agent_timer(&a, agent_now_ns() + (uint64_t)cfg->w.timeout_ms * 1000000ull,
 			    wall_time_reached, NULL);
 
 	while (!a.stop) {
@@ -1055,7 +716,7 @@ int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 		 * stopped reading). */
 		for (struct client *c = a.clients, *cn; c; c = cn) {
 			cn = c->next;
-			if (c->out && c->moved + SEND_TIMEOUT_NS <= now)
+			if (c->q.head && c->moved + SEND_TIMEOUT_NS <= now)
 				c->broken = 1;
 			if (c->broken)
 				client_close(&a, c);
@@ -1086,7 +747,7 @@ int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 			if (!next || t->deadline < next)
 				next = t->deadline;
 		for (struct client *c = a.clients; c; c = c->next)
-			if (c->out && (!next || c->moved + SEND_TIMEOUT_NS < next))
+			if (c->q.head && (!next || c->moved + SEND_TIMEOUT_NS < next))
 				next = c->moved + SEND_TIMEOUT_NS;
 
 		if (pcap < a.nwatches + 1) {
@@ -1100,6 +761,10 @@ int agent_serve(const struct agent_config *cfg, int sock, int listen_fd,
 				break;
 			}
 		}
+		/* What each connection polls for now (client_update). */
+		for (struct client *c = a.clients; c; c = c->next)
+			if (c->fd >= 0)
+				agent_watch_events(&a, c->fd, c->events);
 		pfds[np++] = (struct pollfd){ .fd = a.sigfd, .events = POLLIN };
 		for (size_t i = 0; i < a.nwatches; i++) {
 			const struct watch *w = &a.watches[i];

@@ -9,7 +9,10 @@
 #include <unistd.h>
 #include <sys/statfs.h>
 
-#include "agent.h"
+#include "base.h"
+#include "client.h"
+#include "metrics.h"
+#include "mounts.h"
 
 static uint64_t last_cpu_ns, last_sample_ns;
 

@@ -5,7 +5,7 @@
  * as /init of an initramfs (msb-vmm --init), the shared root filesystem
  * image as a read-only virtio-blk disk, and the virtio-console joined to
  * our end of a socketpair (--console-fd 3).  The agent then speaks the very
- * protocol of the os backend over that console (guest/vminit.c), HELLO
+ * protocol of the os backend over that console (guest/vm.c), HELLO
  * first, and isolates the sandbox inside the guest as it would on a host.
  *
  * The VM ends when the sandbox does (the agent powers it off), when libmsb

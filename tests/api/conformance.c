@@ -1147,10 +1147,14 @@ static void test_limits(void)
 	if (!ok(rc == 0, "limits: a sandbox with 64 MiB, 32 pids, 16 MiB of disk starts")) {
 		msbt_diag_error("start", rc);
 		msb_sandbox_free(ls);
-		skip(9, "no limits sandbox");
+		skip(10, "no limits sandbox");
 		return;
 	}
 	diag("limits sandbox start: %llu ms", (unsigned long long)(msbt_now_ms() - t0));
+	char *hn = sh_out(ls, "hostname", NULL), want_hn[160];
+	snprintf(want_hn, sizeof want_hn, "%.63s\n", msb_sandbox_name(ls));
+	is_str(hn, want_hn, "limits: without a hostname option the hostname is the name");
+	free(hn);
 	const char *mem_how = msb_enforcement_name(msb_sandbox_enforcement(ls, MSB_LIMIT_MEMORY));
 	const char *pid_how = msb_enforcement_name(msb_sandbox_enforcement(ls, MSB_LIMIT_PIDS));
 	const char *disk_how = msb_enforcement_name(msb_sandbox_enforcement(ls, MSB_LIMIT_DISK));
@@ -1409,6 +1413,19 @@ static void check_kernel(void)
 
 /* ---- main ----------------------------------------------------------------------- */
 
+/* The hostname option: what uname(2), /etc/hostname and /etc/hosts say
+ * inside; the limits sandbox checks the default (its name). */
+static void check_hostname(void)
+{
+	char *s = sh_out(sb, "hostname; cat /etc/hostname; "
+			 "grep -c 'conf-1.example' /etc/hosts", NULL);
+
+	is_str(s, "conf-1.example\nconf-1.example\n1\n",
+	       "start: the hostname option is the sandbox's hostname "
+	       "(uname, /etc/hostname, /etc/hosts)");
+	free(s);
+}
+
 int main(void)
 {
 	const char *env = getenv("MSB_TEST_BACKEND");
@@ -1439,6 +1456,7 @@ int main(void)
 	o.memory_bytes = 1ll << 30;
 	o.disk_bytes = 128ll << 20;
 	o.env = ARGV("CONF_SB=from sandbox");
+	o.hostname = "conf-1.example";
 	uint64_t t_start = msbt_now_ms();
 	int rc = msb_sandbox_create(&sb, &o);
 	if (!rc)
@@ -1453,7 +1471,7 @@ int main(void)
 		msbt_diag_error("starting the sandbox", rc);
 		bail_out("cannot start a %s sandbox", msb_backend_name(want_backend));
 	}
-	plan(143);
+	plan(145);
 	section("start");
 	section_t0 = t_start; /* the time of create + start counts */
 	diag("backend %s, sandbox %s", msb_backend_name(want_backend), msb_sandbox_name(sb));
@@ -1461,6 +1479,7 @@ int main(void)
 	       msb_backend_name(want_backend));
 	is_int(msb_sandbox_status(sb), MSB_STATUS_RUNNING, "start: status running");
 	check_kernel();
+	check_hostname();
 
 	section("commands");
 	test_commands();

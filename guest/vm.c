@@ -1,5 +1,6 @@
 /*
- * vminit.c - msb-agent as /init of a microVM (the vm backend).
+ * vm.c - msb-agent as /init of a microVM (the vm backend): everything
+ * that only a VM needs. agent.c's vm_main() strings it together.
  *
  * msb-vmm boots the guest kernel with an initramfs that holds only this
  * static agent as /init (msb-vmm --init), the shared root filesystem image
@@ -51,7 +52,11 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
-#include "agent.h"
+#include <jansson.h>
+
+#include "wire.h"
+#include "proto.h"
+#include "vm.h"
 
 #define CHANNEL "/dev/hvc0"
 #define ROOT_DISK "/dev/vda"
@@ -153,7 +158,7 @@ void vm_power_off(int status)
 
 /* Port 1, once the host connected to it (poll says POLLHUP while nobody
  * is: the driver's port_fops_poll). Blocking, for the handshake. */
-static int open_port1(struct agent_err *err)
+static int open_port1(struct msb_wire_error *err)
 {
 	char path[64];
 	int fd, fl;
@@ -161,7 +166,7 @@ static int open_port1(struct agent_err *err)
 	port_path(path, sizeof(path), 1);
 	fd = open(path, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "open %s", path);
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "open %s", path);
 	for (int waited = 0;; waited += 10) {
 		struct pollfd p = { .fd = fd, .events = POLLIN | POLLOUT };
 
@@ -170,19 +175,19 @@ static int open_port1(struct agent_err *err)
 		if (waited >= HOST_WAIT_MS) {
 			vm_log("nobody connected to the agent socket");
 			close(fd);
-			return agent_fail(err, MSB_ETIMEDOUT, 0, NULL, "nobody connected");
+			return msb_wire_fail(err, MSB_WIRE_ETIMEDOUT, 0, NULL, "nobody connected");
 		}
 		sleep_ms(10);
 	}
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
 		close(fd);
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "fcntl %s", path);
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "fcntl %s", path);
 	}
 	return fd;
 }
 
-int vm_early(int *channel, int *multiport, struct agent_err *err)
+int vm_early(int *channel, int *multiport, struct msb_wire_error *err)
 {
 	struct termios t;
 	int fd;
@@ -191,7 +196,7 @@ int vm_early(int *channel, int *multiport, struct agent_err *err)
 	mkdir("/dev", 0755);
 	if (mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") < 0 &&
 	    errno != EBUSY)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "mount devtmpfs on /dev");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "mount devtmpfs on /dev");
 	fd = open("/dev/null", O_RDWR);
 	if (fd >= 0 && fd != 0) {
 		dup2(fd, 0);
@@ -210,10 +215,10 @@ int vm_early(int *channel, int *multiport, struct agent_err *err)
 	mkdir("/proc", 0555);
 	mkdir("/sys", 0555);
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "mount /proc");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "mount /proc");
 	vm_pidns = pidns();
 	if (mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "mount /sys");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "mount /sys");
 	if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		vm_log("no cgroup2 (limits fall back to rlimits)");
 
@@ -231,7 +236,7 @@ int vm_early(int *channel, int *multiport, struct agent_err *err)
 		if (waited >= DEVICE_WAIT_MS) {
 			vm_log("no " CHANNEL ": start msb-vmm with --console-fd, "
 			       "--console-socket or --agent-socket");
-			return agent_fail(err, MSB_ESPAWN, ENODEV, NULL, "no %s", CHANNEL);
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, ENODEV, NULL, "no %s", CHANNEL);
 		}
 		sleep_ms(10);
 	}
@@ -243,7 +248,7 @@ int vm_early(int *channel, int *multiport, struct agent_err *err)
 		fd = open(CHANNEL, O_RDWR | O_NOCTTY | O_CLOEXEC);
 		if (fd < 0) {
 			vm_log("cannot open " CHANNEL);
-			return agent_fail(err, MSB_ESPAWN, errno, NULL, "open %s", CHANNEL);
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "open %s", CHANNEL);
 		}
 		/* A tty: raw bytes both ways, no echo, no line editing, no
 		 * CR/LF mapping, no flow-control characters, reads return
@@ -261,36 +266,75 @@ int vm_early(int *channel, int *multiport, struct agent_err *err)
 		close(fd);
 		fd = hi;
 		if (fd < 0)
-			return agent_fail(err, MSB_ESPAWN, errno, NULL, "dup %s", CHANNEL);
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "dup %s", CHANNEL);
 	}
 	*channel = fd;
 	return 0;
 }
 
+int vm_greet(int channel)
+{
+	json_t *hello = msb_wire_vm_ready_encode();
+	int rc = hello ? msb_frame_write_json(channel, MSB_FRAME_HELLO, 0, hello) : -1;
+
+	json_decref(hello);
+	return rc < 0 ? -1 : 0;
+}
+
+int vm_configure(struct agent_config *cfg, int multiport, struct msb_wire_error *err)
+{
+	int sp[2];
+
+	cfg->vm = 1;
+	cfg->host_pid = getpid();
+	if (cfg->w.volumes_len)
+		return msb_wire_fail(err, MSB_WIRE_EUNSUPPORTED, 0, "use the os backend for "
+				  "host volumes", "the vm backend cannot do host "
+				  "volumes yet");
+	/* Detached: msb-vmm gives every client a port of its own; the
+	 * socket is msb-vmm's, not ours. Not detached: the owner's
+	 * connection alone, on port 1 (or the console, hvc0). */
+	if ((cfg->w.socket_path && (!multiport || !cfg->w.ports)) ||
+	    (!cfg->w.socket_path && cfg->w.ports))
+		return msb_wire_fail(err, MSB_WIRE_EPROTO, 0, "install msb-vmm, msb-agent and "
+				  "libmsb from the same release", "a %s sandbox in a VM "
+				  "%s", cfg->w.socket_path ? "detached" : "non-detached",
+				  multiport ? "with agent ports" : "without agent ports");
+	free(cfg->w.socket_path);
+	cfg->w.socket_path = NULL;
+	if (cfg->w.ports) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "socketpair");
+		cfg->port_helper = sp[0];
+		cfg->port_helper_peer = sp[1];
+	}
+	return 0;
+}
+
 /* Move mount `what` to under the new root, keeping its name. */
-static int move_into(const char *what, const char *root, struct agent_err *err)
+static int move_into(const char *what, const char *root, struct msb_wire_error *err)
 {
 	char dst[64];
 
 	snprintf(dst, sizeof(dst), "%s%s", root, what);
 	mkdir(dst, 0755);
 	if (mount(what, dst, NULL, MS_MOVE, NULL) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, "the root filesystem image needs "
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, "the root filesystem image needs "
 				  "/dev, /proc and /sys directories", "move %s into the root", what);
 	return 0;
 }
 
-int vm_root(struct agent_err *err)
+int vm_root(struct msb_wire_error *err)
 {
 	static const char root[] = "/newroot";
 
 	if (wait_for(ROOT_DISK) < 0)
-		return agent_fail(err, MSB_ESPAWN, ENODEV, "give msb-vmm the root "
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, ENODEV, "give msb-vmm the root "
 				  "filesystem image as its first --disk",
 				  "no root disk %s in the VM", ROOT_DISK);
 	mkdir(root, 0755);
 	if (mount(ROOT_DISK, root, "ext4", MS_RDONLY | MS_NODEV, "noload") < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, "build the image with "
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, "build the image with "
 				  "scripts/build-rootfs.sh", "mount the root "
 				  "filesystem image (%s, ext4)", ROOT_DISK);
 	if (move_into("/dev", root, err) < 0 || move_into("/proc", root, err) < 0 ||
@@ -299,7 +343,7 @@ int vm_root(struct agent_err *err)
 	/* As switch_root does: the image over /, then chroot into it. */
 	if (chdir(root) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 ||
 	    chroot(".") < 0 || chdir("/") < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, NULL, "make the image the root");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "make the image the root");
 	return 0;
 }
 

@@ -1,5 +1,5 @@
 /*
- * seccomp.c - the sandbox's seccomp filter.
+ * seccomp_filter.c - the sandbox's seccomp filter.
  *
  * A deny-list after Docker's default profile: everything is allowed except
  * the calls below, which fail with EPERM (ENOSYS for clone3). Most of them
@@ -23,7 +23,8 @@
 #include <linux/seccomp.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "wire.h"
+#include "seccomp_filter.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -159,20 +160,20 @@ static const struct {
 	{ CLONE_NEWTIME, "CLONE_NEWTIME" },
 };
 
-static int fail(struct agent_err *err, int rc, const char *what, const char *name)
+static int fail(struct msb_wire_error *err, int rc, const char *what, const char *name)
 {
-	return agent_fail(err, MSB_ESPAWN, -rc, "the kernel needs CONFIG_SECCOMP_FILTER",
+	return msb_wire_fail(err, MSB_WIRE_ESPAWN, -rc, "the kernel needs CONFIG_SECCOMP_FILTER",
 			  "seccomp: %s%s%s failed", what, name ? " " : "", name ? name : "");
 }
 
 /* Build the filter and write it, as a BPF program, to fd. */
-int seccomp_export(int fd, struct agent_err *err)
+int seccomp_export(int fd, struct msb_wire_error *err)
 {
 	_cleanup_seccomp_ scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	int rc, nr;
 
 	if (!ctx)
-		return agent_fail(err, MSB_ESPAWN, ENOMEM, NULL, "seccomp: seccomp_init failed");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, ENOMEM, NULL, "seccomp: seccomp_init failed");
 
 	for (size_t i = 0; i < sizeof(deny) / sizeof(deny[0]); i++) {
 		/* Names this architecture does not have are skipped. */
@@ -254,7 +255,7 @@ int seccomp_export(int fd, struct agent_err *err)
 	return 0;
 }
 
-int seccomp_load_fd(int fd, struct agent_err *err)
+int seccomp_load_fd(int fd, struct msb_wire_error *err)
 {
 	static struct sock_filter insns[BPF_MAXINSNS];
 	size_t got = 0;
@@ -264,20 +265,20 @@ int seccomp_load_fd(int fd, struct agent_err *err)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return agent_fail(err, MSB_ESPAWN, errno, NULL, "seccomp: reading the filter failed");
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "seccomp: reading the filter failed");
 		if (n == 0)
 			break;
 		got += (size_t)n;
 		if (got == sizeof(insns))
-			return agent_fail(err, MSB_ESPAWN, E2BIG, NULL, "seccomp: the filter is too long");
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, E2BIG, NULL, "seccomp: the filter is too long");
 	}
 	if (got == 0 || got % sizeof(insns[0]))
-		return agent_fail(err, MSB_ESPAWN, EINVAL, NULL, "seccomp: no filter came from stage 0");
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, EINVAL, NULL, "seccomp: no filter came from stage 0");
 	struct sock_fprog prog = { .len = (unsigned short)(got / sizeof(insns[0])), .filter = insns };
 	/* no_new_privs is set (drop_caps), as the kernel requires without
 	 * CAP_SYS_ADMIN. */
 	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
-		return agent_fail(err, MSB_ESPAWN, errno, "the kernel needs CONFIG_SECCOMP_FILTER",
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, "the kernel needs CONFIG_SECCOMP_FILTER",
 				  "seccomp: loading the filter failed");
 	return 0;
 }
