@@ -732,6 +732,44 @@ func TestHostnameInvalid(t *testing.T) {
 	}
 }
 
+// The hostname comes from StartConfig.Hostname, else WithHostname.
+func TestHostname(t *testing.T) {
+	need(t)
+	hostname := func(sb *msb.Sandbox) string {
+		t.Helper()
+		ex, err := sb.Command().Run("hostname", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := ex.GetOutput()
+		return out
+	}
+	sb := msb.NewPythonSandbox()
+	if err := sb.Start(msb.StartConfig{Hostname: "web-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := hostname(sb); got != "web-1" {
+		t.Errorf("StartConfig.Hostname web-1: hostname prints %q", got)
+	}
+	sb.Close()
+
+	sb = msb.NewPythonSandbox(msb.WithHostname("db-2"))
+	defer sb.Close()
+	if err := sb.Start(msb.StartConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := hostname(sb); got != "db-2" {
+		t.Errorf("WithHostname(db-2): hostname prints %q", got)
+	}
+	sb.Stop()
+	if err := sb.Start(msb.StartConfig{Hostname: "web-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := hostname(sb); got != "web-1" {
+		t.Errorf("StartConfig.Hostname over WithHostname: hostname prints %q", got)
+	}
+}
+
 func TestProcess(t *testing.T) {
 	sb := started(t)
 	p, err := sb.StartProcess(msb.Cmd{Name: "cat", Stdin: strings.NewReader("first ")})

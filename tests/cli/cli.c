@@ -399,6 +399,13 @@ static void named(void)
 	check("rm -f forced", 0, "msb rm -f removes a running sandbox");
 	is_str(ls_status("forced"), "absent", "... it is gone");
 
+	/* msb create --hostname: every msb exec sees it */
+	is_int(create("--hostname web-1 hostbox", NULL), 0, "msb create --hostname web-1 hostbox");
+	st = run("exec hostbox -- hostname", &out, NULL);
+	ok(st == 0 && !strcmp(out, "web-1\n"), "msb exec in it prints web-1 (%s)", out);
+	free(out);
+	check("rm -f hostbox", 0, "msb rm -f hostbox");
+
 	st = run("ls --json", &out, NULL);
 	json_error_t jerr;
 	json_t *arr = json_loads(out, 0, &jerr);
@@ -475,6 +482,9 @@ int main(int argc, char **argv)
 	ok(st == 0 && !strcmp(out, "/tmp\n"), "--workdir sets the cwd (%s)", out);
 	free(out);
 
+	st = run("run --hostname web-1 -- hostname", &out, NULL);
+	ok(st == 0 && !strcmp(out, "web-1\n"), "--hostname sets the hostname (%s)", out);
+	free(out);
 	st = run("run --name cli-host -- hostname", &out, NULL);
 	ok(st == 0 && !strcmp(out, "cli-host\n"), "without --hostname, the name is the hostname (%s)", out);
 	free(out);

@@ -198,6 +198,15 @@ test('a bad hostname rejects with MSB_EINVAL naming it, with a hint', async () =
   await assert.rejects(new PythonSandbox({ hostname: 42 }).start(), TypeError);
 });
 
+test('hostname reaches the sandbox', async (t) => {
+  if (skip) return t.skip(skip);
+  const sb = await PythonSandbox.create({ hostname: 'web-1' });
+  try {
+    const c = await sb.command.run('hostname');
+    assert.equal(await c.output(), 'web-1\n');
+  } finally { await sb.stop(); }
+});
+
 test('streaming output: callbacks in order, before the promise settles', async (t) => {
   if (skip) return t.skip(skip);
   const sb = await Sandbox.create();
