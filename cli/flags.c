@@ -78,7 +78,7 @@ int parse_flags(int argc, char **argv, unsigned allowed, struct flags *f)
 {
 	enum { O_BACKEND = 256, O_MEMORY, O_CPUS, O_PIDS, O_DISK, O_TIMEOUT,
 	       O_ENV, O_WORKDIR, O_VOLUME, O_ROOTFS, O_NAME, O_JSON, O_LANG,
-	       O_CONTEXT, O_GRACE, O_TRUST, O_FALLBACK };
+	       O_CONTEXT, O_GRACE, O_TRUST, O_FALLBACK, O_HOSTNAME };
 	static const struct { struct option opt; unsigned need; } table[] = {
 		{ { "backend", required_argument, NULL, O_BACKEND }, F_SANDBOX },
 		{ { "trust", required_argument, NULL, O_TRUST }, F_SANDBOX },
@@ -90,6 +90,7 @@ int parse_flags(int argc, char **argv, unsigned allowed, struct flags *f)
 		{ { "volume", required_argument, NULL, O_VOLUME }, F_SANDBOX },
 		{ { "rootfs", required_argument, NULL, O_ROOTFS }, F_SANDBOX },
 		{ { "name", required_argument, NULL, O_NAME }, F_SANDBOX },
+		{ { "hostname", required_argument, NULL, O_HOSTNAME }, F_SANDBOX },
 		{ { "env", required_argument, NULL, O_ENV }, F_SANDBOX | F_COMMAND },
 		{ { "workdir", required_argument, NULL, O_WORKDIR }, F_SANDBOX | F_COMMAND },
 		{ { "timeout", required_argument, NULL, O_TIMEOUT }, F_SANDBOX | F_COMMAND | F_REPL },
@@ -209,6 +210,10 @@ int parse_flags(int argc, char **argv, unsigned allowed, struct flags *f)
 			break;
 		case O_NAME:
 			f->so.name = optarg;
+			break;
+		case O_HOSTNAME:
+			/* libmsb checks it and says what is wrong. */
+			f->so.hostname = optarg;
 			break;
 		case O_JSON:
 			f->json = 1;

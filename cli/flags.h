@@ -14,8 +14,9 @@
 /* The groups of flags a command accepts; -h, --help in every one. */
 enum {
 	F_SANDBOX = 1,  /* --backend --trust --allow-fallback --memory --cpus
-	                   --pids --disk --volume --rootfs --name, and --env
-	                   --workdir --timeout: how to make a sandbox */
+	                   --pids --disk --volume --rootfs --name --hostname,
+	                   and --env --workdir --timeout: how to make a
+	                   sandbox */
 	F_COMMAND = 2,  /* --env --workdir -i --json --timeout: how to run */
 	F_REPL = 4,     /* --lang --context --timeout --json */
 	F_STOP = 8,     /* --grace */

@@ -40,6 +40,8 @@ void usage(FILE *f)
 "  --rootfs DIR           use DIR as the root filesystem instead of the\n"
 "                         host's system directories\n"
 "  --name NAME            sandbox name (default msb-XXXXXXXX)\n"
+"  --hostname NAME        hostname inside, e.g. web-1 (default: the name,\n"
+"                         cut to 63 characters)\n"
 "  -i, --interactive      pass this process's stdin to the command\n"
 "  --json                 print the whole result as JSON\n"
 "\n"

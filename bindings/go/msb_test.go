@@ -714,6 +714,62 @@ func TestVolumes(t *testing.T) {
 	}
 }
 
+// A bad hostname is refused before anything starts, with libmsb's code,
+// message and hint, whether it comes from StartConfig or WithHostname.
+func TestHostnameInvalid(t *testing.T) {
+	for _, c := range []struct {
+		opt  msb.Option
+		host string
+	}{{nil, "bad_name"}, {msb.WithHostname("bad_name"), ""}, {msb.WithHostname("web-1"), "bad_name"}} {
+		sb := msb.NewPythonSandbox(c.opt)
+		err := sb.Start(msb.StartConfig{Hostname: c.host})
+		sb.Close()
+		var me *msb.Error
+		if !errors.Is(err, msb.ErrFailedToStartSandbox) || !errors.As(err, &me) ||
+			me.Code != msb.CodeInvalid || !strings.Contains(me.Message, "bad_name") || me.Hint == "" {
+			t.Fatalf("Start with hostname bad_name = %v, want CodeInvalid naming it, with a hint", err)
+		}
+	}
+}
+
+// The hostname comes from StartConfig.Hostname, else WithHostname.
+func TestHostname(t *testing.T) {
+	need(t)
+	hostname := func(sb *msb.Sandbox) string {
+		t.Helper()
+		ex, err := sb.Command().Run("hostname", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := ex.GetOutput()
+		return out
+	}
+	sb := msb.NewPythonSandbox()
+	if err := sb.Start(msb.StartConfig{Hostname: "web-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := hostname(sb); got != "web-1" {
+		t.Errorf("StartConfig.Hostname web-1: hostname prints %q", got)
+	}
+	sb.Close()
+
+	sb = msb.NewPythonSandbox(msb.WithHostname("db-2"))
+	defer sb.Close()
+	if err := sb.Start(msb.StartConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := hostname(sb); got != "db-2" {
+		t.Errorf("WithHostname(db-2): hostname prints %q", got)
+	}
+	sb.Stop()
+	if err := sb.Start(msb.StartConfig{Hostname: "web-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := hostname(sb); got != "web-1" {
+		t.Errorf("StartConfig.Hostname over WithHostname: hostname prints %q", got)
+	}
+}
+
 func TestProcess(t *testing.T) {
 	sb := started(t)
 	p, err := sb.StartProcess(msb.Cmd{Name: "cat", Stdin: strings.NewReader("first ")})

@@ -85,6 +85,7 @@ type config struct {
 	trust     Trust
 	fallback  bool
 	rootfs    string
+	hostname  string
 	pids      int64
 	disk      int64
 	timeout   time.Duration
@@ -125,6 +126,12 @@ func WithAllowFallback() Option { return func(c *config) { c.fallback = true } }
 // WithRootfs uses a host directory holding a root filesystem (usr, bin, lib,
 // etc) instead of the host's own system directories.
 func WithRootfs(dir string) Option { return func(c *config) { c.rootfs = dir } }
+
+// WithHostname sets the hostname inside (default: the sandbox's name, cut
+// to 63 characters); StartConfig.Hostname, when set, wins. At most 63
+// letters, digits and '-' in dot-separated labels (RFC 1123); Start
+// refuses a bad one with an *Error with CodeInvalid.
+func WithHostname(name string) Option { return func(c *config) { c.hostname = name } }
 
 // WithPids limits the number of processes (default 512).
 func WithPids(n int64) Option { return func(c *config) { c.pids = n } }

@@ -76,6 +76,11 @@ type StartConfig struct {
 	DependsOn []string
 	// Workdir: the working directory (default /workspace).
 	Workdir string
+	// Hostname: the hostname inside, at most 63 letters, digits and '-' in
+	// dot-separated labels (RFC 1123), such as "web-1". Default: the one
+	// WithHostname set, else the sandbox's name cut to 63 characters. A bad
+	// one is an *Error with CodeInvalid.
+	Hostname string
 	// Shell: an absolute path; the program OpenPTY runs by default
 	// (otherwise bash, else sh).
 	Shell string
@@ -187,8 +192,12 @@ func (s *Sandbox) start(cfg StartConfig) (*C.msb_sandbox, error) {
 	s.cfg.logger.Info("Starting sandbox", "name", s.cfg.name, "memory", cfg.Memory,
 		"cpus", cfg.CPUs, "backend", s.cfg.backend.String())
 
+	hostname := cfg.Hostname
+	if hostname == "" {
+		hostname = s.cfg.hostname
+	}
 	size := strSize(s.cfg.name) + strvSize(cfg.Envs) + optstrSize(cfg.Workdir) +
-		optstrSize(s.cfg.rootfs) + uintptr(len(vols))*unsafe.Sizeof(C.msb_volume{}) + ptrSize
+		optstrSize(s.cfg.rootfs) + optstrSize(hostname) + uintptr(len(vols))*unsafe.Sizeof(C.msb_volume{}) + ptrSize
 	for _, v := range vols {
 		size += strSize(v.host) + strSize(v.sandbox)
 	}
@@ -213,6 +222,7 @@ func (s *Sandbox) start(cfg StartConfig) (*C.msb_sandbox, error) {
 	}
 	o.workdir = a.optstr(cfg.Workdir)
 	o.rootfs = a.optstr(s.cfg.rootfs)
+	o.hostname = a.optstr(hostname)
 	if s.cfg.detached {
 		o.detached = 1
 	}

@@ -65,6 +65,10 @@ export interface SandboxOptions {
   env?: Record<string, string | number> | string[];
   /** Default "/workspace". */
   workdir?: string;
+  /** The hostname inside: at most 63 letters, digits and '-' in
+   * dot-separated labels (RFC 1123), such as "web-1"; default: the name,
+   * cut to 63 characters. start() rejects a bad one (code MSB_EINVAL). */
+  hostname?: string;
   /** A host directory holding a root filesystem. */
   rootfs?: string;
   /** Volumes, or "HOST:SANDBOX[:ro]" strings. */

@@ -415,6 +415,7 @@ class Sandbox {
       timeoutMs: o.maxLifetime === undefined ? undefined : seconds(o.maxLifetime, 'maxLifetime'),
       env: envList(o.env),
       workdir: o.workdir,
+      hostname: o.hostname,
       rootfs,
       volumes: o.volumes?.map((v) => {
         if (typeof v !== 'string') return v;

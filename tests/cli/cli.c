@@ -399,6 +399,13 @@ static void named(void)
 	check("rm -f forced", 0, "msb rm -f removes a running sandbox");
 	is_str(ls_status("forced"), "absent", "... it is gone");
 
+	/* msb create --hostname: every msb exec sees it */
+	is_int(create("--hostname web-1 hostbox", NULL), 0, "msb create --hostname web-1 hostbox");
+	st = run("exec hostbox -- hostname", &out, NULL);
+	ok(st == 0 && !strcmp(out, "web-1\n"), "msb exec in it prints web-1 (%s)", out);
+	free(out);
+	check("rm -f hostbox", 0, "msb rm -f hostbox");
+
 	st = run("ls --json", &out, NULL);
 	json_error_t jerr;
 	json_t *arr = json_loads(out, 0, &jerr);
@@ -437,6 +444,16 @@ int main(int argc, char **argv)
 	check("run --bogus -- true", 2, "an unknown flag");
 	check("run --volume nocolon -- true", 2, "a bad --volume");
 	check("run", 2, "run without a command");
+	{
+		char *ho = NULL, *he = NULL;
+		int hst = run("run --hostname bad_name -- true", &ho, &he);
+		ok(hst == 2 && he && strstr(he, "bad_name") && strstr(he, "hint"),
+		   "a bad --hostname: exit 2, naming it, with a hint (%d: %s)",
+		   hst, he ? he : "");
+		free(ho);
+		free(he);
+	}
+	check("create --hostname -bad x", 2, "create with a bad --hostname");
 	usage_errors();
 
 	msbt_require_sandboxes();
@@ -463,6 +480,13 @@ int main(int argc, char **argv)
 
 	st = run("run --workdir /tmp -- pwd", &out, NULL);
 	ok(st == 0 && !strcmp(out, "/tmp\n"), "--workdir sets the cwd (%s)", out);
+	free(out);
+
+	st = run("run --hostname web-1 -- hostname", &out, NULL);
+	ok(st == 0 && !strcmp(out, "web-1\n"), "--hostname sets the hostname (%s)", out);
+	free(out);
+	st = run("run --name cli-host -- hostname", &out, NULL);
+	ok(st == 0 && !strcmp(out, "cli-host\n"), "without --hostname, the name is the hostname (%s)", out);
 	free(out);
 
 	st = run("run --json -- sh -c 'printf out; printf err >&2; exit 3'", &out, &err);

@@ -20,7 +20,7 @@
 typedef struct sandbox_start_call {
 	call base;
 	msb_sandbox_options so; /* points into the fields below */
-	char *name, *workdir, *rootfs;
+	char *name, *workdir, *rootfs, *hostname;
 	char **env;
 	msb_volume *volumes;
 	size_t volumes_len;
@@ -55,6 +55,7 @@ static void start_release(call *c)
 	free(o->name);
 	free(o->workdir);
 	free(o->rootfs);
+	free(o->hostname);
 	free_strv(o->env);
 	for (size_t i = 0; i < o->volumes_len; i++) {
 		free((char *)o->volumes[i].host_path);
@@ -157,6 +158,7 @@ napi_value js_sandbox_start(napi_env env, napi_callback_info info)
 	    get_str(env, prop(env, opts, "name"), &o->name, NULL, "name") < 0 ||
 	    get_str(env, prop(env, opts, "workdir"), &o->workdir, NULL, "workdir") < 0 ||
 	    get_str(env, prop(env, opts, "rootfs"), &o->rootfs, NULL, "rootfs") < 0 ||
+	    get_str(env, prop(env, opts, "hostname"), &o->hostname, NULL, "hostname") < 0 ||
 	    get_i64(env, prop(env, opts, "memoryBytes"), &o->so.memory_bytes) < 0 ||
 	    get_i64(env, prop(env, opts, "pids"), &o->so.pids) < 0 ||
 	    get_i64(env, prop(env, opts, "diskBytes"), &o->so.disk_bytes) < 0 ||
@@ -176,6 +178,7 @@ napi_value js_sandbox_start(napi_env env, napi_callback_info info)
 	o->so.name = o->name;
 	o->so.workdir = o->workdir;
 	o->so.rootfs = o->rootfs;
+	o->so.hostname = o->hostname;
 	o->so.env = (const char *const *)o->env;
 	o->so.detached = detached;
 	o->so.allow_fallback = fallback;

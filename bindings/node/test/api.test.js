@@ -185,6 +185,28 @@ test('new + start(image, memory, cpus, timeout), restart after stop', async (t) 
   await assert.rejects(PythonSandbox.create({ memory: 1 }), (err) => err.code === 'MSB_EINVAL' && err.hint !== '');
 });
 
+test('a bad hostname rejects with MSB_EINVAL naming it, with a hint', async () => {
+  for (const bad of ['bad_name', '-web', 'a..b', 'x'.repeat(64)]) {
+    await assert.rejects(new PythonSandbox({ hostname: bad }).start(), (e) => {
+      assert.ok(e instanceof MsbError);
+      assert.equal(e.code, 'MSB_EINVAL');
+      assert.ok(e.message.includes(`"${bad}"`), e.message);
+      assert.ok(e.hint.length > 0);
+      return true;
+    });
+  }
+  await assert.rejects(new PythonSandbox({ hostname: 42 }).start(), TypeError);
+});
+
+test('hostname reaches the sandbox', async (t) => {
+  if (skip) return t.skip(skip);
+  const sb = await PythonSandbox.create({ hostname: 'web-1' });
+  try {
+    const c = await sb.command.run('hostname');
+    assert.equal(await c.output(), 'web-1\n');
+  } finally { await sb.stop(); }
+});
+
 test('streaming output: callbacks in order, before the promise settles', async (t) => {
   if (skip) return t.skip(skip);
   const sb = await Sandbox.create();

@@ -2,7 +2,7 @@
 import { PythonSandbox, NodeSandbox, Sandbox, MsbError, CommandExecution, Execution } from '..';
 
 async function main(): Promise<void> {
-  const sb = await PythonSandbox.create({ name: 'typed', memory: 256, cpus: 1 });
+  const sb = await PythonSandbox.create({ name: 'typed', hostname: 'web-1', memory: 256, cpus: 1 });
   const e: Execution = await sb.run('print(1)', { timeout: 5, onStdout: (s: string) => void s });
   const out: string = await e.output();
   const bad: boolean = e.hasError();

@@ -117,6 +117,10 @@ pub struct Config {
     pub workdir: Option<String>,
     /// Sandbox name; `None`: generated.
     pub name: Option<String>,
+    /// Hostname inside: at most 63 letters, digits and '-' in
+    /// dot-separated labels (RFC 1123), such as "web-1"; `None`: the
+    /// sandbox's name, cut to 63 characters.
+    pub hostname: Option<String>,
     /// A host directory holding a root filesystem; `None`: the host's
     /// system directories, read-only.
     pub rootfs: Option<PathBuf>,
@@ -140,6 +144,7 @@ impl Default for Config {
             volumes: Vec::new(),
             workdir: None,
             name: None,
+            hostname: None,
             rootfs: None,
         }
     }
@@ -291,6 +296,13 @@ impl ConfigBuilder {
     /// Names the sandbox.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.config.name = Some(name.into());
+        self
+    }
+
+    /// Sets the hostname inside (RFC 1123, at most 63 characters, such as
+    /// "web-1"); libmsb refuses a bad one with `ErrorCode::InvalidConfig`.
+    pub fn hostname(mut self, hostname: impl Into<String>) -> Self {
+        self.config.hostname = Some(hostname.into());
         self
     }
 

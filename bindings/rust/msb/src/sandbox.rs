@@ -363,6 +363,11 @@ impl Sandbox {
             .as_deref()
             .map(|w| cstring(w, "workdir"))
             .transpose()?;
+        let hostname = config
+            .hostname
+            .as_deref()
+            .map(|h| cstring(h, "hostname"))
+            .transpose()?;
         let rootfs = match &config.rootfs {
             Some(p) => Some(cstring(path_str(p, "rootfs")?, "rootfs")?),
             None => None,
@@ -417,6 +422,7 @@ impl Sandbox {
         o.workdir = opt_cstr(&workdir);
         o.network = sys::MSB_NETWORK_NONE;
         o.rootfs = opt_cstr(&rootfs);
+        o.hostname = opt_cstr(&hostname);
         if !volumes.is_empty() {
             o.volumes = volumes.as_ptr();
             o.volumes_len = volumes.len();

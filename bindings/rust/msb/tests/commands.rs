@@ -339,3 +339,23 @@ fn limits_reach_the_sandbox() {
     let n = processes_after_fork_storm(&sb);
     assert!(n.map_or(true, |n| n <= 16), "max_processes(16) let {:?} run", n);
 }
+
+#[test]
+fn hostname_reaches_the_sandbox() {
+    let config = Config::builder().hostname("web-1").build();
+    let sb = match sandbox_with("hostname", config) {
+        Some(s) => s,
+        None => return,
+    };
+    let r = sb.exec(&["hostname"]).unwrap();
+    assert_eq!(text(&r.stdout), "web-1\n");
+    assert_eq!(sb.config().hostname.as_deref(), Some("web-1"));
+    // without one, the name is the hostname
+    let config = Config::builder().name("rs-host-name").build();
+    let sb = match sandbox_with("hostname", config) {
+        Some(s) => s,
+        None => return,
+    };
+    let r = sb.exec(&["hostname"]).unwrap();
+    assert_eq!(text(&r.stdout), "rs-host-name\n");
+}

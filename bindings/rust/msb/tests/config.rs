@@ -89,6 +89,20 @@ fn invalid_options_are_invalid_config() {
 }
 
 #[test]
+fn invalid_hostname_is_invalid_config_with_a_hint() {
+    // libmsb checks the options before it needs anything of the host
+    for bad in ["bad_name", "-web", "web.", ""] {
+        let e = Sandbox::with_config(Config::builder().hostname(bad).build()).unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::InvalidConfig), "{:?}: {}", bad, e);
+        assert_eq!(e.msb_code(), Some(sys::MSB_EINVAL));
+        assert!(e.message().contains(&format!("\"{}\"", bad)), "{}", e);
+        assert!(e.hint().map_or(false, |h| h.contains("web-1")), "{:?}", e);
+    }
+    let e = Sandbox::with_config(Config::builder().hostname("a\0b").build()).unwrap_err();
+    assert!(matches!(e, SdkError::Config(_)), "{}", e);
+}
+
+#[test]
 fn snapshots_need_the_microvm_backend() {
     let sb = match common::sandbox("snapshots") {
         Some(s) => s,
