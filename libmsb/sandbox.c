@@ -124,7 +124,7 @@ static int check_hostname(const char *h)
 		label++;
 	}
 	return msb_fail(MSB_EINVAL, 0, "use letters, digits and '-' in "
-			"dot-separated labels (such as \"web-1\"), or NULL for "
+			"dot-separated labels (such as \"web-1\"), or leave it unset for "
 			"the sandbox's name", "hostname \"%.80s\" is not a valid "
 			"hostname", h);
 }
