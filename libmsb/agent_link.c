@@ -251,14 +251,20 @@ done:
 	return rc;
 }
 
-int msb_handshake(msb_sandbox *sb, const json_t *hello)
+/* Send our HELLO (taking the reference; NULL: out of memory) and check
+ * the agent's answer; fills sb->enforcement and sb->host_pid. */
+static int handshake(msb_sandbox *sb, json_t *hello)
 {
 	struct msb_wire_ready ready;
 	struct msb_wire_error err;
 	const char *why = "";
 	json_t *reply = NULL;
-	int rc = msb_frame_write_json(sb->conn.fd, MSB_FRAME_HELLO, 0, hello);
+	int rc;
 
+	if (!hello)
+		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
+	rc = msb_frame_write_json(sb->conn.fd, MSB_FRAME_HELLO, 0, hello);
+	json_decref(hello);
 	if (rc < 0)
 		return msb_fail(MSB_ESPAWN, -rc, "run `msb info` to see what this "
 				"host supports", "msb-agent exited at once");
@@ -282,26 +288,12 @@ int msb_handshake(msb_sandbox *sb, const json_t *hello)
 
 int msb_handshake_config(msb_sandbox *sb)
 {
-	json_t *hello = msb_wire_hello_encode(&sb->config);
-	int rc;
-
-	if (!hello)
-		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
-	rc = msb_handshake(sb, hello);
-	json_decref(hello);
-	return rc;
+	return handshake(sb, msb_wire_hello_encode(&sb->config));
 }
 
 int msb_handshake_join(msb_sandbox *sb)
 {
-	json_t *hello = msb_wire_join_encode();
-	int rc;
-
-	if (!hello)
-		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
-	rc = msb_handshake(sb, hello);
-	json_decref(hello);
-	return rc;
+	return handshake(sb, msb_wire_join_encode());
 }
 
 /* RUNNING ------------------------------------------------------------------ */

@@ -36,11 +36,9 @@ void msb_agent_kill(msb_sandbox *sb);
 /* Read a HELLO frame from the agent on sb->conn.fd (30 s deadline) as
  * JSON. */
 int msb_read_hello(msb_sandbox *sb, json_t **out);
-/* Send a HELLO and check the agent's answer (common/wire.h); fills
- * sb->enforcement and sb->host_pid. */
-int msb_handshake(msb_sandbox *sb, const json_t *hello);
 /* The handshake of a new sandbox: its configuration (sb->config) in our
- * HELLO. */
+ * HELLO, then the agent's answer (common/wire.h), which fills
+ * sb->enforcement and sb->host_pid. */
 int msb_handshake_config(msb_sandbox *sb);
 /* The handshake of a later client of a detached sandbox: no config. */
 int msb_handshake_join(msb_sandbox *sb);
