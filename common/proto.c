@@ -260,11 +260,11 @@ int msb_frame_read(int fd, struct msb_decoder *d, struct msb_frame *f,
 		n = read(fd, p, 4096);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (n < 0) {
+		if (n < 0 && errno != ECONNRESET) {
 			*why = "cannot read the connection";
 			return -1;
 		}
-		if (n == 0)
+		if (n <= 0) /* the end, or the peer hung up on unread bytes */
 			return -1;
 		msb_decoder_commit(d, (size_t)n);
 	}

@@ -106,9 +106,10 @@ uint64_t msb_clock_ns(void);
  * Read from fd (blocking or not) until d holds one whole frame, waiting
  * at most until deadline_ns (msb_clock_ns(); 0: no deadline). Returns 1
  * with *f (valid as for msb_decoder_next()), 0 when the deadline passed,
- * or -1: at the end of the stream with *why untouched (callers preset
- * their own words for it), on a malformed stream, a read error or no
- * memory with *why saying which (errno is kept for the last two).
+ * or -1: at the end of the stream (or a reset: the peer hung up) with
+ * *why untouched (callers preset their own words for it), on a malformed
+ * stream, a read error or no memory with *why saying which (errno is kept
+ * for the last two).
  */
 int msb_frame_read(int fd, struct msb_decoder *d, struct msb_frame *f,
 		   uint64_t deadline_ns, const char **why);

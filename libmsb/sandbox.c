@@ -453,9 +453,13 @@ int msb_sandbox_connect(msb_sandbox **out, const char *name)
 	if (rc == 0)
 		rc = msb_agent_running(sb);
 	if (rc) {
+		struct msb_saved_error e;
+
+		/* freeing the half-born handle must not hide why it failed */
+		msb_error_save(&e);
 		sb->status = MSB_STATUS_STOPPED;
 		msb_sandbox_free(sb);
-		return rc;
+		return msb_error_restore(&e);
 	}
 	*out = sb;
 	return msb_ok();

@@ -10,7 +10,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "tap.h"
@@ -834,6 +836,49 @@ static void test_state_dir(void)
 	msb_sandbox_list_free(l);
 }
 
+/* A socket that accepts and hangs up at once, where a sandbox's entry says
+ * its agent listens: connecting fails, and says why (the handshake's
+ * error must survive the cleanup of the half-born handle). */
+static void test_connect_refused(void)
+{
+	char dir[96], path[128];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	msb_sandbox *sb = (msb_sandbox *)1;
+	FILE *f;
+	int fd, rc;
+	pid_t child;
+
+	snprintf(dir, sizeof dir, "%.64s/liar", state_dir);
+	snprintf(path, sizeof path, "%s/state.json", dir);
+	if (mkdir(dir, 0700) < 0 || !(f = fopen(path, "w")))
+		bail_out("cannot make the fake entry: %s", strerror(errno));
+	fputs("{\"name\":\"liar\",\"pid\":0,\"created_ms\":1,\"backend\":\"os\"}", f);
+	fclose(f);
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%.90s/agent.sock", dir);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 4) < 0)
+		bail_out("cannot listen at %s: %s", sa.sun_path, strerror(errno));
+	child = fork();
+	if (child == 0) {
+		for (;;) {
+			int c = accept(fd, NULL, NULL);
+			if (c >= 0)
+				close(c);
+		}
+	}
+	close(fd);
+	rc = msb_sandbox_connect(&sb, "liar");
+	const msb_error *e = msb_error_last();
+	ok(rc != 0 && sb == NULL, "connecting to a socket that hangs up fails (%d)", rc);
+	ok(e->code == rc && strcmp(e->message, "no error") != 0 && e->message[0] &&
+	   e->hint[0], "... and the error says why, with a hint: %s (%s)", e->message, e->hint);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	unlink(sa.sun_path);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* Leave nothing behind: kill and remove every entry, then the directory. */
 static void cleanup(void)
 {
@@ -867,6 +912,7 @@ int main(void)
 	test_wall_time();
 	test_stuck_clients();
 	test_state_dir();
+	test_connect_refused();
 
 	cleanup();
 	return done_testing();
