@@ -262,7 +262,10 @@ rootfs:
 # cut to 64 KiB (the cap check SKIPs): the full one is a million port
 # exits, and in one run of two the emulation triple-faulted the guest in
 # it; run `hostile` in tests/nested/run for the whole flood (the log's cap
-# is also tested without KVM: tests/vmm/serial.c).
+# is also tested without KVM: tests/vmm/serial.c).  The same emulator fault
+# (KVM resetting the vCPU at its shutdown intercept) strikes shorter runs
+# too, at random points (once in phase 4, in CI): HOSTILE_RETRY_L0_FAULT=1
+# reports such a try and runs the test once more (hostile.c).
 # TAP under prove; SKIP where QEMU cannot be installed.  A few minutes once
 # the kernels and the root image are built (tests/nested/run builds the L1
 # kernel and, with --vm, the image; cached).  Part of `make test`.
@@ -273,7 +276,7 @@ test-nested: all rootfs $(B)/tests/conformance
 		/usr/libexec/msb/nested/conformance
 	prove -v -e 'tests/nested/run --tap --vm --timeout 600 --' /usr/libexec/msb/nested/vm-lifecycle.sh
 	prove -v -e 'tests/nested/run --tap --vm --timeout 900 --' /usr/libexec/msb/nested/named-vm.sh
-	prove -v -e 'tests/nested/run --tap --timeout 600 -- env HOSTILE_CPUS=1 HOSTILE_GUEST_ARGS=hostile.serial_kib=64' \
+	prove -v -e 'tests/nested/run --tap --timeout 600 -- env HOSTILE_CPUS=1 HOSTILE_GUEST_ARGS=hostile.serial_kib=64 HOSTILE_RETRY_L0_FAULT=1' \
 		/usr/libexec/msb/nested/hostile
 
 test-c: all $(TESTS) $(B)/tests/probe

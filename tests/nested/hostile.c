@@ -31,6 +31,13 @@
  * serial log's and msb-vmm's stderr's tails follow as "# " lines.  Exit
  * status 0 when every check passed, 1 otherwise.
  *
+ * HOSTILE_RETRY_L0_FAULT=1 (make test-nested sets it): a failed try whose
+ * guest triple-faulted with the emulator's signature (KVM reset the vCPU
+ * at the shutdown intercept, as QEMU's nested SVM does now and then at
+ * random points of a run, not at msb-vmm's) is reported in "# " lines and
+ * the whole test runs once more; only the last try's TAP counts.  A
+ * second fault, or any other failure, fails as it is.
+ *
  *   tests/nested/run --tap --timeout 600 -- hostile
  */
 #define _GNU_SOURCE
@@ -837,6 +844,65 @@ static void rm_tree(const char *dir)
 	rmdir(dir);
 }
 
+/* The emulator's fault, as msb-vmm reports it in a try's output. */
+static bool l0_fault(const char *out)
+{
+	return strstr(out, "triple fault") && strstr(out, "KVM reset the vCPU");
+}
+
+/*
+ * HOSTILE_RETRY_L0_FAULT: run this program again (without the variable)
+ * with its TAP in a file; pass it on as it is unless the try failed with
+ * the emulator's fault, then say so and give the test one more try.
+ */
+static int run_with_retry(char **argv)
+{
+	char path[] = "/tmp/msb-hostile-try.XXXXXX";
+	int fd = mkstemp(path), status;
+	size_t len = 0;
+	char *out;
+	pid_t pid;
+
+	if (fd < 0) {
+		printf("Bail out! hostile: mkstemp: %s\n", strerror(errno));
+		return 1;
+	}
+	unlink(path);
+	unsetenv("HOSTILE_RETRY_L0_FAULT");
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		dup2(fd, 1);
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+		printf("Bail out! hostile: cannot run the first try: %s\n", strerror(errno));
+		return 1;
+	}
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	out = slurp(path, &len);
+	close(fd);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 1 && out && l0_fault(out)) {
+		char *line = strstr(out, "triple fault");
+
+		while (line > out && line[-1] != '\n')
+			line--;
+		printf("# first try: the guest triple-faulted and KVM reset the vCPU (QEMU's nested "
+		       "SVM, not msb-vmm; hostile.c, run_with_retry); one more try. Its line:\n");
+		printf("%.*s\n", (int)strcspn(line, "\n"), line);
+		fflush(stdout);
+		free(out);
+		execv("/proc/self/exe", argv);
+		printf("Bail out! hostile: cannot run the second try: %s\n", strerror(errno));
+		return 1;
+	}
+	if (out)
+		fwrite(out, 1, len, stdout);
+	free(out);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -899,6 +965,8 @@ int main(int argc, char **argv)
 		snprintf(vm_cpus, sizeof vm_cpus, "%lu", v);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (getenv("HOSTILE_RETRY_L0_FAULT") && !strcmp(getenv("HOSTILE_RETRY_L0_FAULT"), "1"))
+		return run_with_retry(argv);
 	if (!guest_path[0]) {
 		char self[4096], *slash;
 
