@@ -14,11 +14,11 @@
 #include "metrics.h"
 #include "mounts.h"
 
-static uint64_t last_cpu_ns, last_sample_ns;
+static uint64_t last_cpu_ns, last_sample_ns, started_ns;
 
 void metrics_start(void)
 {
-	last_sample_ns = agent_now_ns();
+	started_ns = last_sample_ns = agent_now_ns();
 }
 
 void op_metrics(struct agent *a, struct client *c, uint32_t id, const json_t *req)
@@ -74,9 +74,12 @@ void op_metrics(struct agent *a, struct client *c, uint32_t id, const json_t *re
 		pct = 100.0 * (double)(cpu_ns - last_cpu_ns) / (double)(now - last_sample_ns);
 	last_cpu_ns = cpu_ns;
 	last_sample_ns = now;
-	client_reply(c, id, json_pack("{s:b,s:f,s:I,s:I,s:i,s:I}", "ok", 1,
+	/* uptime: since the sandbox started serving, whoever asks (a client
+	 * of a detached sandbox may have connected much later) */
+	client_reply(c, id, json_pack("{s:b,s:f,s:I,s:I,s:i,s:I,s:I}", "ok", 1,
 				      "cpu_percent", pct,
 				      "memory", (json_int_t)(rss_pages * (uint64_t)page),
 				      "disk", (json_int_t)disk, "pids", pids,
-				      "cpu_ns", (json_int_t)cpu_ns));
+				      "cpu_ns", (json_int_t)cpu_ns,
+				      "uptime_ms", (json_int_t)((now - started_ns) / 1000000ull)));
 }

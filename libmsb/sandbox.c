@@ -666,7 +666,12 @@ int msb_sandbox_metrics(msb_metrics *out, msb_sandbox *sb)
 	out->memory_bytes = (uint64_t)json_integer_value(json_object_get(reply, "memory"));
 	out->disk_bytes = (uint64_t)json_integer_value(json_object_get(reply, "disk"));
 	out->pids = (uint32_t)json_integer_value(json_object_get(reply, "pids"));
-	out->uptime_ms = (msb_now_ns() - sb->started_ns) / 1000000ull;
+	/* the agent's count, from the sandbox's start; an agent that does
+	 * not send one: since this handle's start or connection */
+	if (json_integer_value(json_object_get(reply, "uptime_ms")) > 0)
+		out->uptime_ms = (uint64_t)json_integer_value(json_object_get(reply, "uptime_ms"));
+	else
+		out->uptime_ms = (msb_now_ns() - sb->started_ns) / 1000000ull;
 	if (out->version >= 2)
 		out->host_memory_bytes = sb->ops->host_memory(sb,
 							      out->memory_bytes);

@@ -6,7 +6,8 @@
  * kvmtool and crosvm do, and never adds a feature KVM did not offer:
  *
  *   leaf 1        the hypervisor bit (Linux looks for KVM only behind it);
- *                 no VMX (and leaf 0x80000001: no SVM): a guest gets no
+ *                 no VMX (and leaf 0x80000001: no SVM, leaf 0x8000000A,
+ *                 SVM's features, zero): a guest gets no
  *                 nested virtualization, so the host's nested-VMX/SVM
  *                 emulation, a classic source of escapes, is out of reach
  *                 (KVM refuses VMXON/VMRUN when CPUID hides them);
@@ -46,6 +47,7 @@
 #define L1_ECX_HYPERVISOR   (1u << 31)
 #define L1_ECX_VMX          (1u << 5)
 #define EXT1_ECX_SVM        (1u << 2)
+#define LEAF_SVM            0x8000000au  /* SVM revision and features */
 #define L1_EDX_HTT          (1u << 28)
 
 /* Legacy area + XSAVE header: the smallest XSAVE image. */
@@ -312,6 +314,12 @@ int cpuid_normalize(struct kvm_cpuid2 *c, unsigned ncpus, int irqchip, int tsc_d
 	struct kvm_cpuid_entry2 *ext = find(c, 0x80000001u, 0);
 	if (ext)
 		ext->ecx &= ~EXT1_ECX_SVM;
+	/* ...and SVM's own leaf, whose feature bits (npt, vmcb_clean, vgif,
+	 * ...) Linux lists whatever 0x80000001 says: without SVM the leaf is
+	 * reserved, so zero, and nested virtualization hides consistently */
+	struct kvm_cpuid_entry2 *svm = find(c, LEAF_SVM, 0);
+	if (svm)
+		svm->eax = svm->ebx = svm->ecx = svm->edx = 0;
 
 	normalize_xsave(c);
 	return normalize_topology(c, ncpus);

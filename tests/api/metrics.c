@@ -1,6 +1,7 @@
 /*
  * metrics.c - msb_sandbox_metrics(): running, pids, memory, uptime, disk,
- * cpu, and what a stopped sandbox reports.
+ * cpu, and what a stopped sandbox reports; a detached sandbox's uptime
+ * counts from its start, not from when a later handle connected.
  */
 #include <pthread.h>
 
@@ -38,6 +39,39 @@ static void *spinner(void *arg)
 	msbt_run(&res, arg, ARGV(MSBT_PROBE, "spin", "3000"));
 	msb_command_result_free(res);
 	return NULL;
+}
+
+/* A detached sandbox, 1.5 s old when a new handle connects to it. */
+static void uptime_of_detached(void)
+{
+	char dir[] = "/tmp/msb-metrics-XXXXXX";
+	msb_sandbox_options o = msbt_options();
+	msb_sandbox *sb = NULL, *later = NULL;
+	msb_metrics m;
+
+	if (!mkdtemp(dir))
+		bail_out("mkdtemp: %s", strerror(errno));
+	setenv("MSB_STATE_DIR", dir, 1);
+	o.name = "uptime";
+	o.detached = 1;
+	if (msb_sandbox_create(&sb, &o) || msb_sandbox_start(sb)) {
+		msbt_diag_error("detached start", msb_error_last()->code);
+		skip(1, "no detached sandbox");
+	} else {
+		usleep(1500 * 1000);
+		m.uptime_ms = 0;
+		int got = msb_sandbox_connect(&later, "uptime") == 0 && get(&m, later) == 0;
+		if (!ok(got && m.uptime_ms >= 1500,
+			"a handle that connects later sees the sandbox's uptime (%llu ms, "
+			"at least 1500)", (unsigned long long)m.uptime_ms))
+			msbt_diag_error("connect", msb_error_last()->code);
+		msb_sandbox_free(later);
+		msb_sandbox_stop(sb, -1);
+	}
+	msb_sandbox_free(sb);
+	msb_sandbox_remove("uptime");
+	unsetenv("MSB_STATE_DIR");
+	rmdir(dir);
 }
 
 int main(void)
@@ -143,5 +177,6 @@ int main(void)
 	   "a stopped sandbox has running 0 and zeros");
 
 	msb_sandbox_free(sb);
+	uptime_of_detached();
 	return done_testing();
 }

@@ -184,6 +184,9 @@ static void amd(void)
 	ok(l1.ecx >> 31 & 1, "AMD L1: the hypervisor bit is set (KVM leaves it to the VMM)");
 	ok(!(q(c, 0x80000001, 0).ecx >> 2 & 1) && (q(c, 0x80000001, 0).ecx & 0x73) == 0x73,
 	   "AMD L1: SVM is hidden (no nested virtualization for the guest), the rest of the leaf kept");
+	struct kvm_cpuid_entry2 svm = q(c, 0x8000000a, 0);
+	ok(!svm.eax && !svm.ebx && !svm.ecx && !svm.edx,
+	   "AMD L1: SVM's feature leaf is zero too (no npt, vmcb_clean, vgif in the guest's flags)");
 	ok(!(l1.ecx >> 5 & 1), "AMD L1: no VMX either");
 	ok(l1.ecx >> 24 & 1, "AMD L1: TSC-deadline with an in-kernel LAPIC and the capability");
 	ok(kvm_leaves(c, 0x01007efb), "AMD L1: KVM's signature and its features (kvmclock...) as offered");
