@@ -78,7 +78,7 @@ int parse_flags(int argc, char **argv, unsigned allowed, struct flags *f)
 {
 	enum { O_BACKEND = 256, O_MEMORY, O_CPUS, O_PIDS, O_DISK, O_TIMEOUT,
 	       O_ENV, O_WORKDIR, O_VOLUME, O_ROOTFS, O_NAME, O_JSON, O_LANG,
-	       O_CONTEXT, O_GRACE, O_TRUST, O_FALLBACK, O_HOSTNAME };
+	       O_CONTEXT, O_GRACE, O_TRUST, O_FALLBACK, O_HOSTNAME, O_OUTPUT_CAP };
 	static const struct { struct option opt; unsigned need; } table[] = {
 		{ { "backend", required_argument, NULL, O_BACKEND }, F_SANDBOX },
 		{ { "trust", required_argument, NULL, O_TRUST }, F_SANDBOX },
@@ -94,6 +94,7 @@ int parse_flags(int argc, char **argv, unsigned allowed, struct flags *f)
 		{ { "env", required_argument, NULL, O_ENV }, F_SANDBOX | F_COMMAND },
 		{ { "workdir", required_argument, NULL, O_WORKDIR }, F_SANDBOX | F_COMMAND },
 		{ { "timeout", required_argument, NULL, O_TIMEOUT }, F_SANDBOX | F_COMMAND | F_REPL },
+		{ { "output-cap", required_argument, NULL, O_OUTPUT_CAP }, F_COMMAND },
 		{ { "json", no_argument, NULL, O_JSON }, F_COMMAND | F_REPL | F_JSON },
 		{ { "interactive", no_argument, NULL, 'i' }, F_COMMAND },
 		{ { "lang", required_argument, NULL, O_LANG }, F_REPL },
@@ -167,6 +168,10 @@ int parse_flags(int argc, char **argv, unsigned allowed, struct flags *f)
 			f->so.pids = strtoll(optarg, &end, 10);
 			if (errno || *end || f->so.pids <= 0)
 				return bad_usage("bad --pids \"%s\" (a positive number)", optarg);
+			break;
+		case O_OUTPUT_CAP:
+			if ((f->co.output_cap = parse_size(optarg)) <= 0)
+				return bad_usage("bad --output-cap \"%s\" (try 64K or 100M)", optarg);
 			break;
 		case O_TIMEOUT:
 			if ((f->timeout_ms = parse_duration(optarg)) <= 0)

@@ -17,7 +17,7 @@ enum {
 	                   --pids --disk --volume --rootfs --name --hostname,
 	                   and --env --workdir --timeout: how to make a
 	                   sandbox */
-	F_COMMAND = 2,  /* --env --workdir -i --json --timeout: how to run */
+	F_COMMAND = 2,  /* --env --workdir -i --json --timeout --output-cap: how to run */
 	F_REPL = 4,     /* --lang --context --timeout --json */
 	F_STOP = 8,     /* --grace */
 	F_FORCE = 16,   /* -f */

@@ -43,6 +43,14 @@ static int run_in(msb_sandbox *sb, struct flags *f, char **argv)
 	if (res->timed_out && !f->json)
 		fprintf(stderr, "%s: %s: timed out after %lld ms, killed\n",
 			prog, argv[0], (long long)f->timeout_ms);
+	/* nothing is cut without a word */
+	if (!f->json && (res->out_truncated || res->err_truncated))
+		fprintf(stderr, "%s: %s: %s%s%s cut at %lld bytes (the output cap; "
+			"--output-cap SIZE keeps more)\n", prog, argv[0],
+			res->out_truncated ? "stdout" : "",
+			res->out_truncated && res->err_truncated ? " and " : "",
+			res->err_truncated ? "stderr" : "",
+			(long long)(f->co.output_cap ? f->co.output_cap : 16ll << 20));
 	if (f->json) {
 		json_t *enf = json_object();
 		json_t *o;

@@ -489,6 +489,31 @@ int main(int argc, char **argv)
 	ok(st == 0 && !strcmp(out, "cli-host\n"), "without --hostname, the name is the hostname (%s)", out);
 	free(out);
 
+	/* output past the cap is cut, and said so */
+	st = run("run --output-cap 1K -- sh -c 'head -c 5000 /dev/zero; exit 4'", &out, &err);
+	ok(st == 4 && err && strstr(err, "stdout cut at 1024 bytes") &&
+	   strstr(err, "--output-cap"),
+	   "--output-cap 1K: the command's status, and stderr says stdout was cut (%s)", err);
+	free(out);
+	free(err);
+	st = run("run --output-cap 1K -- sh -c 'head -c 5000 /dev/zero | tr \\\\0 x'", &out, &err);
+	ok(st == 0 && strlen(out) == 1024, "... and keeps exactly 1024 bytes (%zu)", strlen(out));
+	free(out);
+	free(err);
+	st = run("run --output-cap 1K -- sh -c 'echo small'", &out, &err);
+	ok(st == 0 && !strcmp(out, "small\n") && !strstr(err, "cut at"),
+	   "output under the cap: nothing is said (%s)", err);
+	free(out);
+	free(err);
+	check("run --output-cap lots -- true", 2, "a bad --output-cap is a usage error");
+	st = run("run --json --output-cap 1K -- sh -c 'head -c 5000 /dev/zero | tr \\\\0 x'", &out, NULL);
+	json_t *jt = json_loads(out, 0, NULL);
+	ok(jt && json_is_true(json_object_get(jt, "stdout_truncated")) &&
+	   json_is_false(json_object_get(jt, "stderr_truncated")),
+	   "--json says stdout_truncated true, stderr_truncated false");
+	json_decref(jt);
+	free(out);
+
 	st = run("run --json -- sh -c 'printf out; printf err >&2; exit 3'", &out, &err);
 	json_error_t jerr;
 	json_t *j = json_loads(out, 0, &jerr);
