@@ -4,7 +4,8 @@
 #   1. the public header compiles alone as C99 and as C++  (make check-header),
 #      and the rooms stay apart                             (make check-layout)
 #   2. the C tests, as root and unprivileged                (make test-c)
-#   3. the same C tests under ASan + UBSan in build-asan    (make test-asan)
+#   3. the same C tests under ASan + UBSan in build-asan    (make test-asan),
+#      and the soak's short form                            (make soak-short)
 #   4. the fuzzers (frame decoder, virtqueue, virtio-console),
 #      each for a short while                               (make fuzz)
 #   5. in an emulated L1 with KVM: msb-vmm boots the guest  (make test-nested)
@@ -44,6 +45,8 @@ step "header compiles as C99 and C++" $MAKE check-header
 step "layout: no calls in a loop, no overlong files, no msb.h in the agent" $MAKE check-layout
 step "C tests" $MAKE test-c
 step "C tests under ASan+UBSan" $MAKE test-asan
+step "soak, short form: 300 sandboxes (and 300 from 8 threads, 30 msb runs) leave nothing behind" \
+	$MAKE soak-short
 step "fuzzing (${FUZZ_SECONDS:=20} s each)" $MAKE fuzz FUZZ_SECONDS=$FUZZ_SECONDS
 # A few minutes of QEMU once the kernels and the root image are cached; each
 # L1 run is bounded (l1check's by MSB_NESTED_TIMEOUT, which leaves room for
