@@ -2,10 +2,13 @@
  * seccomp_filter.c - the sandbox's seccomp filter.
  *
  * A deny-list after Docker's default profile: everything is allowed except
- * the calls below, which fail with EPERM (ENOSYS for clone3). Most of them
- * need capabilities the sandbox no longer has; the filter is the second
- * wall, and the only one for the kernel attack surface that needs none
- * (keyctl, bpf, userfaultfd, io_uring, perf_event_open, user namespaces).
+ * the calls below, which fail with EPERM (ENOSYS for clone3, openat2 and
+ * fchmodat2). Most of them need capabilities the sandbox no longer has; the
+ * filter is the second wall, and the only one for the kernel attack surface
+ * that needs none (keyctl, bpf, userfaultfd, io_uring, perf_event_open, user
+ * namespaces). Some calls are denied only for some arguments (a socket
+ * family, an ioctl request, clone flags, setuid mode bits, personas); those
+ * rules compare what the kernel reads, the low 32 bits (deny_low32).
  *
  * Only the native architecture is added to the filter. libseccomp's default
  * bad-architecture action (kill) then stops 32-bit syscalls made through
@@ -134,20 +137,47 @@ static const struct {
 	{ "vm86", "x86-32 virtual 8086 mode" },
 	{ "vm86old", "x86-32 virtual 8086 mode" },
 	{ "modify_ldt", "16-bit segments; a history of kernel bugs, used only by Wine/DOSEMU" },
-	/* NUMA policy of other processes and page migration: Docker requires
-	 * CAP_SYS_NICE for these. */
+	/* NUMA placement. Docker allows these only with CAP_SYS_NICE, which
+	 * the sandbox does not have: a sandbox does not choose where its memory
+	 * lives on the host's nodes. */
 	{ "move_pages", "moves pages of other processes" },
 	{ "migrate_pages", "moves pages of other processes" },
-	/* personality: not filtered. Its flags only change the caller's own
-	 * behaviour (ADDR_NO_RANDOMIZE weakens only its own ASLR) and
-	 * MMAP_PAGE_ZERO is bounded by vm.mmap_min_addr. */
+	{ "mbind", "binds memory to NUMA nodes" },
+	{ "set_mempolicy", "sets the NUMA policy" },
+	{ "set_mempolicy_home_node", "sets the NUMA home node" },
+	/* get_mempolicy only reads the caller's own policy, but it is denied
+	 * with the rest, as in Docker: it is how programs probe for NUMA
+	 * (libnuma's numa_available takes EPERM for "no NUMA" since 2.0.19),
+	 * and a program that saw it work would go on to mbind and fail there;
+	 * and it is kernel code nothing here needs (CVE-2018-10675 was a
+	 * use-after-free in it). */
+	{ "get_mempolicy", "NUMA probe; denied with the rest, as in Docker" },
 };
+
+/*
+ * Every rule that looks at an argument goes through here: "fail with
+ * errno_ when (argument & mask) == value", mask and value being 32-bit.
+ * Each argument these rules look at is one the kernel reads as 32 bits or
+ * fewer, dropping the high half of the 64-bit register, so the high half
+ * must decide nothing: a plain SCMP_CMP_EQ compares all 64 bits and lets
+ * "AF_VSOCK | 1 << 32" through while the kernel still makes an AF_VSOCK
+ * socket. libseccomp compares the two halves of a masked comparison
+ * separately; with no mask bits in the high half, that half always matches.
+ */
+static int deny_low32(scmp_filter_ctx ctx, int errno_, int nr, unsigned arg,
+		      uint32_t mask, uint32_t value)
+{
+	struct scmp_arg_cmp cmp = {
+		.arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = mask, .datum_b = value,
+	};
+	return seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(errno_), nr, 1, &cmp);
+}
 
 /* The namespace flags clone() must not carry. CLONE_NEWTIME is only
  * accepted by clone3/unshare; its bit in clone()'s flags is part of the
  * exit signal, which is never >= 128, so the rule costs nothing. */
 static const struct {
-	uint64_t flag;
+	uint32_t flag;
 	const char *name;
 } clone_ns[] = {
 	{ CLONE_NEWNS, "CLONE_NEWNS" },
@@ -159,6 +189,49 @@ static const struct {
 	{ CLONE_NEWNET, "CLONE_NEWNET" },
 	{ CLONE_NEWTIME, "CLONE_NEWTIME" },
 };
+
+/*
+ * personality(unsigned int persona), 32 bits for the kernel. Allowed, as in
+ * Docker's default profile: PER_LINUX (0), PER_LINUX32 (0x8), UNAME26
+ * (0x20000), both (0x20008) and the query 0xffffffff, which changes
+ * nothing. Every other persona fails with EPERM: READ_IMPLIES_EXEC makes
+ * every readable mapping executable, ADDR_NO_RANDOMIZE turns off ASLR for
+ * the caller and what it executes, MMAP_PAGE_ZERO maps page 0, and the
+ * foreign personas reach kernel code nothing else uses.
+ *
+ * The filter is a deny-list of masked equalities, which says "none of
+ * these" as follows. Let H be the 30 bits outside PERSONA_BITS. A value is
+ * allowed when no bit of H is set (the four personas) or when all 32 bits
+ * are (the query). It is denied when
+ *  - some bit of H is set and another is clear: then, going round the bits
+ *    of H in a circle, some set bit is followed by a clear one, so one rule
+ *    per pair of neighbours (this set, the next clear) catches it;
+ *  - all of H is set but 0x8 or 0x20000 is clear: one rule each.
+ */
+#define PERSONA_BITS 0x00020008u /* UNAME26 | PER_LINUX32 */
+
+static int deny_personas(scmp_filter_ctx ctx, int nr)
+{
+	uint32_t h[32];
+	size_t n = 0;
+	int rc;
+
+	for (unsigned b = 0; b < 32; b++)
+		if (!(PERSONA_BITS & (1u << b)))
+			h[n++] = 1u << b;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t set = h[i], clear = h[(i + 1) % n];
+		if ((rc = deny_low32(ctx, EPERM, nr, 0, set | clear, set)) < 0)
+			return rc;
+	}
+	for (uint32_t b = 1; b <= PERSONA_BITS; b <<= 1) {
+		if (!(PERSONA_BITS & b))
+			continue;
+		if ((rc = deny_low32(ctx, EPERM, nr, 0, ~PERSONA_BITS | b, ~PERSONA_BITS)) < 0)
+			return rc;
+	}
+	return 0;
+}
 
 static int fail(struct msb_wire_error *err, int rc, const char *what, const char *name)
 {
@@ -184,11 +257,12 @@ int seccomp_export(int fd, struct msb_wire_error *err)
 			return fail(err, rc, "deny", deny[i].name);
 	}
 
-	/* clone() creating any namespace: one rule per flag (rules are ORed). */
+	/* clone() creating any namespace: one rule per flag (rules are ORed).
+	 * The flags are an unsigned long, but the kernel keeps only their low
+	 * 32 bits (lower_32_bits(clone_flags) in kernel/fork.c). */
 	nr = seccomp_syscall_resolve_name("clone");
 	for (size_t i = 0; nr >= 0 && i < sizeof(clone_ns) / sizeof(clone_ns[0]); i++) {
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1,
-				      SCMP_A0(SCMP_CMP_MASKED_EQ, clone_ns[i].flag, clone_ns[i].flag));
+		rc = deny_low32(ctx, EPERM, nr, 0, clone_ns[i].flag, clone_ns[i].flag);
 		if (rc < 0)
 			return fail(err, rc, "clone rule", clone_ns[i].name);
 	}
@@ -199,23 +273,22 @@ int seccomp_export(int fd, struct msb_wire_error *err)
 	if (nr >= 0 && (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0)) < 0)
 		return fail(err, rc, "deny", "clone3");
 
-	/* AF_VSOCK reaches the hypervisor / other VMs on the host. */
+	/* AF_VSOCK reaches the hypervisor / other VMs on the host. The family
+	 * is an int for the kernel: the low 32 bits, all of them. */
 	nr = seccomp_syscall_resolve_name("socket");
-	if (nr >= 0 && (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1,
-					      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)AF_VSOCK))) < 0)
+	if (nr >= 0 && (rc = deny_low32(ctx, EPERM, nr, 0, 0xffffffffu, AF_VSOCK)) < 0)
 		return fail(err, rc, "socket rule", "AF_VSOCK");
 
 	/* TIOCSTI fakes terminal input (types commands into a shell owning
 	 * the tty); TIOCLINUX can do the same on virtual consoles. The request
-	 * is an unsigned int for the kernel: compare the low 32 bits only. */
+	 * is an unsigned int for the kernel: the low 32 bits, all of them. */
 	nr = seccomp_syscall_resolve_name("ioctl");
-	static const struct { scmp_datum_t req; const char *name; } ioctls[] = {
+	static const struct { uint32_t req; const char *name; } ioctls[] = {
 		{ TIOCSTI, "TIOCSTI" },
 		{ TIOCLINUX, "TIOCLINUX" },
 	};
 	for (size_t i = 0; nr >= 0 && i < sizeof(ioctls) / sizeof(ioctls[0]); i++) {
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1,
-				      SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, ioctls[i].req));
+		rc = deny_low32(ctx, EPERM, nr, 1, 0xffffffffu, ioctls[i].req);
 		if (rc < 0)
 			return fail(err, rc, "ioctl rule", ioctls[i].name);
 	}
@@ -223,21 +296,18 @@ int seccomp_export(int fd, struct msb_wire_error *err)
 	/* No setuid or setgid files: with no_new_privs they are useless inside,
 	 * but a volume is shared with the host, where such a file (owned by
 	 * the volume's owner, perhaps root) would grant that owner's rights to
-	 * whoever runs it. Each rule names the syscall's mode argument. */
+	 * whoever runs it. Each rule names the syscall's mode argument, a
+	 * umode_t (16 bits) for the kernel; the rule tests one bit of it. */
 	static const struct { const char *name; unsigned arg; } modes[] = {
 		{ "chmod", 1 }, { "fchmod", 1 }, { "fchmodat", 2 },
 		{ "open", 2 }, { "openat", 3 }, { "creat", 1 },
 		{ "mknod", 1 }, { "mknodat", 2 },
 	};
-	static const scmp_datum_t bits[] = { S_ISUID, S_ISGID };
+	static const uint32_t bits[] = { S_ISUID, S_ISGID };
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		nr = seccomp_syscall_resolve_name(modes[i].name);
 		for (size_t b = 0; nr >= 0 && b < 2; b++) {
-			struct scmp_arg_cmp cmp = {
-				.arg = modes[i].arg, .op = SCMP_CMP_MASKED_EQ,
-				.datum_a = bits[b], .datum_b = bits[b],
-			};
-			rc = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1, &cmp);
+			rc = deny_low32(ctx, EPERM, nr, modes[i].arg, bits[b], bits[b]);
 			if (rc < 0)
 				return fail(err, rc, "setuid rule", modes[i].name);
 		}
@@ -249,6 +319,11 @@ int seccomp_export(int fd, struct msb_wire_error *err)
 	for (size_t i = 0; i < sizeof(hidden_mode) / sizeof(hidden_mode[0]); i++)
 		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), hidden_mode[i], 0)) < 0)
 			return fail(err, rc, "deny", "openat2/fchmodat2");
+
+	/* personality: only the harmless personas (deny_personas). */
+	nr = seccomp_syscall_resolve_name("personality");
+	if (nr >= 0 && (rc = deny_personas(ctx, nr)) < 0)
+		return fail(err, rc, "personality rule", NULL);
 
 	if ((rc = seccomp_export_bpf(ctx, fd)) < 0)
 		return fail(err, rc, "export the filter", NULL);

@@ -956,6 +956,8 @@ static const char security_py[] =
 	"    return errno.errorcode.get(e, str(e))\n"
 	"def show(what, rc):\n"
 	"    print(what, 'OK' if rc == 0 else name(ctypes.get_errno()))\n"
+	"def show_fd(what, rc):\n"
+	"    print(what, 'OK' if rc >= 0 else name(ctypes.get_errno()))\n"
 	"def try_open(what, path, flags):\n"
 	"    try:\n"
 	"        os.close(os.open(path, flags, 0o644))\n"
@@ -984,6 +986,16 @@ static const char security_py[] =
 	"show('init_module', libc.syscall(175, None, 0, b''))\n"
 	"show('finit_module', libc.syscall(313, -1, b'', 0))\n"
 	"show('delete_module', libc.syscall(176, b'msb_conformance', 0))\n"
+	/* raw syscalls with exact 64-bit arguments (c_ulong): the filter
+	 * compares the low 32 bits, which are what the kernel reads */
+	"U = ctypes.c_ulong\n"
+	"show_fd('vsock_high', libc.syscall(41, U(0x100000028), U(1), U(0)))\n"
+	"show_fd('persona_rie', libc.syscall(135, U(0x0400000)))\n"
+	"show_fd('persona_rie_high', libc.syscall(135, U(0x100400000)))\n"
+	"show_fd('persona_query', libc.syscall(135, U(0xffffffff)))\n"
+	"show_fd('persona_linux', libc.syscall(135, U(0)))\n"
+	"show_fd('mbind', libc.syscall(237, U(0), U(0), U(0), U(0), U(0), U(0)))\n"
+	"show_fd('set_mempolicy', libc.syscall(238, U(0), U(0), U(0)))\n"
 	"try_open('write_root', '/msb-conformance', os.O_WRONLY | os.O_CREAT)\n"
 	"try_open('write_etc', '/etc/msb-conformance', os.O_WRONLY | os.O_CREAT)\n"
 	"try_open('write_usr', '/usr/bin/msb-conformance', os.O_WRONLY | os.O_CREAT)\n"
@@ -1046,6 +1058,11 @@ static void test_security(void)
 		{ "delete_module", "delete_module(2)", perm },
 		{ "raw_socket", "a raw ICMP socket", perm },
 		{ "packet_socket", "an AF_PACKET socket", perm_or_nofam },
+		{ "vsock_high", "socket(AF_VSOCK | 1 << 32)", perm },
+		{ "persona_rie", "personality(READ_IMPLIES_EXEC)", perm },
+		{ "persona_rie_high", "personality(READ_IMPLIES_EXEC | 1 << 32)", perm },
+		{ "mbind", "mbind(2)", perm },
+		{ "set_mempolicy", "set_mempolicy(2)", perm },
 	};
 	for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
 		const char *got = VAL(denied[i].key);
@@ -1053,6 +1070,8 @@ static void test_security(void)
 		   denied[i].what, denied[i].want == perm ? "EPERM" : "EPERM or EAFNOSUPPORT",
 		   got);
 	}
+	is_str(VAL("persona_query"), "OK", "security: personality(0xffffffff), the query, works");
+	is_str(VAL("persona_linux"), "OK", "security: personality(PER_LINUX) works");
 	static const char *const ro[] = { "EROFS", "EACCES", "EPERM", NULL };
 	static const struct { const char *key, *what; } readonly[] = {
 		{ "write_root", "creating a file in /" },
@@ -1484,7 +1503,7 @@ int main(void)
 		msbt_diag_error("starting the sandbox", rc);
 		bail_out("cannot start a %s sandbox", msb_backend_name(want_backend));
 	}
-	plan(146);
+	plan(153);
 	section("start");
 	section_t0 = t_start; /* the time of create + start counts */
 	diag("backend %s, sandbox %s", msb_backend_name(want_backend), msb_sandbox_name(sb));
