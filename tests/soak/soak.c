@@ -19,8 +19,9 @@
  * parent is this process; entries of the private MSB_STATE_DIR the test
  * sets. And what was made since the soak began and is still there: cgroup
  * directories named msb-* under /sys/fs/cgroup (v1 and v2), msb-agent
- * processes, entries of /tmp named msb-* (so that other users of the
- * machine at the same time do not count). The first few cycles are a
+ * processes, entries of /tmp named msb-* (so that what others left
+ * before the soak began does not count; what others make while it runs
+ * does: run it on an otherwise quiet machine). The first few cycles are a
  * warm-up (the allocator, libraries loading) and are not counted against
  * RSS; RSS may grow by at most 8 MiB after them.
  */
