@@ -286,6 +286,9 @@ static int setup_etc(int root, const char *hostname, struct msb_wire_error *err)
 		{ "nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\n"
 				   "hosts: files dns\n" },
 		{ "hostname", hn },
+		/* No network: the host's (or the image's) nameservers would only
+		 * tell about the host. */
+		{ "resolv.conf", "# msb: the sandbox has no network, hence no nameserver\n" },
 	};
 	snprintf(hosts, sizeof(hosts),
 		 "127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n", hostname);
@@ -299,7 +302,6 @@ static int setup_etc(int root, const char *hostname, struct msb_wire_error *err)
 		    write_file(path, gen[i].data, 0644) < 0)
 			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "write /etc/%s failed", gen[i].name);
 	}
-	copy_etc(root, "resolv.conf", 1); /* often a symlink into /run */
 	copy_etc(root, "ld.so.cache", 1);
 	copy_etc(root, "localtime", 0);   /* -> /usr/share/zoneinfo/... */
 	copy_etc(root, "os-release", 0);  /* -> ../usr/lib/os-release */
@@ -378,11 +380,14 @@ static int setup_dev(struct msb_wire_error *err)
 	return 0;
 }
 
-/* A fresh /proc for the new pid namespace, masked like Docker's default. */
+/* A fresh /proc for the new pid namespace, masked like Docker's default,
+ * and like gVisor also what tells about the host rather than the sandbox:
+ * its boot command line, kernel configuration and interrupt counters. */
 static int setup_proc(struct msb_wire_error *err)
 {
 	static const char *const null_files[] = { "kcore", "keys", "timer_list", "sched_debug",
-						  "latency_stats", "timer_stats" };
+						  "latency_stats", "timer_stats",
+						  "cmdline", "config.gz", "interrupts" };
 	static const char *const empty_dirs[] = { "acpi", "asound", "scsi" };
 	static const char *const ro_paths[] = { "bus", "fs", "irq", "sys", "sysrq-trigger" };
 	char path[64];
