@@ -511,7 +511,8 @@ static int volume_target(const struct msb_wire_volume *v, int src_is_dir, struct
 	return cur;
 }
 
-static int setup_volume(int host, const struct msb_wire_volume *v, int tree, struct msb_wire_error *err)
+/* src: the host path opened before the pivot, or -errno. */
+static int setup_volume(const struct msb_wire_volume *v, int tree, int src, struct msb_wire_error *err)
 {
 	char dst[PATH_MAX];
 	struct stat sst;
@@ -525,8 +526,8 @@ static int setup_volume(int host, const struct msb_wire_volume *v, int tree, str
 				  "volume sandbox path '%s' is not allowed", v->sandbox_path ? v->sandbox_path : "");
 	if (pathf(dst, sizeof(dst), NEWROOT "%s", v->sandbox_path) < 0)
 		return msb_wire_fail(err, MSB_WIRE_EINVAL, ENAMETOOLONG, NULL, "volume path too long");
-	/* The host path is the caller's: resolved as the host resolves it. */
-	_cleanup_close_ int src = open_resolved(host, v->host_path + 1, O_PATH, IN_ROOT);
+	if (src < 0)
+		errno = -src;
 	if (src < 0 || fstat(src, &sst) < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			return msb_wire_fail(err, MSB_WIRE_ENOTFOUND, errno, "create it on the host first or fix the path",
@@ -549,6 +550,18 @@ static int setup_volume(int host, const struct msb_wire_volume *v, int tree, str
 	return bind_fd_tree(src, v->host_path, at, dst, (v->read_only ? MS_RDONLY : 0) | MS_NOSUID | MS_NODEV, err);
 }
 
+/* The volumes' host paths, opened before the pivot. */
+struct fds {
+	int *fd;
+	size_t n;
+};
+static void fds_close(struct fds *f)
+{
+	for (size_t i = 0; f->fd && i < f->n; i++)
+		closep(&f->fd[i]);
+	free(f->fd);
+}
+
 int mounts_build(const struct agent_config *cfg, const char *hostname,
 		 const int *volume_trees, struct msb_wire_error *err)
 {
@@ -559,6 +572,24 @@ int mounts_build(const struct agent_config *cfg, const char *hostname,
 		return msb_wire_fail(err, MSB_WIRE_EINVAL, 0, "give the rootfs as an absolute path", "rootfs '%s' is not absolute", rootfs);
 	if (cfg->w.disk_bytes <= 0)
 		return msb_wire_fail(err, MSB_WIRE_EINVAL, 0, NULL, "disk limit must be positive");
+
+	/* The paths the caller named (the rootfs, the volumes' host paths)
+	 * are opened now, while / is still the host's: they resolve as they
+	 * do on the host. Everything else is resolved from these fds. */
+	_cleanup_close_ int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return msb_wire_fail(err, errno == ENOENT || errno == ENOTDIR ? MSB_WIRE_ENOTFOUND : MSB_WIRE_ESPAWN, errno,
+				  "the sandbox's host uid must be able to reach the rootfs, a directory",
+				  "open the rootfs %s failed", rootfs);
+	__attribute__((cleanup(fds_close))) struct fds srcs = { calloc(cfg->w.volumes_len + 1, sizeof(int)), cfg->w.volumes_len };
+	if (!srcs.fd)
+		return msb_wire_fail(err, MSB_WIRE_ENOMEM, ENOMEM, NULL, "out of memory");
+	for (size_t i = 0; i < srcs.n; i++) {
+		const char *hp = cfg->w.volumes[i].host_path;
+		srcs.fd[i] = hp && hp[0] == '/' ? open(hp, O_PATH | O_CLOEXEC) : -1;
+		if (srcs.fd[i] < 0)
+			srcs.fd[i] = -errno;
+	}
 
 	/* Host mount events may reach us, ours never reach the host. */
 	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
@@ -575,18 +606,6 @@ int mounts_build(const struct agent_config *cfg, const char *hostname,
 		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "pivot_root into the staging root failed");
 	if (chdir("/") < 0)
 		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "chdir / failed");
-
-	/* The host's root, and the rootfs in it resolved as the host would
-	 * (the caller named it): everything else is resolved from these. */
-	_cleanup_close_ int host = open("/oldroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (host < 0)
-		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "open the host's root failed");
-	_cleanup_close_ int root = open_resolved(host, rootfs + 1, O_PATH | O_DIRECTORY, IN_ROOT);
-	if (root < 0)
-		return msb_wire_fail(err, errno == ENOENT || errno == ENOTDIR ? MSB_WIRE_ENOTFOUND : MSB_WIRE_ESPAWN, errno,
-				  errno == ELOOP || errno == EXDEV ? "this kernel lacks openat2: give the rootfs's real path, without symlinks"
-								    : "the sandbox's host uid must be able to reach the rootfs, a directory",
-				  "open the rootfs %s failed", rootfs);
 
 	if (mount_tmpfs(NEWROOT, MS_NOSUID | MS_NODEV, "mode=0755,size=8m", err) < 0)
 		return -1;
@@ -616,7 +635,7 @@ int mounts_build(const struct agent_config *cfg, const char *hostname,
 	if (setup_dev(err) < 0 || setup_proc(err) < 0)
 		return -1;
 	for (size_t i = 0; i < cfg->w.volumes_len; i++)
-		if (setup_volume(host, &cfg->w.volumes[i], volume_trees ? volume_trees[i] : -1, err) < 0)
+		if (setup_volume(&cfg->w.volumes[i], volume_trees ? volume_trees[i] : -1, srcs.fd[i], err) < 0)
 			return -1;
 
 	/* Writes to /, /etc, ... now fail with EROFS. */

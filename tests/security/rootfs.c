@@ -9,10 +9,17 @@
  * ones with more ".." than the tree is deep. Each sandbox must either
  * start with every such link resolved as if the tree were / (it sees the
  * tree's files and nothing of the host's) or refuse with an error naming
- * the path; the host's canary files stay unchanged.
+ * the path; the host's canary files stay unchanged. All of it runs twice:
+ * the second time without openat2 (a seccomp filter makes it ENOSYS), where
+ * the agent must refuse to follow the links instead.
  */
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <link.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "tap.h"
 #include "msbt.h"
@@ -23,6 +30,7 @@
  * reach the staging root, where the host's root is /oldroot. */
 #define UP "../../../../../../../../../../../../../../../../"
 
+static int no_openat2;     /* the second round: openat2 answers ENOSYS */
 static char base[64];     /* the test's directory in /tmp */
 static char root[128];    /* the rootfs: base/root */
 static char secret[128];  /* a host file: base/secret */
@@ -323,14 +331,21 @@ static void test_etc_link(void)
 	sb = start(root);
 	if (ok(sb != NULL, "a sandbox whose /etc is ../../.. (beyond its top) /etc.real starts")) {
 		char *r = probe(sb, "cat", "/etc/os-release");
-		is_str(r, "ID=msb-rootfs-test",
-		       "the link is resolved inside the tree: /etc/os-release is etc.real's");
+		if (no_openat2)
+			ok(!strcmp(r, "ID=msb-rootfs-test") || !strcmp(r, "ENOENT"),
+			   "the link is resolved inside the tree or not at all (%s)", r);
+		else
+			is_str(r, "ID=msb-rootfs-test",
+			       "the link is resolved inside the tree: /etc/os-release is etc.real's");
 		free(r);
 		msb_sandbox_free(sb);
 	} else {
 		skip(1, "no sandbox");
 	}
-	link_at("etc.real", "etc");
+	pj(p, sizeof p, "%s/etc", root);
+	pj(t, sizeof t, "%s/etc.real", root);
+	if (unlink(p) < 0 || rename(t, p) < 0)
+		die_errno("restore", p);
 	check_host("etc link");
 }
 
@@ -340,6 +355,7 @@ static void test_rootfs_link(void)
 {
 	char link[PATH_MAX];
 	pj(link, sizeof link, "%s/rootlink", base);
+	unlink(link);
 	if (symlink(root, link) < 0)
 		die_errno("symlink", link);
 	msb_sandbox *sb = start(link);
@@ -383,6 +399,26 @@ static void test_volume_link(void)
 	check_host("volume");
 }
 
+/*
+ * From here on openat2 answers ENOSYS in this process and what it starts
+ * (a seccomp filter is inherited), as on kernels before 5.6: the agent
+ * must then follow no symlink in the tree rather than resolve it.
+ */
+static int deny_openat2(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof f / sizeof f[0], .filter = f };
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+		return -1;
+	return 0;
+}
+
 static void cleanup(void)
 {
 	char cmd[128];
@@ -398,9 +434,18 @@ int main(void)
 	msbt_require_sandboxes();
 	build_tree();
 	atexit(cleanup);
-	test_links();
-	test_etc_link();
-	test_rootfs_link();
-	test_volume_link();
+	for (no_openat2 = 0; no_openat2 < 2; no_openat2++) {
+		if (no_openat2) {
+			if (deny_openat2() < 0) {
+				diag("cannot install a seccomp filter: %s", strerror(errno));
+				break;
+			}
+			diag("openat2 now answers ENOSYS, as before Linux 5.6");
+		}
+		test_links();
+		test_etc_link();
+		test_rootfs_link();
+		test_volume_link();
+	}
 	return done_testing();
 }
