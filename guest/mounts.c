@@ -114,7 +114,6 @@ static struct fd_path fd_path(int fd)
 	return p;
 }
 
-
 /*
  * Remount one mount point with `flags` added (MS_RDONLY, MS_NOSUID, ...).
  * Inside a user namespace the flags of mounts inherited from the host are
