@@ -6,10 +6,20 @@
  * /proc, one tmpfs of disk_bytes behind every writable area, the volumes;
  * then the root remounted read-only and pivoted into, the host's root
  * detached.
+ *
+ * The rootfs is the caller's and may hold symlinks aimed anywhere (an
+ * image's /etc/resolv.conf -> /oldroot/etc/shadow, ../../../..). Every
+ * path taken from it is opened under an fd of the rootfs as if it were /
+ * (openat2 RESOLVE_IN_ROOT; without openat2 no symlink is followed), and
+ * mounts are made from and onto those fds (/proc/self/fd/N), so that no
+ * path string is resolved again through the staging root, where the
+ * host's root is one /oldroot away.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +40,79 @@
 #define HOST_PROC "/oldroot/proc"
 #define NEWROOT "/newroot"
 
-/* Undo mountinfo's octal escapes (\040 for a space, ...) in place. */
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+/* Resolve every symlink as if the directory were / and ".." stopped there. */
+#define IN_ROOT ((uint64_t)(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS))
+/* Follow no symlink at all. */
+#define NO_LINKS ((uint64_t)(RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS))
+
+/* Without openat2: walk path from dir one component at a time, never
+ * following a symlink (ELOOP or ENOTDIR) nor "..". */
+static int open_walk(int dir, const char *path, int flags)
+{
+	char buf[PATH_MAX];
+	if (pathf(buf, sizeof(buf), "%s", path) < 0)
+		return -1;
+	_cleanup_close_ int cur = path[0] == '/' ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)
+						 : fcntl(dir, F_DUPFD_CLOEXEC, 3);
+	if (cur < 0)
+		return -1;
+	char *save = NULL, *c = strtok_r(buf, "/", &save);
+	if (!c)
+		return openat(cur, ".", flags | O_CLOEXEC);
+	for (;;) {
+		char *next = strtok_r(NULL, "/", &save);
+		if (strcmp(c, "..") == 0) {
+			errno = EXDEV;
+			return -1;
+		}
+		if (!next)
+			return openat(cur, c, flags | O_NOFOLLOW | O_CLOEXEC);
+		int fd = openat(cur, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		close(cur);
+		cur = fd;
+		c = next;
+	}
+}
+
+/*
+ * openat(dir, path, flags) with openat2's resolve flags (IN_ROOT or
+ * NO_LINKS). Where openat2 is missing (before Linux 5.6) no symlink is
+ * followed: a path through one fails, which is safe for both.
+ */
+static int open_resolved(int dir, const char *path, int flags, uint64_t resolve)
+{
+	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC), .resolve = resolve };
+	if (!path[0])
+		path = ".";
+	for (int tries = 0; tries < 16; tries++) {
+		long fd = syscall(SYS_openat2, dir, path, &how, sizeof(how));
+		if (fd >= 0)
+			return (int)fd;
+		if (errno != EAGAIN) /* EAGAIN: a rename raced the lookup */
+			break;
+	}
+	if (errno != ENOSYS)
+		return -1;
+	return open_walk(dir, path, flags);
+}
+
+/* The path through which mount(2) reaches the file an fd refers to (the
+ * host's /proc is all there is while we build). */
+struct fd_path {
+	char s[48];
+};
+static struct fd_path fd_path(int fd)
+{
+	struct fd_path p;
+	snprintf(p.s, sizeof(p.s), HOST_PROC "/self/fd/%d", fd);
+	return p;
+}
 
 /*
  * Remount one mount point with `flags` added (MS_RDONLY, MS_NOSUID, ...).
@@ -42,7 +124,8 @@
 static int remount_one(const char *path, unsigned long flags)
 {
 	struct statvfs sv;
-	if (statvfs(path, &sv) < 0)
+	_cleanup_close_ int fd = open_resolved(AT_FDCWD, path, O_PATH, NO_LINKS);
+	if (fd < 0 || fstatvfs(fd, &sv) < 0)
 		return -1;
 	unsigned long locked = 0;
 	if (sv.f_flag & ST_NOSUID)
@@ -53,10 +136,12 @@ static int remount_one(const char *path, unsigned long flags)
 		locked |= MS_NOEXEC;
 	if (sv.f_flag & ST_RDONLY)
 		locked |= MS_RDONLY;
-	return mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | locked | flags, NULL);
+	return mount(NULL, fd_path(fd).s, NULL, MS_REMOUNT | MS_BIND | locked | flags, NULL);
 }
 
-/* Remount path and every mount below it (from mountinfo) with flags. */
+/* Remount path and every mount below it (from mountinfo) with flags. The
+ * paths are opened without following symlinks: a link swapped in by the
+ * host meanwhile fails the remount rather than redirect it. */
 static int remount_tree(const char *path, unsigned long flags, struct msb_wire_error *err)
 {
 	if (remount_one(path, flags) < 0)
@@ -100,6 +185,16 @@ static int bind_tree(const char *src, const char *dst, unsigned long flags, stru
 	return remount_tree(dst, flags, err);
 }
 
+/* bind_tree from an fd (what: its path for messages) onto dst, an fd too
+ * when dstfd >= 0. */
+static int bind_fd_tree(int src, const char *what, int dstfd, const char *dst, unsigned long flags,
+			struct msb_wire_error *err)
+{
+	if (mount(fd_path(src).s, dstfd >= 0 ? fd_path(dstfd).s : dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "bind mount %s on %s failed", what, dst);
+	return remount_tree(dst, flags, err);
+}
+
 static int mount_tmpfs(const char *dst, unsigned long flags, const char *opts, struct msb_wire_error *err)
 {
 	if (mount("tmpfs", dst, "tmpfs", flags, opts) < 0)
@@ -107,26 +202,26 @@ static int mount_tmpfs(const char *dst, unsigned long flags, const char *opts, s
 	return 0;
 }
 
-/* The system directories, each a symlink (merged /usr) or a read-only bind. */
-static int setup_system_dirs(const char *src_root, struct msb_wire_error *err)
+/* The system directories, each a symlink (merged /usr; kept as text, it is
+ * resolved in the sandbox's own root) or a read-only bind. */
+static int setup_system_dirs(int root, struct msb_wire_error *err)
 {
 	static const char *const dirs[] = { "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		char src[PATH_MAX], dst[PATH_MAX], target[PATH_MAX];
+		char dst[PATH_MAX], target[PATH_MAX];
 		struct stat st;
-		if (pathf(src, sizeof(src), "%s/%s", src_root, dirs[i]) < 0 ||
-		    pathf(dst, sizeof(dst), NEWROOT "/%s", dirs[i]) < 0)
+		if (pathf(dst, sizeof(dst), NEWROOT "/%s", dirs[i]) < 0)
 			return msb_wire_fail(err, MSB_WIRE_EINVAL, errno, NULL, "rootfs path too long");
-		if (lstat(src, &st) < 0) {
-			if (errno == ENOENT)
-				continue;
+		_cleanup_close_ int fd = open_resolved(root, dirs[i], O_PATH | O_NOFOLLOW, IN_ROOT);
+		if (fd < 0 && errno == ENOENT)
+			continue;
+		if (fd < 0 || fstat(fd, &st) < 0)
 			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, "the sandbox's host uid must be able to read the rootfs",
-					  "lstat %s failed", src + strlen("/oldroot"));
-		}
+					  "open /%s in the rootfs failed", dirs[i]);
 		if (S_ISLNK(st.st_mode)) {
-			ssize_t n = readlink(src, target, sizeof(target) - 1);
+			ssize_t n = readlinkat(fd, "", target, sizeof(target) - 1);
 			if (n < 0)
-				return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "readlink %s failed", src);
+				return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "readlink /%s in the rootfs failed", dirs[i]);
 			target[n] = '\0';
 			if (symlink(target, dst) < 0)
 				return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "symlink %s -> %s failed", dst, target);
@@ -136,33 +231,35 @@ static int setup_system_dirs(const char *src_root, struct msb_wire_error *err)
 			continue;
 		if (mkdir(dst, 0755) < 0)
 			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "mkdir %s failed", dst);
-		if (bind_tree(src, dst, MS_RDONLY | MS_NOSUID | MS_NODEV, err) < 0)
+		if (bind_fd_tree(fd, dst + strlen(NEWROOT), -1, dst, MS_RDONLY | MS_NOSUID | MS_NODEV, err) < 0)
 			return -1;
 	}
 	return 0;
 }
 
 /* Copy a small regular file from the rootfs's /etc; a symlink is copied as
- * a symlink unless follow is set. Missing or unreadable files are skipped:
- * none of them is essential. */
-static void copy_etc(const char *src_root, const char *name, int follow)
+ * a symlink unless follow is set, and then followed inside the rootfs.
+ * Missing or unreadable files are skipped: none of them is essential. */
+static void copy_etc(int root, const char *name, int follow)
 {
-	char src[PATH_MAX], dst[PATH_MAX];
+	char rel[PATH_MAX], dst[PATH_MAX];
 	struct stat st;
-	if (pathf(src, sizeof(src), "%s/etc/%s", src_root, name) < 0 ||
-	    pathf(dst, sizeof(dst), NEWROOT "/etc/%s", name) < 0 ||
-	    lstat(src, &st) < 0)
+	if (pathf(rel, sizeof(rel), "etc/%s", name) < 0 ||
+	    pathf(dst, sizeof(dst), NEWROOT "/etc/%s", name) < 0)
+		return;
+	_cleanup_close_ int lfd = open_resolved(root, rel, O_PATH | O_NOFOLLOW, IN_ROOT);
+	if (lfd < 0 || fstat(lfd, &st) < 0)
 		return;
 	if (S_ISLNK(st.st_mode) && !follow) {
 		char target[PATH_MAX];
-		ssize_t n = readlink(src, target, sizeof(target) - 1);
+		ssize_t n = readlinkat(lfd, "", target, sizeof(target) - 1);
 		if (n > 0) {
 			target[n] = '\0';
 			(void)symlink(target, dst);
 		}
 		return;
 	}
-	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	_cleanup_close_ int in = open_resolved(root, rel, O_RDONLY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW), IN_ROOT);
 	if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (64 << 20))
 		return;
 	_cleanup_close_ int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -175,7 +272,7 @@ static void copy_etc(const char *src_root, const char *name, int follow)
 			break;
 }
 
-static int setup_etc(const char *src_root, const char *hostname, struct msb_wire_error *err)
+static int setup_etc(int root, const char *hostname, struct msb_wire_error *err)
 {
 	char hosts[512], hn[128];
 	struct {
@@ -188,6 +285,9 @@ static int setup_etc(const char *src_root, const char *hostname, struct msb_wire
 		{ "nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\n"
 				   "hosts: files dns\n" },
 		{ "hostname", hn },
+		/* No network: the host's (or the image's) nameservers would only
+		 * tell about the host. */
+		{ "resolv.conf", "# msb: the sandbox has no network, hence no nameserver\n" },
 	};
 	snprintf(hosts, sizeof(hosts),
 		 "127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n", hostname);
@@ -201,25 +301,24 @@ static int setup_etc(const char *src_root, const char *hostname, struct msb_wire
 		    write_file(path, gen[i].data, 0644) < 0)
 			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "write /etc/%s failed", gen[i].name);
 	}
-	copy_etc(src_root, "resolv.conf", 1); /* often a symlink into /run */
-	copy_etc(src_root, "ld.so.cache", 1);
-	copy_etc(src_root, "localtime", 0);   /* -> /usr/share/zoneinfo/... */
-	copy_etc(src_root, "os-release", 0);  /* -> ../usr/lib/os-release */
+	copy_etc(root, "ld.so.cache", 1);
+	copy_etc(root, "localtime", 0);   /* -> /usr/share/zoneinfo/... */
+	copy_etc(root, "os-release", 0);  /* -> ../usr/lib/os-release */
 
 	/* Read-only views of a few directories that programs need. Only the
 	 * certificates of /etc/ssl: never /etc/ssl/private, shadow or keys. */
 	static const char *const ro[] = { "alternatives", "ssl/certs", "ca-certificates" };
 	for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {
-		char src[PATH_MAX], dst[PATH_MAX];
-		struct stat st;
-		if (pathf(src, sizeof(src), "%s/etc/%s", src_root, ro[i]) < 0 ||
+		char rel[PATH_MAX], dst[PATH_MAX];
+		if (pathf(rel, sizeof(rel), "etc/%s", ro[i]) < 0 ||
 		    pathf(dst, sizeof(dst), NEWROOT "/etc/%s", ro[i]) < 0)
 			return msb_wire_fail(err, MSB_WIRE_EINVAL, errno, NULL, "rootfs path too long");
-		if (stat(src, &st) < 0 || !S_ISDIR(st.st_mode))
+		_cleanup_close_ int fd = open_resolved(root, rel, O_PATH | O_DIRECTORY, IN_ROOT);
+		if (fd < 0)
 			continue;
 		if (mkdir_p(dst, 0755) < 0)
 			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "mkdir %s failed", dst);
-		if (bind_tree(src, dst, MS_RDONLY | MS_NOSUID | MS_NODEV, err) < 0)
+		if (bind_fd_tree(fd, dst + strlen(NEWROOT), -1, dst, MS_RDONLY | MS_NOSUID | MS_NODEV, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -280,11 +379,14 @@ static int setup_dev(struct msb_wire_error *err)
 	return 0;
 }
 
-/* A fresh /proc for the new pid namespace, masked like Docker's default. */
+/* A fresh /proc for the new pid namespace, masked like Docker's default,
+ * and like gVisor also what tells about the host rather than the sandbox:
+ * its boot command line, kernel configuration and interrupt counters. */
 static int setup_proc(struct msb_wire_error *err)
 {
 	static const char *const null_files[] = { "kcore", "keys", "timer_list", "sched_debug",
-						  "latency_stats", "timer_stats" };
+						  "latency_stats", "timer_stats",
+						  "cmdline", "config.gz", "interrupts" };
 	static const char *const empty_dirs[] = { "acpi", "asound", "scsi" };
 	static const char *const ro_paths[] = { "bus", "fs", "irq", "sys", "sysrq-trigger" };
 	char path[64];
@@ -345,10 +447,74 @@ static int volume_path_ok(const char *p)
 	return 1;
 }
 
-static int setup_volume(const struct msb_wire_volume *v, int tree, struct msb_wire_error *err)
+/*
+ * Open the volume's mount point in the sandbox's root to be (creating
+ * what is missing: directories, and a file for a file volume), one
+ * component at a time and refusing symlinks: a link would resolve against
+ * the staging root, and a bound rootfs directory can change under us.
+ * Returns an O_PATH fd or -1 with *err.
+ */
+static int volume_target(const struct msb_wire_volume *v, int src_is_dir, struct msb_wire_error *err)
 {
-	char src[PATH_MAX], dst[PATH_MAX];
-	struct stat sst, st;
+	char buf[PATH_MAX], at[PATH_MAX] = "";
+	if (pathf(buf, sizeof(buf), "%s", v->sandbox_path) < 0)
+		return msb_wire_fail(err, MSB_WIRE_EINVAL, ENAMETOOLONG, NULL, "volume path too long");
+	int cur = open(NEWROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cur < 0)
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "open " NEWROOT " failed");
+	char *save = NULL, *c = strtok_r(buf, "/", &save);
+	while (c) {
+		char *next = strtok_r(NULL, "/", &save);
+		struct stat st;
+		size_t len = strlen(at);
+		snprintf(at + len, sizeof(at) - len, "/%s", c); /* fits: at is a prefix of the path */
+		int fd = openat(cur, c, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT) {
+			int rc;
+			if (next || src_is_dir) {
+				rc = mkdirat(cur, c, 0755);
+			} else {
+				rc = openat(cur, c, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+				if (rc >= 0)
+					close(rc);
+			}
+			if (rc < 0) {
+				int e = errno;
+				close(cur);
+				if (e == EROFS)
+					return msb_wire_fail(err, MSB_WIRE_EINVAL, e,
+							  "mount volumes under a writable or new directory (e.g. /workspace, /mnt, /data), or at a path that exists in the rootfs",
+							  "volume sandbox path %s lies under a read-only system directory and %s does not exist",
+							  v->sandbox_path, at);
+				return msb_wire_fail(err, MSB_WIRE_ESPAWN, e, NULL, "create volume mount point %s failed", at);
+			}
+			fd = openat(cur, c, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		}
+		int e = errno;
+		close(cur);
+		if (fd < 0)
+			return msb_wire_fail(err, MSB_WIRE_ESPAWN, e, NULL, "open %s failed", at);
+		if (fstat(fd, &st) < 0 || S_ISLNK(st.st_mode)) {
+			close(fd);
+			return msb_wire_fail(err, MSB_WIRE_EINVAL, 0, "mount the volume at a path without symlinks",
+					  "volume sandbox path %s crosses the symlink %s", v->sandbox_path, at);
+		}
+		if (next && !S_ISDIR(st.st_mode)) {
+			close(fd);
+			return msb_wire_fail(err, MSB_WIRE_EINVAL, ENOTDIR, NULL, "volume sandbox path %s: %s is not a directory",
+					  v->sandbox_path, at);
+		}
+		cur = fd;
+		c = next;
+	}
+	return cur;
+}
+
+/* src: the host path opened before the pivot, or -errno. */
+static int setup_volume(const struct msb_wire_volume *v, int tree, int src, struct msb_wire_error *err)
+{
+	char dst[PATH_MAX];
+	struct stat sst;
 
 	if (!v->host_path || v->host_path[0] != '/')
 		return msb_wire_fail(err, MSB_WIRE_EINVAL, 0, "give the volume's host path as an absolute path",
@@ -357,10 +523,11 @@ static int setup_volume(const struct msb_wire_volume *v, int tree, struct msb_wi
 		return msb_wire_fail(err, MSB_WIRE_EINVAL, 0,
 				  "use an absolute path without '.' or '..' that is not /, /proc or /dev, e.g. /workspace/data",
 				  "volume sandbox path '%s' is not allowed", v->sandbox_path ? v->sandbox_path : "");
-	if (pathf(src, sizeof(src), "/oldroot%s", v->host_path) < 0 ||
-	    pathf(dst, sizeof(dst), NEWROOT "%s", v->sandbox_path) < 0)
+	if (pathf(dst, sizeof(dst), NEWROOT "%s", v->sandbox_path) < 0)
 		return msb_wire_fail(err, MSB_WIRE_EINVAL, ENAMETOOLONG, NULL, "volume path too long");
-	if (stat(src, &sst) < 0) {
+	if (src < 0)
+		errno = -src;
+	if (src < 0 || fstat(src, &sst) < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			return msb_wire_fail(err, MSB_WIRE_ENOTFOUND, errno, "create it on the host first or fix the path",
 					  "volume host path %s does not exist", v->host_path);
@@ -369,72 +536,59 @@ static int setup_volume(const struct msb_wire_volume *v, int tree, struct msb_wi
 				  "cannot access volume host path %s", v->host_path);
 	}
 
-	/* Create the mount point, refusing to cross symlinks (they would
-	 * resolve against the staging root, not the sandbox's). */
-	char *p = dst + strlen(NEWROOT) + 1;
-	for (;;) {
-		while (*p == '/')
-			p++;
-		char *slash = strchr(p, '/');
-		int last = !slash || slash[strspn(slash, "/")] == '\0';
-		if (slash)
-			*slash = '\0';
-		if (lstat(dst, &st) == 0) {
-			if (S_ISLNK(st.st_mode))
-				return msb_wire_fail(err, MSB_WIRE_EINVAL, 0, "mount the volume at a path without symlinks",
-						  "volume sandbox path %s crosses the symlink %s", v->sandbox_path,
-						  dst + strlen(NEWROOT));
-			if (!last && !S_ISDIR(st.st_mode))
-				return msb_wire_fail(err, MSB_WIRE_EINVAL, ENOTDIR, NULL, "volume sandbox path %s: %s is not a directory",
-						  v->sandbox_path, dst + strlen(NEWROOT));
-		} else if (errno == ENOENT) {
-			int rc;
-			if (!last || S_ISDIR(sst.st_mode)) {
-				rc = mkdir(dst, 0755);
-			} else {
-				rc = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-				if (rc >= 0)
-					close(rc);
-			}
-			if (rc < 0) {
-				if (errno == EROFS)
-					return msb_wire_fail(err, MSB_WIRE_EINVAL, errno,
-							  "mount volumes under a writable or new directory (e.g. /workspace, /mnt, /data), or at a path that exists in the rootfs",
-							  "volume sandbox path %s lies under a read-only system directory and %s does not exist",
-							  v->sandbox_path, dst + strlen(NEWROOT));
-				return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "create volume mount point %s failed",
-						  dst + strlen(NEWROOT));
-			}
-		} else {
-			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "lstat %s failed", dst + strlen(NEWROOT));
-		}
-		if (last)
-			break;
-		*slash = '/';
-		p = slash + 1;
-	}
+	_cleanup_close_ int at = volume_target(v, S_ISDIR(sst.st_mode), err);
+	if (at < 0)
+		return -1;
 	if (tree >= 0) {
 		/* Already read-only, nosuid and nodev as asked (stage 0). */
-		if (move_mount(tree, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		if (move_mount(tree, "", at, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 			return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "attach volume %s at %s failed",
 					  v->host_path, v->sandbox_path);
 		return 0;
 	}
-	return bind_tree(src, dst, (v->read_only ? MS_RDONLY : 0) | MS_NOSUID | MS_NODEV, err);
+	return bind_fd_tree(src, v->host_path, at, dst, (v->read_only ? MS_RDONLY : 0) | MS_NOSUID | MS_NODEV, err);
+}
+
+/* The volumes' host paths, opened before the pivot. */
+struct fds {
+	int *fd;
+	size_t n;
+};
+static void fds_close(struct fds *f)
+{
+	for (size_t i = 0; f->fd && i < f->n; i++)
+		closep(&f->fd[i]);
+	free(f->fd);
 }
 
 int mounts_build(const struct agent_config *cfg, const char *hostname,
 		 const int *volume_trees, struct msb_wire_error *err)
 {
-	char src_root[PATH_MAX], opts[128];
+	char opts[128];
 	const char *rootfs = cfg->w.rootfs && cfg->w.rootfs[0] ? cfg->w.rootfs : "/";
 
 	if (rootfs[0] != '/')
 		return msb_wire_fail(err, MSB_WIRE_EINVAL, 0, "give the rootfs as an absolute path", "rootfs '%s' is not absolute", rootfs);
-	if (pathf(src_root, sizeof(src_root), "/oldroot%s", strcmp(rootfs, "/") == 0 ? "" : rootfs) < 0)
-		return msb_wire_fail(err, MSB_WIRE_EINVAL, errno, NULL, "rootfs path too long");
 	if (cfg->w.disk_bytes <= 0)
 		return msb_wire_fail(err, MSB_WIRE_EINVAL, 0, NULL, "disk limit must be positive");
+
+	/* The paths the caller named (the rootfs, the volumes' host paths)
+	 * are opened now, while / is still the host's: they resolve as they
+	 * do on the host. Everything else is resolved from these fds. */
+	_cleanup_close_ int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return msb_wire_fail(err, errno == ENOENT || errno == ENOTDIR ? MSB_WIRE_ENOTFOUND : MSB_WIRE_ESPAWN, errno,
+				  "the sandbox's host uid must be able to reach the rootfs, a directory",
+				  "open the rootfs %s failed", rootfs);
+	__attribute__((cleanup(fds_close))) struct fds srcs = { calloc(cfg->w.volumes_len + 1, sizeof(int)), cfg->w.volumes_len };
+	if (!srcs.fd)
+		return msb_wire_fail(err, MSB_WIRE_ENOMEM, ENOMEM, NULL, "out of memory");
+	for (size_t i = 0; i < srcs.n; i++) {
+		const char *hp = cfg->w.volumes[i].host_path;
+		srcs.fd[i] = hp && hp[0] == '/' ? open(hp, O_PATH | O_CLOEXEC) : -1;
+		if (srcs.fd[i] < 0)
+			srcs.fd[i] = -errno;
+	}
 
 	/* Host mount events may reach us, ours never reach the host. */
 	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
@@ -462,7 +616,7 @@ int mounts_build(const struct agent_config *cfg, const char *hostname,
 	    mkdir_mode("/rw/root", 0700) < 0 || mkdir_mode("/rw/shm", 01777) < 0)
 		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "mkdir in the writable tmpfs failed");
 
-	if (setup_system_dirs(src_root, err) < 0 || setup_etc(src_root, hostname, err) < 0)
+	if (setup_system_dirs(root, err) < 0 || setup_etc(root, hostname, err) < 0)
 		return -1;
 
 	static const struct { const char *rw, *at; mode_t mode; } areas[] = {
@@ -480,7 +634,7 @@ int mounts_build(const struct agent_config *cfg, const char *hostname,
 	if (setup_dev(err) < 0 || setup_proc(err) < 0)
 		return -1;
 	for (size_t i = 0; i < cfg->w.volumes_len; i++)
-		if (setup_volume(&cfg->w.volumes[i], volume_trees ? volume_trees[i] : -1, err) < 0)
+		if (setup_volume(&cfg->w.volumes[i], volume_trees ? volume_trees[i] : -1, srcs.fd[i], err) < 0)
 			return -1;
 
 	/* Writes to /, /etc, ... now fail with EROFS. */
