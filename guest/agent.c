@@ -90,10 +90,6 @@ static int detach(struct agent_config *cfg, struct msb_wire_error *err)
 		return msb_wire_fail(err, MSB_WIRE_ESPAWN, e, NULL, "bind %s", cfg->w.socket_path);
 	}
 	umask(old);
-	if (listen(fd, 16) < 0) {
-		close(fd);
-		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "listen");
-	}
 	pid = fork();
 	if (pid < 0) {
 		close(fd);
@@ -110,6 +106,12 @@ static int detach(struct agent_config *cfg, struct msb_wire_error *err)
 		dup2(nul, i);
 	if (nul > 2)
 		close(nul);
+	/* Listening here, in the process that stays: the kernel gives its pid
+	 * to whoever connects (SO_PEERCRED), and libmsb signals that one. */
+	if (listen(fd, 16) < 0) {
+		close(fd);
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "listen");
+	}
 	cfg->listen_fd = fd;
 	return 0;
 }
