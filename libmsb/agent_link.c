@@ -382,6 +382,11 @@ int msb_host_from_peer(msb_sandbox *sb, int fd)
 	 * still). */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
 		pidfd = msb_pidfd_open(pid);
+	/* Without a pidfd only on kernels that have none: a listener that
+	 * is gone is never signalled by its pid. */
+	if (pidfd < 0 && errno != ENOSYS)
+		return msb_fail(MSB_ESTATE, errno, NULL, "the sandbox's process "
+				"on this host (pid %d) is gone", (int)pid);
 	if (sb->host_pidfd >= 0)
 		close(sb->host_pidfd);
 	sb->host_pid = pid;
@@ -391,11 +396,7 @@ int msb_host_from_peer(msb_sandbox *sb, int fd)
 
 int msb_pidfd_open(pid_t pid)
 {
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-
-	if (fd >= 0)
-		fcntl(fd, F_SETFD, FD_CLOEXEC); /* pidfds are; older kernels said nothing */
-	return fd;
+	return (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec */
 }
 
 int msb_pid_signal(int pidfd, pid_t pid, int sig)
