@@ -156,8 +156,8 @@ int main(int argc, char **argv)
 	 * the same uid may read or write our memory, environment or fds
 	 * through /proc/<pid>/{mem,maps,environ,fd,root,cwd,exe} or ptrace
 	 * (the sandbox's code runs as our uid when the caller is not root).
-	 * Stage 1 inherits this (isolate.c); the programs the agent starts
-	 * do not: execve makes them dumpable again. */
+	 * Stage 1 is so too once it has its ids (isolate.c); the programs
+	 * the agent starts are not: execve makes them dumpable again. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return 1;
 	if (argc == 2 && !strcmp(argv[1], "--version")) {

@@ -11,8 +11,8 @@
  *   1, removes the cgroup and exits with stage 1's status.
  * Stage 1 (PID 1 of the new pid namespace): becomes root of its user
  *   namespace (dumpable only until then, for stage 0 to write its id
- *   maps; see agent.c), enters a new cgroup namespace, builds the sandbox root the
- *   way bubblewrap does (tmpfs root, read-only binds of the system
+ *   maps; see agent.c), enters a new cgroup namespace, builds the
+ *   sandbox root the way bubblewrap does (tmpfs root, read-only binds of the system
  *   directories, a generated /etc, masked /proc, minimal /dev, one tmpfs
  *   for every writable area), pivots into it, brings up lo, sets rlimits,
  *   starts a new session, closes stray fds, drops every capability, sets
