@@ -10,6 +10,10 @@
  * of the sandbox (loop.c), with the operations listed here. Stage 0 stays
  * behind only to wait for stage 1 and remove the cgroups.
  *
+ * Every stage is non-dumpable from main()'s first line on: the code in the
+ * sandbox may run as the agent's uid (an unprivileged caller), and must
+ * not reach into its PID 1 through /proc/1/mem and the like.
+ *
  * main() is the agent libmsb spawns with --fd N (the os backend);
  * vm_main() is the same agent as /init of a microVM (vm.c).
  */
@@ -19,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -85,10 +90,6 @@ static int detach(struct agent_config *cfg, struct msb_wire_error *err)
 		return msb_wire_fail(err, MSB_WIRE_ESPAWN, e, NULL, "bind %s", cfg->w.socket_path);
 	}
 	umask(old);
-	if (listen(fd, 16) < 0) {
-		close(fd);
-		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "listen");
-	}
 	pid = fork();
 	if (pid < 0) {
 		close(fd);
@@ -105,6 +106,12 @@ static int detach(struct agent_config *cfg, struct msb_wire_error *err)
 		dup2(nul, i);
 	if (nul > 2)
 		close(nul);
+	/* Listening here, in the process that stays: the kernel gives its pid
+	 * to whoever connects (SO_PEERCRED), and libmsb signals that one. */
+	if (listen(fd, 16) < 0) {
+		close(fd);
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "listen");
+	}
 	cfg->listen_fd = fd;
 	return 0;
 }
@@ -145,6 +152,14 @@ int main(int argc, char **argv)
 	struct msb_wire_error err = { 0 };
 	int sock = -1;
 
+	/* Before anything else, in every backend and stage: no process of
+	 * the same uid may read or write our memory, environment or fds
+	 * through /proc/<pid>/{mem,maps,environ,fd,root,cwd,exe} or ptrace
+	 * (the sandbox's code runs as our uid when the caller is not root).
+	 * Stage 1 is so too once it has its ids (isolate.c); the programs
+	 * the agent starts are not: execve makes them dumpable again. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return 1;
 	if (argc == 2 && !strcmp(argv[1], "--version")) {
 		printf("msb-agent %s (protocol %d)\n", MSB_AGENT_VERSION,
 		       MSB_PROTO_VERSION);

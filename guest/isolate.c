@@ -10,8 +10,9 @@
  *   tells it to go on. Then it closes the protocol socket, waits for stage
  *   1, removes the cgroup and exits with stage 1's status.
  * Stage 1 (PID 1 of the new pid namespace): becomes root of its user
- *   namespace, enters a new cgroup namespace, builds the sandbox root the
- *   way bubblewrap does (tmpfs root, read-only binds of the system
+ *   namespace (dumpable only until then, for stage 0 to write its id
+ *   maps; see agent.c), enters a new cgroup namespace, builds the
+ *   sandbox root the way bubblewrap does (tmpfs root, read-only binds of the system
  *   directories, a generated /etc, masked /proc, minimal /dev, one tmpfs
  *   for every writable area), pivots into it, brings up lo, sets rlimits,
  *   starts a new session, closes stray fds, drops every capability, sets
@@ -223,6 +224,11 @@ static int stage1(const struct agent_config *cfg, int sock, int go_fd, int bpf_f
 		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "setgroups(0) in the user namespace failed");
 	if (setresuid(0, 0, 0) < 0)
 		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "setresuid(0) in the user namespace failed");
+	/* Out of reach again, for good: the code we run may share our uid,
+	 * and the uid change (a root caller's) set dumpability to whatever
+	 * fs.suid_dumpable says. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "prctl(PR_SET_DUMPABLE, 0) failed");
 	/* Changing the euid (root caller) cleared the death signal: set it
 	 * again and check that stage 0 did not die in between. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
@@ -256,7 +262,12 @@ static int stage1(const struct agent_config *cfg, int sock, int go_fd, int bpf_f
 	/* Our own session: TIOCSTI and job control cannot reach the caller's tty. */
 	if (setsid() < 0)
 		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "setsid failed");
-	if (drop_caps(err) < 0 || seccomp_load_fd(bpf_fd, err) < 0)
+	if (drop_caps(err) < 0)
+		return -1;
+	/* Dropping capabilities leaves dumpability alone; make sure. */
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return msb_wire_fail(err, MSB_WIRE_ESPAWN, 0, NULL, "the agent is dumpable after setup");
+	if (seccomp_load_fd(bpf_fd, err) < 0)
 		return -1;
 	close(bpf_fd);
 	return close_other_fds(sock, cfg->listen_fd >= 0 ? cfg->listen_fd : cfg->port_helper, err);
@@ -284,11 +295,22 @@ int isolate_enter(const struct agent_config *cfg, int sock,
 		stage0_release_volumes(cfg);
 		return msb_wire_fail(err, MSB_WIRE_ESPAWN, e, NULL, "pipe2 failed");
 	}
+	/* Stage 1 is born dumpable and stays so until it has its ids (nothing
+	 * of the sandbox runs before): a non-dumpable process's /proc files
+	 * are root's, and an unprivileged stage 0 could not write its id
+	 * maps. We are out of reach again as soon as the clone is done. */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	/* A raw clone returns in the child like fork(), so that stage 1 can
 	 * return from this function. We are single-threaded here. */
 	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
 						      CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD,
 				   NULL, NULL, NULL, NULL);
+	if (pid != 0) {
+		int e = errno;
+
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* cannot fail for 0 */
+		errno = e;
+	}
 	if (pid < 0) {
 		int e = errno;
 		close(p[0]);

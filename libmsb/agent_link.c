@@ -26,6 +26,10 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5 */
+#endif
+
 #include "agent_link.h"
 #include "clock.h"
 #include "conn.h"
@@ -160,17 +164,36 @@ int msb_spawn(msb_sandbox *sb, const char *path, char *const argv[],
 				"cannot run %s", path);
 	}
 	sb->agent_reaped = 0;
+	/* What we signal later is this very process, even if someone else
+	 * reaped it and its pid went to another: the pidfd, taken while it
+	 * is our unreaped child. */
+	sb->agent_pidfd = msb_pidfd_open(sb->agent_pid);
+	if (sb->agent_pidfd < 0 && errno != ENOSYS) {
+		int e = errno;
+
+		kill(sb->agent_pid, SIGKILL); /* unreaped: still ours */
+		waitpid(sb->agent_pid, NULL, 0);
+		sb->agent_pid = -1;
+		return msb_fail(MSB_ESPAWN, e, NULL, "pidfd_open of %s", path);
+	}
 	return 0;
+}
+
+void msb_agent_forget(msb_sandbox *sb)
+{
+	if (sb->agent_pidfd >= 0)
+		close(sb->agent_pidfd);
+	sb->agent_pidfd = -1;
+	sb->agent_pid = -1;
 }
 
 int msb_agent_wait(msb_sandbox *sb, int64_t timeout_ms)
 {
 	uint64_t deadline = msb_now_ns() + (uint64_t)timeout_ms * 1000000ull;
-	int pidfd, status;
+	int pidfd = sb->agent_pidfd, status;
 
 	if (sb->agent_pid <= 0 || sb->agent_reaped)
 		return 1;
-	pidfd = (int)syscall(SYS_pidfd_open, sb->agent_pid, 0);
 	for (;;) {
 		pid_t r = waitpid(sb->agent_pid, &status, WNOHANG);
 		uint64_t now;
@@ -193,8 +216,6 @@ int msb_agent_wait(msb_sandbox *sb, int64_t timeout_ms)
 			usleep(2000);
 		}
 	}
-	if (pidfd >= 0)
-		close(pidfd);
 	return sb->agent_reaped;
 }
 
@@ -204,10 +225,10 @@ void msb_agent_kill(msb_sandbox *sb)
 		return;
 	/* Stage 0 kills the sandbox and removes its cgroups on SIGTERM;
 	 * SIGKILL is the last resort (the sandbox still dies with it). */
-	kill(sb->agent_pid, SIGTERM);
+	msb_pid_signal(sb->agent_pidfd, sb->agent_pid, SIGTERM);
 	if (msb_agent_wait(sb, 1000))
 		return;
-	kill(sb->agent_pid, SIGKILL);
+	msb_pid_signal(sb->agent_pidfd, sb->agent_pid, SIGKILL);
 	msb_agent_wait(sb, 5000);
 }
 
@@ -216,7 +237,9 @@ void msb_agent_kill(msb_sandbox *sb)
  * The agent's configuration travels in our HELLO; the agent answers with
  * a HELLO of its own (ok or an error, its protocol version, how each limit
  * is enforced, the pid of its stage 0 on the host). The wire format is
- * docs/PROTOCOL.md's.
+ * docs/PROTOCOL.md's. That pid is never used: an agent that the code it
+ * runs took over could name any process of ours, and the processes we
+ * signal are those the kernel names (our spawn, a socket's listener).
  */
 
 /* Read the agent's HELLO, with a deadline. */
@@ -252,7 +275,7 @@ done:
 }
 
 /* Send our HELLO (taking the reference; NULL: out of memory) and check
- * the agent's answer; fills sb->enforcement and sb->host_pid. */
+ * the agent's answer; fills sb->enforcement. */
 static int handshake(msb_sandbox *sb, json_t *hello)
 {
 	struct msb_wire_ready ready;
@@ -282,7 +305,6 @@ static int handshake(msb_sandbox *sb, json_t *hello)
 	for (int l = MSB_LIMIT_MEMORY; l <= MSB_LIMIT_TIME; l++)
 		sb->enforcement[l] = msb_enforcement_from_wire(
 			ready.enforcement[msb_limit_to_wire((msb_limit)l)]);
-	sb->host_pid = (pid_t)ready.pid;
 	return 0;
 }
 
@@ -293,7 +315,9 @@ int msb_handshake_config(msb_sandbox *sb)
 
 int msb_handshake_join(msb_sandbox *sb)
 {
-	return handshake(sb, msb_wire_join_encode());
+	int rc = handshake(sb, msb_wire_join_encode());
+
+	return rc ? rc : msb_host_from_peer(sb, sb->conn.fd);
 }
 
 /* RUNNING ------------------------------------------------------------------ */
@@ -343,6 +367,45 @@ pid_t msb_peer_pid(int fd)
 	return cr.pid;
 }
 
+int msb_host_from_peer(msb_sandbox *sb, int fd)
+{
+	socklen_t len = sizeof(int);
+	pid_t pid = msb_peer_pid(fd);
+	int pidfd = -1;
+
+	if (pid <= 0)
+		return msb_fail(MSB_ESPAWN, errno, NULL, "cannot tell which process "
+				"listens at %s (SO_PEERCRED)", sb->config.socket_path ?
+				sb->config.socket_path : sb->config.name);
+	/* The listener itself (Linux 6.5+), else its pid's process, which is
+	 * the listener unless it died in between (kills check it is an agent
+	 * still). */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+		pidfd = msb_pidfd_open(pid);
+	/* Without a pidfd only on kernels that have none: a listener that
+	 * is gone is never signalled by its pid. */
+	if (pidfd < 0 && errno != ENOSYS)
+		return msb_fail(MSB_ESTATE, errno, NULL, "the sandbox's process "
+				"on this host (pid %d) is gone", (int)pid);
+	if (sb->host_pidfd >= 0)
+		close(sb->host_pidfd);
+	sb->host_pid = pid;
+	sb->host_pidfd = pidfd;
+	return 0;
+}
+
+int msb_pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec */
+}
+
+int msb_pid_signal(int pidfd, pid_t pid, int sig)
+{
+	if (pidfd >= 0)
+		return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+	return kill(pid, sig);
+}
+
 /* Is pid an msb-agent or an msb-vmm (so that a recycled pid is never
  * signalled)? A zombie has no command line: it is not. */
 int msb_is_agent(pid_t pid)
@@ -363,8 +426,19 @@ int msb_is_agent(pid_t pid)
 	return !strcmp(buf, "msb-agent") || !strcmp(buf, "msb-vmm");
 }
 
-int msb_wait_gone(pid_t pid, int ms)
+/* Wait up to ms for the process (pidfd, or pid when pidfd is -1) to end
+ * or stop being an agent; 1 if it did. */
+static int wait_gone(int pidfd, pid_t pid, int ms)
 {
+	if (pidfd >= 0) {
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		int r;
+
+		do /* readable once it has ended */
+			r = poll(&p, 1, ms);
+		while (r < 0 && errno == EINTR);
+		return r > 0 || !msb_is_agent(pid);
+	}
 	for (int i = 0; i < ms / 10; i++) {
 		if (kill(pid, 0) < 0 && errno == ESRCH)
 			return 1;
@@ -375,15 +449,26 @@ int msb_wait_gone(pid_t pid, int ms)
 	return 0;
 }
 
-void msb_kill_agent_pid(pid_t pid, int grace_ms)
+void msb_kill_host(int pidfd, pid_t pid, int grace_ms, int sig)
 {
-	if (pid <= 1 || !msb_is_agent(pid) || msb_wait_gone(pid, grace_ms))
+	/* With a pidfd, pid is the pidfd's process while that lives: then
+	 * the check is of the very process we signal (and a signal to one
+	 * that ended fails). */
+	if (pid <= 1 || !msb_is_agent(pid) || wait_gone(pidfd, pid, grace_ms))
 		return;
-	/* Stage 0 kills the sandbox and removes its cgroups on SIGTERM;
-	 * SIGKILL is the last resort. */
-	kill(pid, SIGTERM);
-	if (!msb_wait_gone(pid, 2000)) {
-		kill(pid, SIGKILL);
-		msb_wait_gone(pid, 2000);
-	}
+	msb_pid_signal(pidfd, pid, sig);
+	if (sig != SIGKILL && !wait_gone(pidfd, pid, 2000))
+		msb_pid_signal(pidfd, pid, SIGKILL);
+	wait_gone(pidfd, pid, 2000);
+}
+
+void msb_kill_agent_pid(pid_t pid, int grace_ms, int sig)
+{
+	int pidfd = pid > 1 ? msb_pidfd_open(pid) : -1;
+
+	if (pidfd < 0 && errno != ENOSYS)
+		return; /* ESRCH: gone already */
+	msb_kill_host(pidfd, pid, grace_ms, sig);
+	if (pidfd >= 0)
+		close(pidfd);
 }

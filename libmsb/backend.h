@@ -27,17 +27,15 @@ struct msb_backend_ops {
 
 	/* Start sb's agent and shake hands with it: fill sb->agent_pid (what
 	 * we spawned, or -1 when it is detached and not our child),
-	 * sb->conn.fd, sb->enforcement and sb->host_pid. On failure nothing
-	 * is left running and the error is raised. */
+	 * sb->conn.fd, sb->enforcement, and for a detached sandbox
+	 * sb->host_pid from the kernel (msb_host_from_peer). On failure
+	 * nothing is left running and the error is raised. */
 	int (*start)(msb_sandbox *sb);
 	/* Make sure what start spawned (sb->agent_pid) is gone and reaped. */
 	void (*kill)(msb_sandbox *sb);
 	/* Kill the detached sandbox whose host process is pid (from the
 	 * registry; not our child): msb_sandbox_kill(). */
 	void (*kill_detached)(pid_t pid);
-	/* After connecting and shaking hands with a detached sandbox of this
-	 * backend: fill in what its agent cannot know. May be NULL. */
-	void (*attached)(msb_sandbox *sb);
 	/* What sb asks for that this backend cannot do, or NULL; *hint (hint
 	 * may be NULL) gets what to do instead. May be NULL: it can do all. */
 	const char *(*unsupported)(const msb_sandbox *sb, const char **hint);

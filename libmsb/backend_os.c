@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "agent_link.h"
@@ -53,7 +54,18 @@ static int os_start(msb_sandbox *sb)
 	if (sb->detached) {
 		/* The process we spawned forked the sandbox away and exited. */
 		msb_agent_wait(sb, 2000);
-		sb->agent_pid = -1;
+		msb_agent_forget(sb);
+		/* The stage 0 that stays is the one listening on the socket:
+		 * the kernel names it to a connection. */
+		int fd = msb_unix_connect(sb->config.socket_path);
+
+		rc = fd < 0 ? msb_fail(MSB_ESPAWN, errno, NULL, "cannot connect to "
+				       "the sandbox at %s", sb->config.socket_path)
+			    : msb_host_from_peer(sb, fd);
+		if (fd >= 0)
+			close(fd);
+		if (rc)
+			goto fail;
 	}
 	return 0;
 fail:
@@ -67,7 +79,7 @@ fail:
  * SIGTERM: no grace for the sandbox itself. */
 static void os_kill_detached(pid_t pid)
 {
-	msb_kill_agent_pid(pid, 0);
+	msb_kill_agent_pid(pid, 0, SIGTERM);
 }
 
 /* On this host a sandbox costs what its agent measured of it. */
@@ -82,7 +94,6 @@ const struct msb_backend_ops msb_backend_os = {
 	.start = os_start,
 	.kill = msb_agent_kill,
 	.kill_detached = os_kill_detached,
-	.attached = NULL,
 	.unsupported = NULL,
 	.host_memory = os_host_memory,
 };

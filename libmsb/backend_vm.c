@@ -21,8 +21,8 @@
  * opens first, and carries the configuration just as the console does
  * (the agent's "ready" HELLO, then ours); every later connection, from
  * any process (msb_sandbox_connect), greets like a client of a detached os
- * sandbox. The VMM's pid is the listener's (SO_PEERCRED); the registry
- * records it. The VM ends when the agent powers it off (stop) or on
+ * sandbox. The VMM's pid is the listener's (SO_PEERCRED, never what the
+ * guest says); the registry records it. The VM ends when the agent powers it off (stop) or on
  * SIGKILL to msb-vmm (msb_sandbox_kill); clients coming and going never
  * end it. Its serial console goes to console.log next to agent.sock.
  *
@@ -203,7 +203,6 @@ static int start_detached(msb_sandbox *sb, char **argv, int argc)
 {
 	char ports[16], logpath[PATH_MAX];
 	const char *slash = strrchr(sb->config.socket_path, '/');
-	pid_t vmm = -1;
 	int log, rc, fd = -1;
 
 	/* console.log next to agent.sock: the serial console (unless
@@ -234,7 +233,7 @@ static int start_detached(msb_sandbox *sb, char **argv, int argc)
 			      "again", "msb-vmm did not start the VM in 30 s");
 		goto fail;
 	}
-	sb->agent_pid = -1;
+	msb_agent_forget(sb);
 	if (!WIFEXITED(sb->agent_status) || WEXITSTATUS(sb->agent_status)) {
 		rc = msb_fail(MSB_ESPAWN, 0, "see the message above; MSB_VM_LOG=FILE "
 			      "keeps the guest's console", "msb-vmm could not start "
@@ -243,16 +242,16 @@ static int start_detached(msb_sandbox *sb, char **argv, int argc)
 		goto fail;
 	}
 	fd = msb_unix_connect(sb->config.socket_path);
-	if (fd < 0 || (vmm = msb_peer_pid(fd)) <= 0) {
+	if (fd < 0) {
 		rc = msb_fail(MSB_ESPAWN, errno, NULL, "cannot connect to the VM at %s",
 			      sb->config.socket_path);
 		goto fail;
 	}
+	/* the VMM is the socket's listener, as the kernel tells */
+	if ((rc = msb_host_from_peer(sb, fd)))
+		goto fail;
 	sb->conn.fd = fd;
-	rc = vm_handshake(sb);
-	/* the guest's agent reports its own pid: the VMM is ours to record */
-	sb->host_pid = vmm;
-	if (rc)
+	if ((rc = vm_handshake(sb)))
 		goto fail;
 	close(log);
 	return 0;
@@ -260,8 +259,11 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	sb->conn.fd = -1;
-	if (vmm > 0) {
-		kill(vmm, SIGKILL);
+	if (sb->host_pid > 0) {
+		msb_kill_host(sb->host_pidfd, sb->host_pid, 0, SIGKILL);
+		if (sb->host_pidfd >= 0)
+			close(sb->host_pidfd);
+		sb->host_pidfd = -1;
 		sb->host_pid = -1;
 	}
 	rc = with_serial_tail(rc, log);
@@ -358,16 +360,7 @@ static int vm_start(msb_sandbox *sb)
 /* The VM has nothing to clean up on the host: it just ends. */
 static void vm_kill_detached(pid_t pid)
 {
-	if (pid > 1 && msb_is_agent(pid)) {
-		kill(pid, SIGKILL);
-		msb_wait_gone(pid, 2000);
-	}
-}
-
-/* A VM's agent knows no host pid: the VMM is the socket's listener. */
-static void vm_attached(msb_sandbox *sb)
-{
-	sb->host_pid = msb_peer_pid(sb->conn.fd);
+	msb_kill_agent_pid(pid, 0, SIGKILL);
 }
 
 const struct msb_backend_ops msb_backend_vm = {
@@ -376,7 +369,6 @@ const struct msb_backend_ops msb_backend_vm = {
 	.start = vm_start,
 	.kill = msb_agent_kill,     /* the VMM: the guest dies with it */
 	.kill_detached = vm_kill_detached,
-	.attached = vm_attached,
 	.unsupported = vm_unsupported,
 	.host_memory = vm_host_memory,
 };

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +265,8 @@ static int sandbox_new(msb_sandbox **out, const msb_sandbox_options *o)
 	msb_decoder_init(&sb->conn.dec);
 	sb->conn.fd = -1;
 	sb->agent_pid = -1;
+	sb->agent_pidfd = -1;
+	sb->host_pidfd = -1;
 	sb->status = MSB_STATUS_CREATED;
 	sb->backend = MSB_BACKEND_OS;
 	sb->ops = msb_backend_get(MSB_BACKEND_OS);
@@ -448,8 +451,6 @@ int msb_sandbox_connect(msb_sandbox **out, const char *name)
 		 "%s (connected to %s)", sb->ops->name, name);
 	/* a client's HELLO: the sandbox has its configuration already */
 	rc = msb_handshake_join(sb);
-	if (rc == 0 && sb->ops->attached)
-		sb->ops->attached(sb);
 	if (rc == 0)
 		rc = msb_agent_running(sb);
 	if (rc) {
@@ -550,8 +551,9 @@ int msb_sandbox_stop(msb_sandbox *sb, int64_t grace_ms)
 	}
 	msb_conn_stop(sb);
 	if (sb->detached) {
-		/* Not our child: the agent is gone when its name is free. */
-		msb_kill_agent_pid(sb->host_pid, 2000);
+		/* Not our child: the agent is gone when its name is free. Its
+		 * process is the one the kernel named when we connected. */
+		msb_kill_host(sb->host_pidfd, sb->host_pid, 2000, SIGTERM);
 		msb_registry_stopped(sb->config.name);
 	} else if (!msb_agent_wait(sb, 2000)) {
 		sb->ops->kill(sb);
@@ -578,6 +580,9 @@ void msb_sandbox_free(msb_sandbox *sb)
 	msb_conn_stop(sb);
 	if (sb->agent_pid > 0 && !sb->agent_reaped)
 		sb->ops->kill(sb);
+	msb_agent_forget(sb);
+	if (sb->host_pidfd >= 0)
+		close(sb->host_pidfd);
 	msb_wire_config_release(&sb->config);
 	msb_decoder_release(&sb->conn.dec);
 	pthread_cond_destroy(&sb->conn.cond);

@@ -29,6 +29,7 @@ struct msb_sandbox {
 	struct msb_wire_config config;
 
 	pid_t agent_pid;     /* what we spawned: the agent, or msb-vmm */
+	int agent_pidfd;     /* its pidfd, -1 without pidfds (agent_link.c) */
 	int agent_reaped;
 	int agent_status;    /* its wait status, once reaped by msb_agent_wait */
 	struct conn conn;
@@ -41,6 +42,7 @@ struct msb_sandbox {
 	int detached;        /* outlives this handle: free only disconnects */
 	char backend_reason[320]; /* why this backend (msb_sandbox_backend_reason) */
 	pid_t host_pid;      /* stage 0 of its agent, or msb-vmm, on the host */
+	int host_pidfd;      /* its pidfd, or -1 (both from the kernel) */
 };
 
 /* MSB_EINVAL with a hint when the handle is NULL, else 0. */
