@@ -1032,8 +1032,11 @@ static void test_squatting(void)
 	struct stat st;
 	int fd;
 
-	/* The victim: this user, or as root an unused uid. */
-	for (uid_t u = 61000; root && u < 62000; u++) {
+	/* The victim: this user, or as root an unused uid (from one that
+	 * depends on the pid, should two of these tests run at once). */
+	for (int i = 0; root && i < 1000; i++) {
+		uid_t u = 61000 + (uid_t)((getpid() + i) % 1000);
+
 		snprintf(v.fallback, sizeof v.fallback, "/tmp/msb-%u", (unsigned)u);
 		if (!getpwuid(u) && lstat(v.fallback, &st) < 0) {
 			v.uid = u;
@@ -1047,8 +1050,8 @@ static void test_squatting(void)
 		return;
 	}
 	if (!mkdtemp(home) || !mkdtemp(long_home) || !mkdtemp(target) ||
-	    chown(home, v.uid, v.uid) < 0 || chown(long_home, v.uid, v.uid) < 0 ||
-	    chown(target, v.uid, v.uid) < 0)
+	    (root && (chown(home, v.uid, v.uid) < 0 || chown(long_home, v.uid, v.uid) < 0 ||
+		      chown(target, v.uid, v.uid) < 0)))
 		bail_out("cannot make the victim's directories: %s", strerror(errno));
 
 	/* Nothing squatted, no home: /tmp/msb-<uid> as before. */
