@@ -53,7 +53,7 @@ void usage(FILE *f)
 "125 if the sandbox failed; 126 cannot execute; 127 not found; 2 usage.\n"
 "msb repl: 0 ok, 1 the code failed, 124 timed out.\n"
 "Named sandboxes live under $MSB_STATE_DIR (default $XDG_RUNTIME_DIR/msb,\n"
-"/run/msb for root, else /tmp/msb-UID).\n");
+"/run/msb for root, else ~/.local/state/msb, else /tmp/msb-UID).\n");
 }
 
 int bad_usage(const char *fmt, const char *arg)

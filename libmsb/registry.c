@@ -13,21 +13,43 @@
  *   <state dir>/<name>/console.log  vm backend: the guest's serial console
  *                                   and msb-vmm's messages
  *
- * The state directory is $MSB_STATE_DIR, else $XDG_RUNTIME_DIR/msb, else
- * /run/msb for root, else /tmp/msb-<uid>; it is created 0700 and must be
- * owned by the user. An entry is running when its socket accepts a
- * connection; an entry that is neither running nor marked stopped was left
- * by a crash: it is reported EXITED and its socket removed.
+ * The state directory is the first of
+ *
+ *   $MSB_STATE_DIR
+ *   $XDG_RUNTIME_DIR/msb
+ *   /run/msb                       for root
+ *   $XDG_STATE_HOME/msb, else $HOME/.local/state/msb
+ *   /tmp/msb-<uid>
+ *
+ * that applies. The threat is another local user who makes the path first
+ * (a directory of theirs, a symlink, a file) to lock this user out or to
+ * steer the sandboxes' sockets. The first three are set by the user or only
+ * root can create them. One under the home is taken only when its base
+ * ($XDG_STATE_HOME, or $HOME) is a directory of this user's that others
+ * cannot write, when it can be made, and when it is short enough that the
+ * longest entry's socket path fits in a sockaddr_un; so the choice depends
+ * on nothing another user can make (unless $XDG_STATE_HOME points where
+ * others write). Only then /tmp, where anyone can make the name first. Whichever it is, it is created 0700 and must be a
+ * real directory (checked with lstat after mkdir, never followed through a
+ * symlink) owned by the user and closed to others, else MSB_EPERM naming
+ * the path and its owner; /tmp itself must be sticky, so that nobody else
+ * can swap the checked directory for another afterwards.
+ *
+ * An entry is running when its socket accepts a connection; an entry that
+ * is neither running nor marked stopped was left by a crash: it is reported
+ * EXITED and its socket removed.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "agent_link.h"
 #include "backend.h"
@@ -36,9 +58,33 @@
 #include "registry.h"
 
 #define NAME_MAX_LEN 63
+/* The longest state directory every entry's socket,
+ * "<dir>/<name>/agent.sock", fits under (sun_path holds the NUL too). */
+#define SOCK_DIR_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1 - \
+		      (1 + NAME_MAX_LEN + sizeof("/agent.sock") - 1))
 
-static int own_dir(const char *path)
+/* "uid N (login)" of uid, into buf. */
+static const char *owner_name(uid_t uid, char *buf, size_t size)
 {
+	struct passwd pw, *res = NULL;
+	char pwbuf[1024];
+
+	if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res)
+		snprintf(buf, size, "uid %u (%s)", (unsigned)uid, res->pw_name);
+	else
+		snprintf(buf, size, "uid %u", (unsigned)uid);
+	return buf;
+}
+
+/*
+ * Make path (0700) unless it exists, and check that it is a private
+ * directory of this user: lstat, so that a symlink is refused, never
+ * followed. squat: the fallback in /tmp, where another user may have made
+ * it first; its error says so, with why no better place was taken.
+ */
+static int own_dir(const char *path, const char *squat)
+{
+	char owner[160], what[64];
 	struct stat st;
 
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
@@ -47,17 +93,107 @@ static int own_dir(const char *path)
 				path);
 	if (lstat(path, &st) < 0)
 		return msb_fail(MSB_EIO, errno, NULL, "%s", path);
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
+	if (S_ISDIR(st.st_mode) && st.st_uid == geteuid() && !(st.st_mode & 077))
+		return 0;
+	if (S_ISLNK(st.st_mode))
+		snprintf(what, sizeof(what), "is a symbolic link");
+	else if (!S_ISDIR(st.st_mode))
+		snprintf(what, sizeof(what), "is not a directory");
+	else if (st.st_uid != geteuid())
+		snprintf(what, sizeof(what), "is another user's");
+	else
+		snprintf(what, sizeof(what), "is open to other users (mode %04o)",
+			 (unsigned)(st.st_mode & 07777));
+	owner_name(st.st_uid, owner, sizeof(owner));
+	if (!squat)
 		return msb_fail(MSB_EPERM, 0, "remove it, or set MSB_STATE_DIR to a "
 				"directory only you can write",
-				"%s is not a private directory of this user", path);
-	return 0;
+				"the state directory %s %s (owner: %s; this user: "
+				"uid %u)", path, what, owner, (unsigned)geteuid());
+	return msb_fail(MSB_EPERM, 0, "another user may have made it to lock you "
+			"out: set XDG_RUNTIME_DIR or MSB_STATE_DIR to a directory only "
+			"you can write, or have root remove it",
+			"the state directory %s %s (owner: %s; this user: uid %u), "
+			"and there is none under the home: %s", path, what, owner,
+			(unsigned)geteuid(), squat);
+}
+
+/*
+ * $XDG_STATE_HOME/msb, else $HOME/.local/state/msb, made with its parents
+ * below the base. 1, with why, when neither can be had (no base of this
+ * user's, too long, cannot be made); else own_dir()'s answer.
+ */
+static int home_dir(char *buf, size_t size, char *why, size_t wsize)
+{
+	const char *bases[2] = { getenv("XDG_STATE_HOME"), getenv("HOME") };
+	const char *subs[2] = { "/msb", "/.local/state/msb" };
+	struct stat st;
+
+	snprintf(why, wsize, "HOME is not set");
+	for (int i = 0; i < 2; i++) {
+		const char *base = bases[i];
+		size_t blen;
+		int n;
+
+		if (!base || base[0] != '/')
+			continue;
+		blen = strlen(base);
+		n = snprintf(buf, size, "%s%s", base, subs[i]);
+		if (n < 0 || (size_t)n >= size || (size_t)n > SOCK_DIR_MAX) {
+			snprintf(why, wsize, "%.*s%s is too long for a socket path",
+				 (int)(wsize / 2), base, subs[i]);
+			continue;
+		}
+		if (i == 0)
+			mkdir(base, 0700); /* the XDG base directory spec's way */
+		if (stat(base, &st) < 0) {
+			snprintf(why, wsize, "%.*s: %s", (int)(wsize / 2), base,
+				 strerror(errno));
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+		    (st.st_mode & S_IWOTH)) {
+			snprintf(why, wsize, "%.*s is not a directory of this user's",
+				 (int)(wsize / 2), base);
+			continue;
+		}
+		/* the parents below the base: the user's own ground */
+		for (char *p = buf + blen + 1; (p = strchr(p, '/')); p++) {
+			*p = '\0';
+			mkdir(buf, 0700);
+			*p = '/';
+		}
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST) {
+			snprintf(why, wsize, "cannot create %.*s: %s", (int)(wsize / 2),
+				 buf, strerror(errno));
+			continue;
+		}
+		return own_dir(buf, NULL);
+	}
+	return 1;
+}
+
+/* /tmp/msb-<uid>, in a /tmp whose sticky bit keeps it ours once made. */
+static int tmp_dir(char *buf, size_t size, const char *why)
+{
+	struct stat st;
+
+	snprintf(buf, size, "/tmp/msb-%u", (unsigned)geteuid());
+	if (lstat("/tmp", &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)))
+		return msb_fail(MSB_EPERM, 0, "set XDG_RUNTIME_DIR or MSB_STATE_DIR "
+				"to a directory only you can write",
+				"/tmp is not a sticky directory: others could replace "
+				"the state directory %s, and there is none under the "
+				"home: %s", buf, why);
+	return own_dir(buf, why);
 }
 
 static int state_dir(char *buf, size_t size)
 {
 	const char *env = getenv("MSB_STATE_DIR"), *xdg = getenv("XDG_RUNTIME_DIR");
-	int n;
+	char why[PATH_MAX / 8];
+	int n, rc;
 
 	if (env && env[0])
 		n = snprintf(buf, size, "%s", env);
@@ -65,12 +201,14 @@ static int state_dir(char *buf, size_t size)
 		n = snprintf(buf, size, "%s/msb", xdg);
 	else if (geteuid() == 0)
 		n = snprintf(buf, size, "/run/msb");
+	else if ((rc = home_dir(buf, size, why, sizeof(why))) <= 0)
+		return rc;
 	else
-		n = snprintf(buf, size, "/tmp/msb-%u", (unsigned)geteuid());
+		return tmp_dir(buf, size, why);
 	if (n < 0 || (size_t)n >= size)
 		return msb_fail(MSB_EINVAL, 0, "set MSB_STATE_DIR to a shorter path",
 				"the state directory path is too long");
-	return own_dir(buf);
+	return own_dir(buf, NULL);
 }
 
 int msb_registry_check_name(const char *name)

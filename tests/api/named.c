@@ -5,9 +5,13 @@
  * remove; names are checked; a crashed one is never reported running; the
  * wall-time limit still holds; a client that stops reading stalls nobody
  * else, and one that reads slowly still gets every byte. All under a
- * private MSB_STATE_DIR.
+ * private MSB_STATE_DIR, but for the squatting tests: another local user
+ * who makes the fallback state directory first locks nobody out silently.
  */
+#include <ftw.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -836,6 +840,283 @@ static void test_state_dir(void)
 	msb_sandbox_list_free(l);
 }
 
+/* ---- squatting: another user makes the fallback state directory first ------ */
+
+/*
+ * The attack: with neither MSB_STATE_DIR nor XDG_RUNTIME_DIR set, an
+ * unprivileged user's state directory was /tmp/msb-<uid>, which any other
+ * local user can make first: a directory of theirs, a file, a symlink. The
+ * victim runs in a child (as root: dropped to an unused uid, the squatter
+ * being SQUATTER), which sends its checks to this process to report.
+ */
+#define SQUATTER 65534
+
+struct victim {
+	uid_t uid;
+	const char *home;      /* NULL: HOME unset */
+	char fallback[64];     /* /tmp/msb-<uid> */
+	const char *owner;     /* the squat's owner as the error names it */
+	const char *why;       /* what the error says of the home */
+};
+
+struct squat_check {
+	int pass;              /* -1: skipped */
+	char name[500];
+};
+
+static int squat_fd = -1; /* the child's end of the pipe */
+
+static TAP_PRINTF(2, 3) void child_ok(int pass, const char *fmt, ...)
+{
+	struct squat_check c = { .pass = pass };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c.name, sizeof c.name, fmt, ap);
+	va_end(ap);
+	(void)!write(squat_fd, &c, sizeof c); /* < PIPE_BUF: one piece */
+}
+
+/* Run fn as the victim, in a child with its environment and uid; report
+ * its checks, which must be n. */
+static void as_victim(const struct victim *v, void (*fn)(const struct victim *),
+		      int n, const char *what)
+{
+	struct squat_check c;
+	int p[2], got = 0, st = -1;
+	pid_t pid;
+
+	if (pipe(p) < 0 || (pid = fork()) < 0)
+		bail_out("pipe/fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(p[0]);
+		squat_fd = p[1];
+		msbt_watchdog(90);
+		unsetenv("MSB_STATE_DIR");
+		unsetenv("XDG_RUNTIME_DIR");
+		unsetenv("XDG_STATE_HOME");
+		if (v->home)
+			setenv("HOME", v->home, 1);
+		else
+			unsetenv("HOME");
+		if (v->uid != geteuid() &&
+		    (setgroups(0, NULL) < 0 || setresgid(v->uid, v->uid, v->uid) < 0 ||
+		     setresuid(v->uid, v->uid, v->uid) < 0)) {
+			child_ok(0, "%s: become uid %u: %s", what, (unsigned)v->uid,
+				 strerror(errno));
+			_exit(1);
+		}
+		fn(v);
+		_exit(0);
+	}
+	close(p[1]);
+	while (read(p[0], &c, sizeof c) == (ssize_t)sizeof c) {
+		c.name[sizeof c.name - 1] = '\0';
+		if (c.pass < 0)
+			skip(1, "%s", c.name);
+		else
+			ok(c.pass, "%s: %s", what, c.name);
+		got++;
+	}
+	close(p[0]);
+	waitpid(pid, &st, 0);
+	if (got != n || !WIFEXITED(st) || WEXITSTATUS(st))
+		ok(0, "%s: the victim made %d of %d checks and ended with status 0x%x",
+		   what, got, n, st);
+}
+
+/* With a home: the state directory is under it, whatever /tmp holds.
+ * 4 checks. */
+static void victim_home(const struct victim *v)
+{
+	char sock[PATH_MAX];
+	msb_sandbox_list *l = NULL;
+	msb_sandbox *sb, *sb2 = NULL;
+	const char *why;
+	struct stat st;
+	int rc;
+
+	rc = msb_sandbox_list_all(&l);
+	child_ok(rc == 0 && l, "listing works (%d: %s)", rc, rc ? msb_error_last()->message : "");
+	msb_sandbox_list_free(l);
+	if ((why = msbt_sandbox_unavailable())) {
+		for (int i = 0; i < 3; i++)
+			child_ok(-1, "uid %u cannot run sandboxes: %s", (unsigned)v->uid, why);
+		return;
+	}
+	snprintf(sock, sizeof sock, "%s/.local/state/msb/squat-home/agent.sock", v->home);
+	sb = start_named("squat-home", 0);
+	child_ok(sb && lstat(sock, &st) == 0 && S_ISSOCK(st.st_mode),
+		 "a detached sandbox starts, its socket under the home (%s)", sock);
+	rc = msb_sandbox_connect(&sb2, "squat-home");
+	child_ok(rc == 0 && lookup("squat-home").status == MSB_STATUS_RUNNING,
+		 "... is reached by name and listed running (%d)", rc);
+	msb_sandbox_free(sb2);
+	rc = sb ? msb_sandbox_stop(sb, -1) : -1;
+	msb_sandbox_free(sb);
+	if (rc == 0)
+		rc = msb_sandbox_remove("squat-home");
+	child_ok(rc == 0, "... stops and is removed (%d)", rc);
+}
+
+/* No usable home, the fallback squatted: MSB_EPERM that says where and
+ * whose, and what to do. 2 checks. */
+static void victim_locked_out(const struct victim *v)
+{
+	msb_sandbox_list *l = NULL;
+	msb_sandbox *sb = NULL;
+	const msb_error *e;
+	int rc;
+
+	rc = msb_sandbox_list_all(&l);
+	e = msb_error_last();
+	child_ok(rc == MSB_EPERM && !l && strstr(e->message, v->fallback) &&
+		 strstr(e->message, v->owner) && strstr(e->message, v->why) &&
+		 e->hint[0], "listing fails with MSB_EPERM naming %s, %s and the "
+		 "home, with a hint (%d: %s -- hint: %s)", v->fallback, v->owner, rc,
+		 e->message, e->hint);
+	msb_sandbox_list_free(l);
+	msb_sandbox_options o = detached("squat-tmp");
+	rc = msb_sandbox_create(&sb, &o);
+	if (rc == 0)
+		rc = msb_sandbox_start(sb);
+	child_ok(rc == MSB_EPERM, "a detached sandbox does not start: MSB_EPERM (%d)", rc);
+	msb_sandbox_free(sb);
+}
+
+/* Nothing squatted, no home: /tmp/msb-<uid> as before. 1 check. */
+static void victim_tmp(const struct victim *v)
+{
+	msb_sandbox_list *l = NULL;
+	int rc = msb_sandbox_list_all(&l);
+
+	child_ok(rc == 0 && l, "listing works (%d)", rc);
+	msb_sandbox_list_free(l);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st, (void)flag, (void)f;
+	return remove(path) < 0 ? -1 : 0;
+}
+
+static void rm_tree(const char *path)
+{
+	if (path[0])
+		nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* path: a directory with nothing in it, owned by uid */
+static int empty_dir_of(const char *path, uid_t uid)
+{
+	struct stat st;
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != uid ||
+	    !(d = opendir(path)))
+		return 0;
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n == 0;
+}
+
+static void test_squatting(void)
+{
+	int root = geteuid() == 0;
+	char home[] = "/tmp/msbhXXXXXX", long_home[] = "/tmp/msb-named-long-home-XXXXXX";
+	char target[] = "/tmp/msb-named-target-XXXXXX", owner[32], why[32];
+	struct victim v = { .uid = geteuid(), .home = NULL };
+	struct stat st;
+	int fd;
+
+	/* The victim: this user, or as root an unused uid (from one that
+	 * depends on the pid, should two of these tests run at once). */
+	for (int i = 0; root && i < 1000; i++) {
+		uid_t u = 61000 + (uid_t)((getpid() + i) % 1000);
+
+		snprintf(v.fallback, sizeof v.fallback, "/tmp/msb-%u", (unsigned)u);
+		if (!getpwuid(u) && lstat(v.fallback, &st) < 0) {
+			v.uid = u;
+			break;
+		}
+	}
+	snprintf(v.fallback, sizeof v.fallback, "/tmp/msb-%u", (unsigned)v.uid);
+	if ((root && v.uid == 0) || lstat(v.fallback, &st) == 0) {
+		skip(17, "%s exists: this user's own state directory, not ours to squat",
+		     v.fallback);
+		return;
+	}
+	if (!mkdtemp(home) || !mkdtemp(long_home) || !mkdtemp(target) ||
+	    (root && (chown(home, v.uid, v.uid) < 0 || chown(long_home, v.uid, v.uid) < 0 ||
+		      chown(target, v.uid, v.uid) < 0)))
+		bail_out("cannot make the victim's directories: %s", strerror(errno));
+
+	/* Nothing squatted, no home: /tmp/msb-<uid> as before. */
+	v.home = "/nonexistent";
+	as_victim(&v, victim_tmp, 1, "nothing squatted, no home");
+	ok(empty_dir_of(v.fallback, v.uid) && lstat(v.fallback, &st) == 0 &&
+	   (st.st_mode & 0777) == 0700, "... %s is the state directory, 0700", v.fallback);
+	rmdir(v.fallback);
+
+	if (root) {
+		/* A directory of the squatter's. */
+		if (mkdir(v.fallback, 0700) < 0 || chown(v.fallback, SQUATTER, SQUATTER) < 0)
+			bail_out("cannot squat %s: %s", v.fallback, strerror(errno));
+		snprintf(owner, sizeof owner, "uid %u", SQUATTER);
+		v.owner = owner;
+		v.home = home;
+		as_victim(&v, victim_home, 4, "squatted, with a home");
+		ok(empty_dir_of(v.fallback, SQUATTER), "... the squatter's %s is untouched",
+		   v.fallback);
+		v.home = "/nonexistent";
+		v.why = "/nonexistent";
+		as_victim(&v, victim_locked_out, 2, "squatted, no home");
+		v.home = long_home;
+		v.why = "too long";
+		as_victim(&v, victim_locked_out, 2, "squatted, a home too long for sockets");
+		ok(empty_dir_of(v.fallback, SQUATTER), "... the squatter's %s is untouched",
+		   v.fallback);
+		rmdir(v.fallback);
+
+		/* A file of the squatter's. */
+		if ((fd = open(v.fallback, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644)) < 0 ||
+		    fchown(fd, SQUATTER, SQUATTER) < 0)
+			bail_out("cannot squat %s: %s", v.fallback, strerror(errno));
+		close(fd);
+		v.home = NULL;
+		v.why = "HOME";
+		as_victim(&v, victim_locked_out, 2, "a file squats, HOME unset");
+		unlink(v.fallback);
+	} else {
+		v.home = home;
+		as_victim(&v, victim_home, 4, "with a home");
+		ok(lstat(v.fallback, &st) < 0, "... the home is taken before /tmp: "
+		   "no %s", v.fallback);
+		skip(7, "not root: making a directory owned by another user takes root");
+	}
+
+	/* A symlink to a directory of the victim's own: refused, not followed. */
+	if (symlink(target, v.fallback) < 0 ||
+	    (root && lchown(v.fallback, SQUATTER, SQUATTER) < 0))
+		bail_out("cannot squat %s: %s", v.fallback, strerror(errno));
+	snprintf(owner, sizeof owner, "uid %u", root ? SQUATTER : (unsigned)v.uid);
+	snprintf(why, sizeof why, "/nonexistent");
+	v.owner = owner;
+	v.home = "/nonexistent";
+	v.why = why;
+	as_victim(&v, victim_locked_out, 2, "a symlink squats, no home");
+	ok(empty_dir_of(target, v.uid) && lstat(v.fallback, &st) == 0 &&
+	   S_ISLNK(st.st_mode), "... the link is not followed: %s stays empty", target);
+	unlink(v.fallback);
+
+	rm_tree(home);
+	rm_tree(long_home);
+	rm_tree(target);
+}
+
 /* A socket that accepts and hangs up at once, where a sandbox's entry says
  * its agent listens: connecting fails, and says why (the handshake's
  * error must survive the cleanup of the half-born handle). */
@@ -912,6 +1193,7 @@ int main(void)
 	test_wall_time();
 	test_stuck_clients();
 	test_state_dir();
+	test_squatting();
 	test_connect_refused();
 
 	cleanup();
