@@ -3,7 +3,8 @@
  * namespace the way bubblewrap does: a staging tmpfs with the host's root
  * pivoted to /oldroot, a tmpfs root (/newroot) with read-only binds of the
  * rootfs's system directories, a generated /etc, a minimal /dev, a masked
- * /proc, one tmpfs of disk_bytes behind every writable area, the volumes;
+ * /proc, one tmpfs of disk_bytes behind every writable area, the volumes
+ * (every tmpfs with a bound on its inodes as well as its size);
  * then the root remounted read-only and pivoted into, the host's root
  * detached.
  *
@@ -338,7 +339,7 @@ static int setup_dev(struct msb_wire_error *err)
 	};
 	if (mkdir(NEWROOT "/dev", 0755) < 0)
 		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "mkdir /dev failed");
-	if (mount_tmpfs(NEWROOT "/dev", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k", err) < 0)
+	if (mount_tmpfs(NEWROOT "/dev", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k,nr_inodes=512", err) < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
 		char src[64], dst[64];
@@ -409,7 +410,7 @@ static int setup_proc(struct msb_wire_error *err)
 		snprintf(path, sizeof(path), NEWROOT "/proc/%s", empty_dirs[i]);
 		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 			continue;
-		if (mount_tmpfs(path, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555,size=4k", err) < 0)
+		if (mount_tmpfs(path, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555,size=4k,nr_inodes=16", err) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < sizeof(ro_paths) / sizeof(ro_paths[0]); i++) {
@@ -595,7 +596,7 @@ int mounts_build(const struct agent_config *cfg, const char *hostname,
 		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "make / a recursive slave mount failed");
 	/* A staging root on /tmp: /newroot (the sandbox's root to be),
 	 * /oldroot (the host's root) and /rw (the writable area). */
-	if (mount_tmpfs("/tmp", MS_NOSUID | MS_NODEV, "mode=0755,size=1m", err) < 0)
+	if (mount_tmpfs("/tmp", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=64", err) < 0)
 		return -1;
 	if (chdir("/tmp") < 0)
 		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "chdir to the staging root failed");
@@ -606,10 +607,16 @@ int mounts_build(const struct agent_config *cfg, const char *hostname,
 	if (chdir("/") < 0)
 		return msb_wire_fail(err, MSB_WIRE_ESPAWN, errno, NULL, "chdir / failed");
 
-	if (mount_tmpfs(NEWROOT, MS_NOSUID | MS_NODEV, "mode=0755,size=8m", err) < 0)
+	if (mount_tmpfs(NEWROOT, MS_NOSUID | MS_NODEV, "mode=0755,size=8m,nr_inodes=4096", err) < 0)
 		return -1;
-	/* One tmpfs bounds every writable area together. */
-	snprintf(opts, sizeof(opts), "mode=0755,size=%lld", (long long)cfg->w.disk_bytes);
+	/* One tmpfs bounds every writable area together, its inodes too: they
+	 * are kernel memory that size= does not count, and tmpfs's default
+	 * (half the host's pages) lets empty files pin gigabytes. A file with
+	 * data takes a page anyway, so one inode per page of disk refuses no
+	 * real use (and 8192 at least, for trees of empty files). */
+	long long inodes = cfg->w.disk_bytes / 4096;
+	snprintf(opts, sizeof(opts), "mode=0755,size=%lld,nr_inodes=%lld",
+		 (long long)cfg->w.disk_bytes, inodes < 8192 ? 8192 : inodes);
 	if (mount_tmpfs("/rw", MS_NOSUID | MS_NODEV, opts, err) < 0)
 		return -1;
 	if (mkdir_mode("/rw/tmp", 01777) < 0 || mkdir_mode("/rw/workspace", 0755) < 0 ||

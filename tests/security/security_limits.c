@@ -275,6 +275,36 @@ static void test_cpu_and_disk(void)
 	msb_sandbox_free(sb);
 }
 
+/* Empty files take no page of the disk, but each takes an inode: kernel
+ * memory. An 8 MiB sandbox's writable area holds at most 8192 of them. */
+static void test_inode_bomb(void)
+{
+	msb_sandbox_options o = msbt_options();
+	msb_sandbox *sb = NULL;
+	int code;
+
+	o.disk_bytes = 8ll << 20;
+	if (msb_sandbox_create(&sb, &o) || msb_sandbox_start(sb)) {
+		ok(0, "start a sandbox with 8 MiB of disk for the inode bomb");
+		skip(2, "no sandbox");
+		msb_sandbox_free(sb);
+		return;
+	}
+	char *out = msbt_output(sb, ARGV("sh", "-c",
+		"mkdir /tmp/bomb && cd /tmp/bomb && i=0; "
+		"while [ $i -lt 30000 ] && true > f$i 2>/dev/null; do i=$((i+1)); done; echo $i"), &code);
+	long made = strtol(out, NULL, 10);
+	ok(code == 0 && made >= 8000 && made <= 8192,
+	   "inode bomb: 30000 empty files in an 8 MiB sandbox stop at its inode bound "
+	   "(%ld made; the bound is 8192 inodes)", made);
+	free(out);
+	out = msbt_output(sb, ARGV("sh", "-c", "rm -rf /tmp/bomb && : > /tmp/after && echo OK"), &code);
+	is_str(msbt_chomp(out), "OK", "... and once they are removed, files can be made again");
+	free(out);
+	ok(sandbox_usable(sb), "the sandbox still runs commands after the inode bomb");
+	msb_sandbox_free(sb);
+}
+
 static void test_wall_time(void)
 {
 	msb_sandbox_options o = msbt_options();
@@ -326,6 +356,7 @@ int main(void)
 	test_forkbomb();
 	test_membomb();
 	test_cpu_and_disk();
+	test_inode_bomb();
 	test_wall_time();
 	return done_testing();
 }
