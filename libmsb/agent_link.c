@@ -250,13 +250,20 @@ int msb_read_hello(msb_sandbox *sb, json_t **out)
 	const char *why = "the agent closed the connection during setup";
 	int rc;
 
+	uint64_t t0 = msb_now_ns();
+
 	msb_decoder_init(&dec);
-	rc = msb_frame_read(sb->conn.fd, &dec, &f, msb_now_ns() +
-			    HANDSHAKE_TIMEOUT_MS * 1000000ull, &why);
+	rc = msb_frame_read(sb->conn.fd, &dec, &f, t0 + HANDSHAKE_TIMEOUT_MS * 1000000ull, &why);
 	if (rc == 0) {
+		/* the time it really waited: since the start began (a VM's boot
+		 * and an earlier HELLO count too), else since this read */
+		uint64_t since = sb->started_ns && sb->started_ns < t0 ? sb->started_ns : t0;
+
 		rc = msb_fail(MSB_ETIMEDOUT, 0, "the host may be overloaded; "
-			      "try again", "the sandbox did not become ready "
-			      "in %d ms", HANDSHAKE_TIMEOUT_MS);
+			      "try again", "the sandbox did not become ready: "
+			      "no answer from its agent in %d ms (%llu ms since "
+			      "the start)", HANDSHAKE_TIMEOUT_MS,
+			      (unsigned long long)((msb_now_ns() - since) / 1000000ull));
 		goto done;
 	}
 	if (rc == 1 && f.type != MSB_FRAME_HELLO) {

@@ -500,6 +500,9 @@ int msb_sandbox_start(msb_sandbox *sb)
 	if (sb->detached &&
 	    (rc = msb_registry_prepare(sb->config.name, &sb->config.socket_path)))
 		return rc;
+	/* until RUNNING: when the start began, for a failure to say how long
+	 * it waited */
+	sb->started_ns = msb_now_ns();
 	if ((rc = sb->ops->start(sb)))
 		return rc;
 	if (sb->detached && (rc = msb_registry_record(sb->config.name, sb->host_pid,

@@ -36,7 +36,7 @@ struct msb_sandbox {
 	int stopping;
 	char exit_reason[128];
 	msb_enforcement enforcement[5];
-	uint64_t started_ns;
+	uint64_t started_ns;  /* RUNNING since; before that, when the start began */
 
 	/* Named, detached sandboxes (registry.c). */
 	int detached;        /* outlives this handle: free only disconnects */

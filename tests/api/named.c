@@ -1117,10 +1117,11 @@ static void test_squatting(void)
 	rm_tree(target);
 }
 
-/* A socket that accepts and hangs up at once, where a sandbox's entry says
- * its agent listens: connecting fails, and says why (the handshake's
- * error must survive the cleanup of the half-born handle). */
-static void test_connect_refused(void)
+/* A socket that accepts and hangs up at once (mute: accepts and never
+ * answers), where a sandbox's entry says its agent listens: connecting
+ * fails, and says why (the handshake's error must survive the cleanup of
+ * the half-born handle; a timeout says how long it really waited). */
+static void test_connect_fake(int mute)
 {
 	char dir[96], path[128];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -1143,16 +1144,33 @@ static void test_connect_refused(void)
 	if (child == 0) {
 		for (;;) {
 			int c = accept(fd, NULL, NULL);
-			if (c >= 0)
+			if (c >= 0 && !mute)
 				close(c);
 		}
 	}
 	close(fd);
+	uint64_t t0 = msbt_now_ms();
 	rc = msb_sandbox_connect(&sb, "liar");
 	const msb_error *e = msb_error_last();
-	ok(rc != 0 && sb == NULL, "connecting to a socket that hangs up fails (%d)", rc);
-	ok(e->code == rc && strcmp(e->message, "no error") != 0 && e->message[0] &&
-	   e->hint[0], "... and the error says why, with a hint: %s (%s)", e->message, e->hint);
+	if (!mute) {
+		ok(rc != 0 && sb == NULL, "connecting to a socket that hangs up fails (%d)", rc);
+		ok(e->code == rc && strcmp(e->message, "no error") != 0 && e->message[0] &&
+		   e->hint[0], "... and the error says why, with a hint: %s (%s)", e->message,
+		   e->hint);
+	} else {
+		unsigned long long said = 0, took = msbt_now_ms() - t0;
+		const char *p = strstr(e->message, "ms since the start");
+		while (p && p > e->message && p[-1] == ' ')
+			p--;
+		while (p && p > e->message && p[-1] >= '0' && p[-1] <= '9')
+			p--;
+		if (p)
+			said = strtoull(p, NULL, 10);
+		ok(rc == MSB_ETIMEDOUT && sb == NULL, "connecting to a socket that never answers "
+		   "times out (%d after %llu ms)", rc, took);
+		ok(said >= 30000 && said <= took + 1000 && e->hint[0],
+		   "... and says how long it really waited, with a hint: %s", e->message);
+	}
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
 	unlink(sa.sun_path);
@@ -1194,7 +1212,8 @@ int main(void)
 	test_stuck_clients();
 	test_state_dir();
 	test_squatting();
-	test_connect_refused();
+	test_connect_fake(0);
+	test_connect_fake(1);
 
 	cleanup();
 	return done_testing();
