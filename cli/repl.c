@@ -78,6 +78,9 @@ int cmd_repl(int argc, char **argv)
 			"traceback", bytes_json(&res->traceback),
 			"outputs", outs, "state_lost", res->state_lost,
 			"elapsed_us", (json_int_t)res->elapsed_us);
+		json_object_set_new(o, "stdout_truncated", json_boolean(res->out_truncated));
+		json_object_set_new(o, "stderr_truncated", json_boolean(res->err_truncated));
+		json_object_set_new(o, "value_truncated", json_boolean(res->value_truncated));
 		print_json(o);
 	} else {
 		if (res->value.len)
@@ -92,6 +95,15 @@ int cmd_repl(int argc, char **argv)
 			fprintf(stderr, "%s: timed out after %lld ms%s\n", prog,
 				(long long)f.timeout_ms, res->state_lost ?
 				"; the interpreter was restarted and its state is lost" : "");
+		/* nothing is cut without a word */
+		if (res->out_truncated || res->err_truncated)
+			fprintf(stderr, "%s: the run's %s%s%s was cut at 64 MiB\n", prog,
+				res->out_truncated ? "stdout" : "",
+				res->out_truncated && res->err_truncated ? " and " : "",
+				res->err_truncated ? "stderr" : "");
+		if (res->value_truncated)
+			fprintf(stderr, "%s: the value, error or rich outputs were cut to "
+				"fit one reply (print large results instead)\n", prog);
 	}
 	rc = res->status == MSB_REPL_OK ? 0 : res->status == MSB_REPL_TIMEOUT ? 124 : 1;
 out:

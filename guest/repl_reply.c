@@ -15,12 +15,14 @@
 #define MAX_NAME 128
 #define REPLY_ROOM (MSB_FRAME_MAX - 4096)
 
-/* A JSON string of at most max bytes of s, cut at a character boundary. */
-static json_t *str_cut(const char *s, size_t max)
+/* A JSON string of at most max bytes of s, cut at a character boundary;
+ * *cut is set when it was. */
+static json_t *str_cut(const char *s, size_t max, int *cut)
 {
 	size_t n = s ? strlen(s) : 0;
 
 	if (n > max) {
+		*cut = 1;
 		n = max;
 		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
 			n--;
@@ -52,32 +54,40 @@ void repl_reply(struct client *c, uint32_t id, uint64_t start_ns, int state_lost
 		json_t *res, *err = json_null(), *outs = json_array();
 		char *s;
 		size_t total = 0;
+		int cut = 0; /* anything cut or dropped: the reply says so */
 
 		if (json_is_object(error)) {
 			err = json_pack("{s:o,s:o,s:o}",
-				"type", str_cut(json_string_value(json_object_get(error, "type")), 256),
-				"message", str_cut(json_string_value(json_object_get(error, "message")), text_max[round]),
-				"traceback", str_cut(json_string_value(json_object_get(error, "traceback")), text_max[round]));
+				"type", str_cut(json_string_value(json_object_get(error, "type")), 256, &cut),
+				"message", str_cut(json_string_value(json_object_get(error, "message")), text_max[round], &cut),
+				"traceback", str_cut(json_string_value(json_object_get(error, "traceback")), text_max[round], &cut));
 		}
+		if (json_array_size(outputs) > (round < 2 ? 16 : 0))
+			cut = 1;
 		for (size_t i = 0; round < 2 && i < json_array_size(outputs) && i < 16; i++) {
 			const json_t *o = json_array_get(outputs, i);
 			const char *mime = json_string_value(json_object_get(o, "mime"));
 			const char *data = json_string_value(json_object_get(o, "data"));
 			size_t dn = data ? strlen(data) : 0;
 
-			if (!repl_valid_name(mime) || !data ||
-			    total + dn > (round == 0 ? 512u << 10 : 128u << 10))
+			if (!repl_valid_name(mime) || !data)
 				continue;
+			if (total + dn > (round == 0 ? 512u << 10 : 128u << 10)) {
+				cut = 1;
+				continue;
+			}
 			total += dn;
 			json_array_append_new(outs, json_pack("{s:s,s:s}", "mime", mime, "data", data));
 		}
-		res = json_pack("{s:b,s:s,s:o,s:o,s:o,s:b,s:I}", "ok", 1,
+		json_t *val = str_cut(json_string_value(value), value_max[round], &cut);
+		res = json_pack("{s:b,s:s,s:o,s:o,s:o,s:b,s:I,s:b}", "ok", 1,
 				"status", status,
-				"value", str_cut(json_string_value(value), value_max[round]),
+				"value", val,
 				"error", err ? err : json_null(),
 				"outputs", outs ? outs : json_array(),
 				"state_lost", state_lost,
-				"elapsed_us", (json_int_t)elapsed);
+				"elapsed_us", (json_int_t)elapsed,
+				"truncated", cut);
 		s = res ? json_dumps(res, JSON_COMPACT) : NULL;
 		if (s && strlen(s) <= REPLY_ROOM) {
 			free(s);

@@ -551,6 +551,11 @@ typedef struct msb_repl_result {
 	                           it died or would not stop: earlier state is
 	                           gone */
 	uint64_t elapsed_us;
+	/* Appended (results are the library's to allocate): what was cut. */
+	int out_truncated;      /* stdout passed the cap (64 MiB) and was cut */
+	int err_truncated;      /* same for stderr */
+	int value_truncated;    /* the value, the error or the rich outputs
+	                           were cut or dropped to fit one reply */
 } msb_repl_result;
 
 /* Run code (any bytes but NUL; UTF-8 expected) in the context's

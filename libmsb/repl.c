@@ -190,7 +190,7 @@ static int run(msb_repl_result **out, msb_sandbox *sb, const msb_repl_options *o
 	msb_repl_result *res;
 	struct request *req;
 	json_t *call, *reply;
-	int rc, canceled = 0, truncated = 0; /* past the cap: dropped */
+	int rc, canceled = 0;
 
 	if (!out)
 		return msb_fail(MSB_EINVAL, 0, "pass the address of an "
@@ -236,9 +236,9 @@ static int run(msb_repl_result **out, msb_sandbox *sb, const msb_repl_options *o
 	if ((rc = msb_send_data(sb, req->id, code, len, 1)))
 		goto fail;
 
-	rc = msb_request_collect(sb, req, &res->out, &truncated, &res->err,
-				 &truncated, REPL_OUTPUT_CAP, cb, payload, SIGINT,
-				 &canceled);
+	rc = msb_request_collect(sb, req, &res->out, &res->out_truncated, &res->err,
+				 &res->err_truncated, REPL_OUTPUT_CAP, cb, payload,
+				 SIGINT, &canceled);
 	if (rc < 0)
 		goto fail;
 	reply = req->reply;
@@ -248,6 +248,7 @@ static int run(msb_repl_result **out, msb_sandbox *sb, const msb_repl_options *o
 	}
 	if ((rc = fill_result(res, reply)))
 		goto fail;
+	res->value_truncated = json_is_true(json_object_get(reply, "truncated"));
 	if (!res->out.ptr && buf_set(&res->out, ""))
 		goto nomem;
 	if (!res->err.ptr && buf_set(&res->err, ""))

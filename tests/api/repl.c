@@ -1010,6 +1010,27 @@ static void test_bad_inputs(void)
 	}
 }
 
+/* What does not fit is cut, and the result says so: a value larger than
+ * a reply, and stdout past the 64 MiB cap. */
+static void test_truncation(void)
+{
+	msb_repl_result *r = run(MSB_LANG_PYTHON, "'x' * 1000000", 0);
+	ok(r && r->status == MSB_REPL_OK && r->value.len > 1000 && r->value.len < 1000000 &&
+	   r->value_truncated && !r->out_truncated,
+	   "python: a 1 MB value is cut to fit one reply, and value_truncated says so (%zu bytes)",
+	   r ? r->value.len : 0);
+	msb_repl_result_free(r);
+	r = run(MSB_LANG_PYTHON, "'small'", 0);
+	ok(r && buf_is(&r->value, "'small'") && !r->value_truncated && !r->out_truncated &&
+	   !r->err_truncated, "python: a small value is whole, and no flag is set");
+	msb_repl_result_free(r);
+	r = run(MSB_LANG_PYTHON, "import sys\nsys.stdout.write('x' * (65 << 20))\nNone", 0);
+	ok(r && r->status == MSB_REPL_OK && r->out.len == (64u << 20) && r->out_truncated &&
+	   !r->err_truncated, "python: 65 MiB of stdout is cut at 64 MiB, and out_truncated says so "
+	   "(%zu bytes)", r ? r->out.len : 0);
+	msb_repl_result_free(r);
+}
+
 int main(int argc, char **argv)
 {
 	msb_command_result *cr = NULL;
@@ -1039,6 +1060,7 @@ int main(int argc, char **argv)
 	test_interrupt();
 	test_python_death();
 	test_framing();
+	test_truncation();
 	test_node();
 	test_shell();
 	test_contexts();

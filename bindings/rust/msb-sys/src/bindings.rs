@@ -2025,12 +2025,15 @@ pub struct msb_repl_result {
     pub outputs_len: usize,
     pub state_lost: ::std::os::raw::c_int,
     pub elapsed_us: u64,
+    pub out_truncated: ::std::os::raw::c_int,
+    pub err_truncated: ::std::os::raw::c_int,
+    pub value_truncated: ::std::os::raw::c_int,
 }
 #[test]
 fn bindgen_test_layout_msb_repl_result() {
     assert_eq!(
         ::std::mem::size_of::<msb_repl_result>(),
-        120usize,
+        136usize,
         concat!("Size of: ", stringify!(msb_repl_result))
     );
     assert_eq!(
@@ -2225,6 +2228,57 @@ fn bindgen_test_layout_msb_repl_result() {
         );
     }
     test_field_elapsed_us();
+    fn test_field_out_truncated() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<msb_repl_result>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).out_truncated) as usize - ptr as usize
+            },
+            120usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(msb_repl_result),
+                "::",
+                stringify!(out_truncated)
+            )
+        );
+    }
+    test_field_out_truncated();
+    fn test_field_err_truncated() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<msb_repl_result>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).err_truncated) as usize - ptr as usize
+            },
+            124usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(msb_repl_result),
+                "::",
+                stringify!(err_truncated)
+            )
+        );
+    }
+    test_field_err_truncated();
+    fn test_field_value_truncated() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<msb_repl_result>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).value_truncated) as usize - ptr as usize
+            },
+            128usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(msb_repl_result),
+                "::",
+                stringify!(value_truncated)
+            )
+        );
+    }
+    test_field_value_truncated();
 }
 impl Default for msb_repl_result {
     fn default() -> Self {
