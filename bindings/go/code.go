@@ -28,6 +28,9 @@ type CodeExecution struct {
 	Outputs      []RichOutput // rich representations of the value
 	StateLost    bool         // the interpreter was restarted: earlier state is gone
 	Elapsed      time.Duration
+	// What was cut: stdout or stderr past the 64 MiB cap, and the value,
+	// error or rich outputs cut to fit one reply.
+	StdoutTruncated, StderrTruncated, ValueTruncated bool
 
 	ran bool
 }
@@ -295,6 +298,10 @@ func replResult(r *C.msb_repl_result, lang Language) CodeExecution {
 		StateLost:    r.state_lost != 0,
 		Elapsed:      time.Duration(r.elapsed_us) * time.Microsecond,
 		ran:          true,
+
+		StdoutTruncated: r.out_truncated != 0,
+		StderrTruncated: r.err_truncated != 0,
+		ValueTruncated:  r.value_truncated != 0,
 	}
 	switch r.status {
 	case C.MSB_REPL_OK:

@@ -482,6 +482,14 @@ func TestCode(t *testing.T) {
 	if ex.Value != "4.0" {
 		t.Errorf("Value = %q, want 4.0", ex.Value)
 	}
+	if ex.ValueTruncated || ex.StdoutTruncated || ex.StderrTruncated {
+		t.Errorf("a small run says something was cut: %+v", ex)
+	}
+	// A value larger than a reply is cut, and the result says so.
+	if ex, err = code.Run("'x' * 1000000"); err != nil || !ex.ValueTruncated ||
+		len(ex.Value) >= 1000000 {
+		t.Errorf("a 1 MB value: err %v, ValueTruncated %v, %d bytes", err, ex.ValueTruncated, len(ex.Value))
+	}
 	ex, err = code.Run("print('before')\n1/0")
 	if err != nil {
 		t.Fatal(err)

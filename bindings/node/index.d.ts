@@ -141,6 +141,12 @@ export class Execution {
   /** The interpreter was restarted: earlier state is gone. */
   readonly stateLost: boolean;
   readonly elapsedMs: number;
+  /** stdout passed the 64 MiB cap and was cut. */
+  readonly stdoutTruncated: boolean;
+  /** stderr passed the 64 MiB cap and was cut. */
+  readonly stderrTruncated: boolean;
+  /** The value, the error or the rich outputs were cut to fit one reply. */
+  readonly valueTruncated: boolean;
   output(): Promise<string>;
   /** stderr, followed by the traceback when the code raised. */
   error(): Promise<string>;

@@ -110,6 +110,9 @@ class Execution {
     this.outputs = r.outputs;                   // [{ mime, data: Buffer }]
     this.stateLost = r.stateLost;
     this.elapsedMs = r.elapsedMs;
+    this.stdoutTruncated = r.stdoutTruncated;   // past the 64 MiB cap: cut
+    this.stderrTruncated = r.stderrTruncated;
+    this.valueTruncated = r.valueTruncated;     // cut to fit one reply
   }
   /** stdout text. */
   async output() { return this.stdout; }

@@ -73,6 +73,9 @@ static napi_value repl_done(napi_env env, call *c)
 	set_str(env, v, "errorMessage", r->error_message);
 	set_buf(env, v, "traceback", &r->traceback);
 	set_bool(env, v, "stateLost", r->state_lost);
+	set_bool(env, v, "stdoutTruncated", r->out_truncated);
+	set_bool(env, v, "stderrTruncated", r->err_truncated);
+	set_bool(env, v, "valueTruncated", r->value_truncated);
 	set_num(env, v, "elapsedMs", (double)r->elapsed_us / 1000.0);
 	NAPI_OK(napi_create_array_with_length(env, r->outputs_len, &outs));
 	for (size_t i = 0; i < r->outputs_len; i++) {

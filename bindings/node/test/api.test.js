@@ -93,6 +93,12 @@ test('python sandbox: lifecycle, REPL state, errors, commands', async (t) => {
     assert.equal(await e.output(), '43\n');
     e = await sb.run('x');
     assert.equal(e.value, '42');
+    assert.equal(e.valueTruncated, false);
+    assert.equal(e.stdoutTruncated, false);
+    // a value larger than a reply is cut, and the result says so
+    e = await sb.run("'x' * 1000000");
+    assert.equal(e.valueTruncated, true);
+    assert.ok(e.value.length < 1000000);
 
     e = await sb.run('1/0');
     assert.equal(e.hasError(), true);

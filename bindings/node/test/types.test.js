@@ -65,7 +65,8 @@ test('class members in index.d.ts exist at run time, and public ones are declare
     MsbError: new msb.MsbError('x', { code: 'MSB_ERROR', errno: -1, hint: '', osErrno: 0 }),
     Execution: new msb.Execution({ status: 'success', stdout: Buffer.from(''), stderr: Buffer.from(''),
       value: Buffer.from(''), errorType: '', errorMessage: '', traceback: Buffer.from(''), outputs: [],
-      stateLost: false, elapsedMs: 0 }, 'python'),
+      stateLost: false, elapsedMs: 0, stdoutTruncated: false, stderrTruncated: false,
+      valueTruncated: false }, 'python'),
     CommandExecution: new msb.CommandExecution({ exitCode: 0, signal: 0, timedOut: false, elapsedMs: 0,
       stdout: Buffer.from(''), stderr: Buffer.from(''), stdoutTruncated: false, stderrTruncated: false }, 'true', []),
   };

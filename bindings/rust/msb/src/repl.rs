@@ -157,6 +157,12 @@ pub struct ReplResult {
     pub state_lost: bool,
     /// Wall-clock time of the run.
     pub elapsed: Duration,
+    /// stdout passed the 64 MiB cap and was cut.
+    pub stdout_truncated: bool,
+    /// stderr passed the 64 MiB cap and was cut.
+    pub stderr_truncated: bool,
+    /// The value, the error or the rich outputs were cut to fit one reply.
+    pub value_truncated: bool,
 }
 
 /// A REPL context of a sandbox.
@@ -257,6 +263,9 @@ impl Sandbox {
                     .collect(),
                 state_lost: res.state_lost != 0,
                 elapsed: Duration::from_micros(res.elapsed_us),
+                stdout_truncated: res.out_truncated != 0,
+                stderr_truncated: res.err_truncated != 0,
+                value_truncated: res.value_truncated != 0,
             };
             sys::msb_repl_result_free(r);
             Ok(out)

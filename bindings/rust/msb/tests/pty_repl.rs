@@ -174,6 +174,12 @@ fn repl_python_values_errors_timeout() {
     assert_eq!(text(&r.stdout), "p\n");
     assert_eq!(r.value.as_deref(), Some("42"));
     assert!(r.error.is_none());
+    assert!(!r.value_truncated && !r.stdout_truncated && !r.stderr_truncated);
+
+    // a value larger than a reply is cut, and the result says so
+    let r = sb.repl_run(Language::Python, "'x' * 1000000").unwrap();
+    assert!(r.value_truncated);
+    assert!(r.value.map_or(0, |v| v.len()) < 1_000_000);
 
     let r = sb.repl_run(Language::Python, "1 / 0").unwrap();
     assert_eq!(r.status, ReplStatus::Error);
