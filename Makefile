@@ -195,7 +195,7 @@ $(B)/soak/soak: tests/soak/soak.c $(SHLIB)
 		-L$(B)/lib -lmsb -Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
 
 soak: all $(B)/soak/soak
-	$(B)/soak/soak --cycles 10000 --threads 50 --cli 1000
+	$(B)/soak/soak --cycles 10000 --threads 50 --cli 1000 --kill 200
 
 soak-short: $(SHLIB) $(AGENT) $(CLI) $(B)/soak/soak
 	$(B)/soak/soak --cycles 300 --threads 8 --cli 30

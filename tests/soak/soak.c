@@ -4,7 +4,7 @@
  * beyond noise, no mount, no cgroup, no process, no state-directory entry
  * and no temporary file. TAP on stdout.
  *
- *   soak [--cycles N] [--threads T] [--cli N]
+ *   soak [--cycles N] [--threads T] [--cli N] [--kill N]
  *
  *   --cycles N   create -> start -> run a command -> free, N times in all
  *                (default 10000; `make soak-short`, part of `make test`,
@@ -13,6 +13,10 @@
  *                pass with T threads follows the first when T > 1
  *   --cli N      also N `msb run -- true` processes (build/bin/msb,
  *                found beside this program as ../bin/msb)
+ *   --kill N     also N owners killed with SIGKILL at a random point of
+ *                create, run, copy in and out, and stop (a child process
+ *                of this one cycling; killed after 0-300 ms); a named
+ *                sandbox must outlive its killed creator
  *
  * What is counted before and after: this process's open fds and VmRSS;
  * the host's mounts (this process's mount namespace); processes whose
@@ -256,10 +260,11 @@ static long run_pass(long cycles, int threads)
 }
 
 /* Processes end a moment after the handle lets go (stage 0 removes its
- * cgroups on its way out): wait up to 10 s for the counts to settle. */
-static void settle(struct counts *after, const struct counts *before)
+ * cgroups on its way out; an agent whose owner was killed first gives
+ * its commands their grace): wait up to secs for the counts to settle. */
+static void settle_for(struct counts *after, const struct counts *before, int secs)
 {
-	for (int i = 0; i < 100; i++) {
+	for (int i = 0; i < secs * 10; i++) {
 		measure(after);
 		if (after->agents <= before->agents && after->children <= before->children &&
 		    after->cgroups <= before->cgroups && after->mounts <= before->mounts &&
@@ -267,6 +272,11 @@ static void settle(struct counts *after, const struct counts *before)
 			return;
 		usleep(100 * 1000);
 	}
+}
+
+static void settle(struct counts *after, const struct counts *before)
+{
+	settle_for(after, before, 10);
 }
 
 static void compare(const char *pass, const struct counts *b, const struct counts *a,
@@ -312,15 +322,114 @@ static long run_cli(long n)
 	return failed;
 }
 
+/* An owner that cycles until it is killed: create, start, run, copy a
+ * file in and out, stop, free. */
+static void owner(void)
+{
+	for (;;) {
+		msb_sandbox_options o = msbt_options();
+		msb_command_options co = MSB_COMMAND_OPTIONS_INIT;
+		msb_command_result *res = NULL;
+		msb_sandbox *sb = NULL;
+		char host[96];
+
+		co.argv = (const char *const[]){ "sh", "-c", "echo x > /tmp/x; sleep 0.05", NULL };
+		snprintf(host, sizeof host, "%s/copy", state_dir);
+		if (!msb_sandbox_create(&sb, &o) && !msb_sandbox_start(sb) &&
+		    !msb_command_run(&res, sb, &co) &&
+		    !msb_file_write(sb, "/tmp/in", "data", 4, MSB_WRITE_TRUNCATE, 0644))
+			msb_file_copy_out(sb, "/tmp/x", host);
+		msb_command_result_free(res);
+		msb_sandbox_stop(sb, 100);
+		msb_sandbox_free(sb);
+	}
+}
+
+/* A detached sandbox's creator is killed right after the start: the
+ * sandbox lives on and answers another handle. */
+static int named_survives(void)
+{
+	int p[2], st, rc = 0;
+	pid_t pid;
+	char c;
+
+	if (pipe(p) < 0)
+		return 0;
+	pid = fork();
+	if (pid == 0) {
+		msb_sandbox_options o = msbt_options();
+		msb_sandbox *sb = NULL;
+
+		o.name = "soak-survivor";
+		o.detached = 1;
+		if (!msb_sandbox_create(&sb, &o) && !msb_sandbox_start(sb))
+			c = 'y';
+		else
+			c = 'n';
+		if (write(p[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) == 1 && c == 'y') {
+		msb_sandbox *sb = NULL;
+		msb_command_options co = MSB_COMMAND_OPTIONS_INIT;
+		msb_command_result *res = NULL;
+
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		pid = 0;
+		co.argv = (const char *const[]){ "echo", "alive", NULL };
+		rc = !msb_sandbox_connect(&sb, "soak-survivor") &&
+		     !msb_command_run(&res, sb, &co) && res->out.len == 6;
+		msb_command_result_free(res);
+		if (sb)
+			msb_sandbox_stop(sb, 100);
+		msb_sandbox_free(sb);
+	}
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	close(p[0]);
+	msb_sandbox_kill("soak-survivor");
+	msb_sandbox_remove("soak-survivor");
+	return rc;
+}
+
+static long run_kills(long n)
+{
+	long started = 0;
+
+	for (long i = 0; i < n; i++) {
+		pid_t pid = fork();
+		int st;
+
+		if (pid == 0) {
+			owner();
+			_exit(0);
+		}
+		if (pid < 0)
+			break;
+		started++;
+		usleep((useconds_t)(rand() % 300) * 1000);
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	return started;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "cycles", required_argument, NULL, 'c' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "cli", required_argument, NULL, 'l' },
+		{ "kill", required_argument, NULL, 'k' },
 		{ 0 },
 	};
-	long cycles = 10000, cli = 0;
+	long cycles = 10000, cli = 0, kills = 0;
 	int threads = 1, c;
 	struct counts before, after;
 
@@ -329,14 +438,15 @@ int main(int argc, char **argv)
 		case 'c': cycles = strtol(optarg, NULL, 10); break;
 		case 't': threads = (int)strtol(optarg, NULL, 10); break;
 		case 'l': cli = strtol(optarg, NULL, 10); break;
+		case 'k': kills = strtol(optarg, NULL, 10); break;
 		default:
-			fputs("usage: soak [--cycles N] [--threads T] [--cli N]\n", stderr);
+			fputs("usage: soak [--cycles N] [--threads T] [--cli N] [--kill N]\n", stderr);
 			return 2;
 		}
 	}
-	if (cycles < 1 || threads < 1 || threads > 256 || cli < 0)
-		bail_out("soak: --cycles >= 1, --threads 1..256, --cli >= 0");
-	msbt_watchdog((unsigned)(600 + cycles / 5 + cli / 2));
+	if (cycles < 1 || threads < 1 || threads > 256 || cli < 0 || kills < 0)
+		bail_out("soak: --cycles >= 1, --threads 1..256, --cli >= 0, --kill >= 0");
+	msbt_watchdog((unsigned)(600 + cycles / 5 + cli / 2 + kills));
 	msbt_require_sandboxes();
 	snprintf(state_dir, sizeof state_dir, "/tmp/msb-soak-XXXXXX");
 	if (!mkdtemp(state_dir))
@@ -386,6 +496,24 @@ int main(int argc, char **argv)
 		is_int(after.agents, before.agents, "cli: no msb-agent process left");
 		is_int(after.tmp, before.tmp, "cli: no msb-* file left in /tmp");
 	}
+	if (kills) {
+		t0 = msbt_now_ms();
+		srand((unsigned)getpid());
+		long started = run_kills(kills);
+		settle_for(&after, &before, 30);
+		diag("kill: %ld owners killed in %llu ms", started, (unsigned long long)(msbt_now_ms() - t0));
+		ok(started == kills, "kill: %ld owners started and killed with SIGKILL", started);
+		is_int(after.mounts, before.mounts, "kill: no mount left");
+		is_int(after.cgroups, before.cgroups, "kill: no msb-* cgroup left");
+		is_int(after.agents, before.agents, "kill: no msb-agent process left");
+		is_int(after.children, before.children, "kill: no child process left");
+		is_int(after.tmp, before.tmp, "kill: no msb-* file left in /tmp");
+		ok(named_survives(), "kill: a named sandbox outlives its creator killed with SIGKILL, "
+		   "and answers another handle");
+	}
+	char copy[96];
+	snprintf(copy, sizeof copy, "%s/copy", state_dir);
+	unlink(copy);
 	rmdir(state_dir);
 	return done_testing();
 }
