@@ -7,13 +7,9 @@
  * MSB_DATA_CHUNK bytes ended by an empty one, and comes down as STDOUT
  * frames; the REPLY carries the byte count, which is checked. The agent is
  * not trusted: sizes are capped here as well, listings are validated.
- *
- * A copy out is capped too (by default at the sandbox's disk size): a file
- * whose apparent size is huge (a sparse file costs the sandbox nothing)
- * must not fill the host. The agent refuses a file over the cap before
- * sending any data, and the cap is enforced again here on what arrives.
- * Blocks of zeros are not written but skipped, so a sparse file comes out
- * sparse (and what a copy allocates on the host is at most its data).
+ * A copy out is capped too (by default at the sandbox's disk size: a huge
+ * sparse file costs the sandbox nothing but must not fill the host), and
+ * skips blocks of zeros, so a sparse file comes out sparse.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +30,6 @@
 #define DEFAULT_DIR_MODE 0755
 #define LIST_DATA_MAX (64ull << 20)  /* listing bytes accepted from the agent */
 #define COPY_BUF (1u << 20)
-#define HOLE_BLOCK_MAX (1u << 20)    /* the largest block tested for zeros */
 
 /* ---- checks and requests ------------------------------------------------ */
 
@@ -145,8 +140,7 @@ static int too_big(const char *path, int64_t max, const char *hint,
 	return msb_fail(MSB_ETOOBIG, 0, hint, "%s", msg);
 }
 
-/* Read path into sink, refusing it past max bytes (0: no cap; then
- * MSB_ETOOBIG with cap_hint). */
+/* Read path into sink; past max bytes (0: no cap), MSB_ETOOBIG, cap_hint. */
 static int read_core(msb_sandbox *sb, const char *path, int64_t max,
 		     const char *cap_hint, sink_fn sink, void *payload,
 		     unsigned int *mode)
@@ -793,8 +787,7 @@ static int fd_write_at(struct fd_sink *s, const uint8_t *data, size_t len,
 static int fd_sink(void *payload, const uint8_t *data, size_t len)
 {
 	struct fd_sink *s = payload;
-	size_t run = 0;    /* bytes not zero, from data + done - run */
-	size_t done = 0;
+	size_t run = 0, done = 0;  /* run: bytes not zero, before data + done */
 	int rc;
 
 	while (done < len) {
@@ -889,7 +882,7 @@ int msb_file_copy_out_capped(msb_sandbox *sb, const char *sandbox_path,
 	s.path = host_path;
 	s.pos = 0;
 	s.block = fstat(fd, &hst) == 0 && hst.st_blksize >= 512 &&
-		  hst.st_blksize <= HOLE_BLOCK_MAX ? (size_t)hst.st_blksize : 4096;
+		  hst.st_blksize <= COPY_BUF ? (size_t)hst.st_blksize : 4096;
 	rc = read_core(sb, sandbox_path, max_bytes, hint, fd_sink, &s, &mode);
 	/* The size, holes at the end included. */
 	if (!rc && ftruncate(fd, (off_t)s.pos) < 0)
