@@ -78,7 +78,8 @@ int parse_flags(int argc, char **argv, unsigned allowed, struct flags *f)
 {
 	enum { O_BACKEND = 256, O_MEMORY, O_CPUS, O_PIDS, O_DISK, O_TIMEOUT,
 	       O_ENV, O_WORKDIR, O_VOLUME, O_ROOTFS, O_NAME, O_JSON, O_LANG,
-	       O_CONTEXT, O_GRACE, O_TRUST, O_FALLBACK, O_HOSTNAME, O_OUTPUT_CAP };
+	       O_CONTEXT, O_GRACE, O_TRUST, O_FALLBACK, O_HOSTNAME, O_OUTPUT_CAP,
+	       O_MAX_SIZE };
 	static const struct { struct option opt; unsigned need; } table[] = {
 		{ { "backend", required_argument, NULL, O_BACKEND }, F_SANDBOX },
 		{ { "trust", required_argument, NULL, O_TRUST }, F_SANDBOX },
@@ -101,6 +102,7 @@ int parse_flags(int argc, char **argv, unsigned allowed, struct flags *f)
 		{ { "context", required_argument, NULL, O_CONTEXT }, F_REPL },
 		{ { "grace", required_argument, NULL, O_GRACE }, F_STOP },
 		{ { "force", no_argument, NULL, 'f' }, F_FORCE },
+		{ { "max-size", required_argument, NULL, O_MAX_SIZE }, F_CP },
 		{ { "help", no_argument, NULL, 'h' }, ~0u },
 	};
 	struct option longopts[sizeof(table) / sizeof(table[0]) + 1];
@@ -172,6 +174,10 @@ int parse_flags(int argc, char **argv, unsigned allowed, struct flags *f)
 		case O_OUTPUT_CAP:
 			if ((f->co.output_cap = parse_size(optarg)) <= 0)
 				return bad_usage("bad --output-cap \"%s\" (try 64K or 100M)", optarg);
+			break;
+		case O_MAX_SIZE:
+			if ((f->max_size = parse_size(optarg)) <= 0)
+				return bad_usage("bad --max-size \"%s\" (try 2G)", optarg);
 			break;
 		case O_TIMEOUT:
 			if ((f->timeout_ms = parse_duration(optarg)) <= 0)

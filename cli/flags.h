@@ -23,6 +23,7 @@ enum {
 	F_FORCE = 16,   /* -f */
 	F_JSON = 32,    /* --json alone */
 	F_NAME = 64,    /* a sandbox NAME may come before the flags too */
+	F_CP = 128,     /* --max-size */
 };
 
 struct flags {
@@ -33,6 +34,7 @@ struct flags {
 	size_t nenv, nvol;
 	int json, interactive, force;
 	int64_t timeout_ms, grace_ms;
+	int64_t max_size;       /* msb cp's cap on a copy out; 0: default */
 	msb_language lang;
 	const char *context;
 	int optind;

@@ -686,11 +686,23 @@ MSB_EXTERN int msb_file_rename(msb_sandbox *sb, const char *from,
 			       const char *to);
 
 /* Copy a regular host file into the sandbox, or a sandbox file out to the
- * host (the host side is the caller's own file system). */
+ * host (the host side is the caller's own file system). A copy out is
+ * capped at the sandbox's disk size, as msb_file_copy_out_capped() with
+ * max_bytes 0. */
 MSB_EXTERN int msb_file_copy_in(msb_sandbox *sb, const char *host_path,
 				const char *sandbox_path);
 MSB_EXTERN int msb_file_copy_out(msb_sandbox *sb, const char *sandbox_path,
 				 const char *host_path);
+
+/* Copy a sandbox file out to the host unless its size is over max_bytes
+ * (0: the sandbox's disk size, the size of the default options' disk for
+ * a handle from msb_sandbox_connect()): MSB_ETOOBIG, with nothing
+ * written. Holes stay holes: a sparse file comes out sparse (and blocks
+ * of zeros become holes). */
+MSB_EXTERN int msb_file_copy_out_capped(msb_sandbox *sb,
+					const char *sandbox_path,
+					const char *host_path,
+					int64_t max_bytes);
 
 /* ---------------------------------------------------------------------------
  * What this host offers

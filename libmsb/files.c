@@ -7,6 +7,9 @@
  * MSB_DATA_CHUNK bytes ended by an empty one, and comes down as STDOUT
  * frames; the REPLY carries the byte count, which is checked. The agent is
  * not trusted: sizes are capped here as well, listings are validated.
+ * A copy out is capped too (by default at the sandbox's disk size: a huge
+ * sparse file costs the sandbox nothing but must not fill the host), and
+ * skips blocks of zeros, so a sparse file comes out sparse.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -121,8 +124,26 @@ static int simple_call(msb_sandbox *sb, json_t *call)
  * negative MSB_E* code with the error raised. */
 typedef int (*sink_fn)(void *payload, const uint8_t *data, size_t len);
 
+/* MSB_ETOOBIG for a file over the cap `max`, with the caller's hint
+ * (how to raise the cap). The agent's message names the file's size;
+ * its hint knows nothing of the call that was made, so ours replaces it. */
+static int too_big(const char *path, int64_t max, const char *hint,
+		   const char *agent_message)
+{
+	char msg[512];
+
+	if (agent_message && agent_message[0])
+		snprintf(msg, sizeof(msg), "%s", agent_message);
+	else
+		snprintf(msg, sizeof(msg), "\"%.200s\" is larger than the cap "
+			 "of %lld bytes", path, (long long)max);
+	return msb_fail(MSB_ETOOBIG, 0, hint, "%s", msg);
+}
+
+/* Read path into sink; past max bytes (0: no cap), MSB_ETOOBIG, cap_hint. */
 static int read_core(msb_sandbox *sb, const char *path, int64_t max,
-		     sink_fn sink, void *payload, unsigned int *mode)
+		     const char *cap_hint, sink_fn sink, void *payload,
+		     unsigned int *mode)
 {
 	struct request *req;
 	struct chunk *c;
@@ -145,10 +166,7 @@ static int read_core(msb_sandbox *sb, const char *path, int64_t max,
 			continue;
 		}
 		if (max && got + c->len > (uint64_t)max) {
-			r = msb_fail(MSB_ETOOBIG, 0, "raise the cap, or read the "
-				     "file in a stream", "\"%.200s\" is larger "
-				     "than the cap of %lld bytes", path,
-				     (long long)max);
+			r = too_big(path, max, cap_hint, NULL);
 		} else {
 			r = sink(payload, c->data, c->len);
 			got += c->len;
@@ -172,9 +190,12 @@ static int read_core(msb_sandbox *sb, const char *path, int64_t max,
 	if (rc == 0) {
 		const json_t *reply = req->reply;
 
-		if (!json_is_true(json_object_get(reply, "ok")))
+		if (!json_is_true(json_object_get(reply, "ok"))) {
 			rc = msb_fail_json(json_object_get(reply, "error"), NULL);
-		else if ((uint64_t)json_integer_value(json_object_get(reply, "size")) != got)
+			if (rc == MSB_ETOOBIG && max)
+				rc = too_big(path, max, cap_hint,
+					     msb_error_last()->message);
+		} else if ((uint64_t)json_integer_value(json_object_get(reply, "size")) != got)
 			rc = msb_fail(MSB_EPROTO, 0, "this is a bug in msb-agent or "
 				      "a compromised sandbox; stop the sandbox",
 				      "the sandbox sent %llu bytes of \"%.200s\" "
@@ -235,6 +256,9 @@ int msb_file_read(msb_buf *out, msb_sandbox *sb, const char *path,
 				"the default (64 MiB)", "max_bytes is negative "
 				"(%lld)", (long long)max_bytes);
 	if ((rc = read_core(sb, path, max_bytes ? max_bytes : DEFAULT_READ_CAP,
+			    "pass a larger max_bytes to msb_file_read() (0 "
+			    "means 64 MiB), or read the file with "
+			    "msb_file_read_stream() or msb_file_copy_out_capped()",
 			    mem_sink, &m, NULL))) {
 		msb_buf_free(out);
 		return rc;
@@ -271,7 +295,9 @@ int msb_file_read_stream(msb_sandbox *sb, const char *path, int64_t max_bytes,
 		return msb_fail(MSB_EINVAL, 0, "give the cap in bytes, or 0 for "
 				"none", "max_bytes is negative (%lld)",
 				(long long)max_bytes);
-	rc = read_core(sb, path, max_bytes, user_sink, &s, NULL);
+	rc = read_core(sb, path, max_bytes, "pass a larger max_bytes to "
+		       "msb_file_read_stream() (0 means no cap)", user_sink, &s,
+		       NULL);
 	return rc ? rc : msb_ok();
 }
 
@@ -725,17 +751,26 @@ int msb_file_copy_in(msb_sandbox *sb, const char *host_path,
 	return rc ? rc : msb_ok();
 }
 
+/* Writes what arrives at its offset in fd, skipping the blocks (aligned
+ * to the file's offsets) that are all zeros: they stay holes, and the
+ * final ftruncate gives the file its size. */
 struct fd_sink {
 	int fd;
 	const char *path;
+	uint64_t pos;   /* the offset of the next byte */
+	size_t block;   /* the host file system's block size */
 };
 
-static int fd_sink(void *payload, const uint8_t *data, size_t len)
+static int all_zero(const uint8_t *p, size_t n)
 {
-	struct fd_sink *s = payload;
+	return n == 0 || (p[0] == 0 && !memcmp(p, p + 1, n - 1));
+}
 
+static int fd_write_at(struct fd_sink *s, const uint8_t *data, size_t len,
+		       uint64_t off)
+{
 	while (len > 0) {
-		ssize_t n = write(s->fd, data, len);
+		ssize_t n = pwrite(s->fd, data, len, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -744,7 +779,36 @@ static int fd_sink(void *payload, const uint8_t *data, size_t len)
 					 s->path);
 		data += n;
 		len -= (size_t)n;
+		off += (uint64_t)n;
 	}
+	return 0;
+}
+
+static int fd_sink(void *payload, const uint8_t *data, size_t len)
+{
+	struct fd_sink *s = payload;
+	size_t run = 0, done = 0;  /* run: bytes not zero, before data + done */
+	int rc;
+
+	while (done < len) {
+		size_t k = s->block - (size_t)((s->pos + done) % s->block);
+
+		if (k > len - done)
+			k = len - done;
+		if (all_zero(data + done, k)) {
+			if (run && (rc = fd_write_at(s, data + done - run, run,
+						     s->pos + done - run)))
+				return rc;
+			run = 0;
+		} else {
+			run += k;
+		}
+		done += k;
+	}
+	if (run && (rc = fd_write_at(s, data + len - run, run,
+				     s->pos + len - run)))
+		return rc;
+	s->pos += len;
 	return 0;
 }
 
@@ -765,10 +829,16 @@ static mode_t current_umask(void)
 int msb_file_copy_out(msb_sandbox *sb, const char *sandbox_path,
 		      const char *host_path)
 {
+	return msb_file_copy_out_capped(sb, sandbox_path, host_path, 0);
+}
+
+int msb_file_copy_out_capped(msb_sandbox *sb, const char *sandbox_path,
+			     const char *host_path, int64_t max_bytes)
+{
 	unsigned int mode = 0644;
 	struct stat hst;
 	struct fd_sink s;
-	char *tmp = NULL;
+	char *tmp = NULL, hint[256];
 	const char *slash;
 	size_t dlen;
 	int rc, fd;
@@ -776,6 +846,16 @@ int msb_file_copy_out(msb_sandbox *sb, const char *sandbox_path,
 	if ((rc = msb_check_sb(sb)) || (rc = check_path(sandbox_path, "sandbox_path")) ||
 	    (rc = check_host_path(host_path, "host_path")))
 		return rc;
+	if (max_bytes < 0)
+		return msb_fail(MSB_EINVAL, 0, "give the cap in bytes, or 0 for "
+				"the sandbox's disk size", "max_bytes is "
+				"negative (%lld)", (long long)max_bytes);
+	if (!max_bytes)
+		max_bytes = sb->config.disk_bytes;
+	snprintf(hint, sizeof(hint), "to copy more than %lld bytes, pass a "
+		 "larger max_bytes to msb_file_copy_out_capped() (msb cp "
+		 "--max-size SIZE); the default cap is the sandbox's disk size",
+		 (long long)max_bytes);
 	if (stat(host_path, &hst) == 0 && S_ISDIR(hst.st_mode))
 		return msb_fail(MSB_EINVAL, 0, "give the destination file's "
 				"path, not its directory", "host path "
@@ -800,7 +880,13 @@ int msb_file_copy_out(msb_sandbox *sb, const char *sandbox_path,
 	}
 	s.fd = fd;
 	s.path = host_path;
-	rc = read_core(sb, sandbox_path, 0, fd_sink, &s, &mode);
+	s.pos = 0;
+	s.block = fstat(fd, &hst) == 0 && hst.st_blksize >= 512 &&
+		  hst.st_blksize <= COPY_BUF ? (size_t)hst.st_blksize : 4096;
+	rc = read_core(sb, sandbox_path, max_bytes, hint, fd_sink, &s, &mode);
+	/* The size, holes at the end included. */
+	if (!rc && ftruncate(fd, (off_t)s.pos) < 0)
+		rc = host_fail(errno, "cannot write the host file", host_path);
 	if (!rc && fchmod(fd, (mode_t)mode & ~current_umask()) < 0)
 		rc = host_fail(errno, "cannot set the mode of", host_path);
 	if (close(fd) < 0 && !rc)

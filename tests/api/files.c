@@ -3,10 +3,12 @@
  * empty, 20 MiB), append and exclusive creation, modes, stat, exists,
  * list, mkdir -p, recursive remove, rename, host copies, and the hostile
  * cases: symlinks and ".." planted in the sandbox, /proc magic links,
- * FIFOs, devices, size caps, a full disk, bad arguments.
+ * FIFOs, devices, size caps, a full disk, copies out of huge and sparse
+ * files, bad arguments.
  */
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 
 #include "tap.h"
@@ -761,6 +763,114 @@ static void test_caps(void)
 	msb_sandbox_free(small);
 }
 
+/* Nothing in dir but the names given (NULL-terminated). */
+static int dir_only(const char *dir, const char *const *keep)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int others = 0;
+
+	while (d && (e = readdir(d))) {
+		int k = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+		for (const char *const *n = keep; *n && !k; n++)
+			k = !strcmp(e->d_name, *n);
+		if (!k) {
+			diag("left on the host: %s/%s", dir, e->d_name);
+			others++;
+		}
+	}
+	if (d)
+		closedir(d);
+	return d && others == 0;
+}
+
+static long long free_mib(const char *dir)
+{
+	struct statvfs v;
+	return statvfs(dir, &v) < 0 ? -1 :
+	       (long long)((unsigned long long)v.f_bavail * v.f_frsize >> 20);
+}
+
+/* A sparse file's apparent size costs the sandbox nothing: a copy out is
+ * capped (by default at the disk size) and keeps holes. */
+static void test_copy_out_caps(void)
+{
+	char dir[] = "/tmp/msbt-copyout-XXXXXX", dst[256];
+	msb_buf b, h;
+	struct stat st;
+	long long before, after;
+	int rc;
+
+	if (!mkdtemp(dir))
+		bail_out("mkdtemp: %s", strerror(errno));
+	snprintf(dst, sizeof dst, "%s/big", dir);
+	ok(sh_ok("truncate -s 100G /tmp/big"), "inside: truncate -s 100G /tmp/big");
+
+	before = free_mib(dir);
+	rc = msb_file_copy_out(sb, "/tmp/big", dst);
+	after = free_mib(dir);
+	is_int(rc, MSB_ETOOBIG, "copy_out of the 100G sparse file: MSB_ETOOBIG");
+	ok(strstr(msb_error_last()->message, "cap of 536870912 bytes") != NULL,
+	   "the message names the cap, the disk size (%s)", msb_error_last()->message);
+	ok(strstr(msb_error_last()->hint, "msb_file_copy_out_capped") &&
+	   strstr(msb_error_last()->hint, "--max-size"),
+	   "the hint says how to raise it (%s)", msb_error_last()->hint);
+	ok(dir_only(dir, (const char *const[]){ NULL }), "nothing is left on the host");
+	ok(before >= 0 && after >= before - 256,
+	   "the host's free space is unchanged (%lld MiB before, %lld after)",
+	   before, after);
+
+	rc = msb_file_copy_out_capped(sb, "/tmp/big", dst, 1ll << 30);
+	ok(rc == MSB_ETOOBIG && strstr(msb_error_last()->message, "1073741824"),
+	   "copy_out_capped under 1 GiB: MSB_ETOOBIG naming that cap (%s)",
+	   msb_error_last()->message);
+	is_int(msb_file_copy_out_capped(sb, "/tmp/big", dst, -1), MSB_EINVAL,
+	       "a negative cap: MSB_EINVAL");
+	is_int(msb_file_copy_out_capped(NULL, "/tmp/big", dst, 0), MSB_EINVAL,
+	       "copy_out_capped: NULL sandbox");
+	ok(dir_only(dir, (const char *const[]){ NULL }), "still nothing on the host");
+
+	rc = rd(&b, "/tmp/big", 0);
+	ok(rc == MSB_ETOOBIG && strstr(msb_error_last()->hint, "max_bytes"),
+	   "msb_file_read of it under the default cap: MSB_ETOOBIG, the hint "
+	   "names max_bytes (%s)", msb_error_last()->hint);
+	rc = rd(&b, "/tmp/big", MiB);
+	ok(rc == MSB_ETOOBIG && strstr(msb_error_last()->message, "1048576"),
+	   "msb_file_read with a 1 MiB cap: MSB_ETOOBIG naming it (%s)",
+	   msb_error_last()->message);
+	sh_ok("rm -f /tmp/big");
+
+	/* 5 MiB with 1 MiB of data in the middle: the holes come out. */
+	uint8_t *p = pattern(MiB, 55), *want = calloc(1, 5 * MiB);
+	if (!want)
+		bail_out("out of memory");
+	memcpy(want + 2 * MiB, p, MiB);
+	ok(wr("/tmp/data", p, MiB, 0, 0644) == 0 &&
+	   sh_ok("truncate -s 5M /tmp/sparse && dd if=/tmp/data of=/tmp/sparse "
+		 "bs=1M seek=2 conv=notrunc 2>/dev/null && rm /tmp/data"),
+	   "inside: a 5 MiB sparse file with 1 MiB of data");
+	snprintf(dst, sizeof dst, "%s/sparse", dir);
+	is_int(msb_file_copy_out_capped(sb, "/tmp/sparse", dst, 10 * MiB), 0,
+	       "copy_out_capped under 10 MiB");
+	h.ptr = (uint8_t *)host_slurp(dst, &h.len);
+	ok(h.ptr && buf_is(&h, want, 5 * MiB), "the host copy has the same 5 MiB");
+	free(h.ptr);
+	free(want);
+	free(p);
+	if (stat(dst, &st) < 0)
+		memset(&st, 0, sizeof st);
+	ok(st.st_size == 5 * MiB &&
+	   st.st_blocks * 512 >= MiB && st.st_blocks * 512 <= MiB + 128 * 1024,
+	   "and is sparse on the host (%lld bytes allocated)",
+	   (long long)st.st_blocks * 512);
+	unlink(dst);
+	is_int(msb_file_copy_out_capped(sb, "/tmp/sparse", dst, 4 * MiB),
+	       MSB_ETOOBIG, "under a 4 MiB cap: MSB_ETOOBIG (apparent size counts)");
+	ok(dir_only(dir, (const char *const[]){ NULL }), "and nothing on the host");
+	sh_ok("rm -f /tmp/sparse");
+	rmdir(dir);
+}
+
 static void test_bad_inputs(void)
 {
 	msb_buf b;
@@ -908,6 +1018,7 @@ int main(void)
 	test_escapes();
 	test_proc_and_devices();
 	test_caps();
+	test_copy_out_caps();
 	test_concurrency();
 	test_bad_inputs();
 

@@ -370,6 +370,34 @@ static void named(void)
 	ok(st != 0 && err[0], "msb cp of a missing sandbox file fails with a message (%d)", st);
 	free(out);
 	free(err);
+
+	/* msb cp of a 100G sparse file: refused, the hint says how to raise
+	 * the cap, nothing lands on the host */
+	unlink(back);
+	st = run("exec clibox -- truncate -s 100G /tmp/big", &out, NULL);
+	is_int(st, 0, "inside clibox: truncate -s 100G /tmp/big");
+	free(out);
+	snprintf(args, sizeof args, "cp clibox:/tmp/big '%s'", back);
+	st = run(args, &out, &err);
+	ok(st == 1 && strstr(err, "cap") && strstr(err, "--max-size"),
+	   "msb cp of a 100G sparse file fails (exit %d) with the cap and "
+	   "--max-size in the hint", st);
+	if (!(st == 1 && strstr(err, "--max-size")))
+		diag("stderr: %s", err);
+	free(out);
+	free(err);
+	ok(access(back, F_OK) < 0, "and leaves no file on the host");
+	snprintf(args, sizeof args, "cp --max-size 1M clibox:/tmp/copied '%s'", back);
+	check(args, 0, "msb cp --max-size 1M of a small file");
+	snprintf(args, sizeof args, "cp --max-size 10 clibox:/tmp/copied '%s'", back);
+	st = run(args, &out, &err);
+	ok(st == 1 && strstr(err, "10 bytes"),
+	   "msb cp --max-size 10 of a larger file fails naming the cap (%d)", st);
+	free(out);
+	free(err);
+	snprintf(args, sizeof args, "cp --max-size 1M '%s' clibox:/tmp/x", src);
+	check(args, 2, "msb cp --max-size of a copy in is a usage error");
+	check("cp --max-size lots clibox:/tmp/copied /tmp/x", 2, "a bad --max-size");
 	unlink(src);
 	unlink(back);
 

@@ -2807,6 +2807,14 @@ extern "C" {
         host_path: *const ::std::os::raw::c_char,
     ) -> ::std::os::raw::c_int;
 }
+extern "C" {
+    pub fn msb_file_copy_out_capped(
+        sb: *mut msb_sandbox,
+        sandbox_path: *const ::std::os::raw::c_char,
+        host_path: *const ::std::os::raw::c_char,
+        max_bytes: i64,
+    ) -> ::std::os::raw::c_int;
+}
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct msb_host_info {
