@@ -1,6 +1,7 @@
 /*
- * wire.c - encode and decode the handshake's records and the error object
- * (see wire.h); both libmsb and msb-agent link this file.
+ * wire.c - encode and decode the handshake's records, the error object
+ * and byte strings (paths, argv, env: bytes that need not be UTF-8) (see
+ * wire.h); both libmsb and msb-agent link this file.
  */
 #include "wire.h"
 
