@@ -11,7 +11,9 @@
  * place (libmsb/error.c). docs/PROTOCOL.md describes the same records.
  *
  * Decoders treat their input as hostile: unknown codes become
- * MSB_WIRE_ERROR, strings are copied, limits are range-checked.
+ * MSB_WIRE_ERROR, strings are copied, limits are range-checked. Strings
+ * that are bytes on Linux (paths, env, argv) travel as byte strings
+ * (msb_wire_bytes_encode), so that no byte is lost or refused on the way.
  */
 #ifndef MSB_WIRE_H
 #define MSB_WIRE_H
@@ -44,7 +46,9 @@ enum msb_wire_code {
 	MSB_WIRE_CODE_LAST = MSB_WIRE_ETOOBIG /* the most negative known code */
 };
 
-/* An error object: {"code", "message", "hint", "errno"}. */
+/* An error object: {"code", "message", "hint", "errno"}. Messages are
+ * text: msb_wire_error_encode() writes a byte that is not UTF-8 (from a
+ * path in the message) as "\xNN". */
 struct msb_wire_error {
 	int code;           /* an msb_wire_code */
 	int os_errno;       /* 0, or an errno value below 4096 */
@@ -72,6 +76,32 @@ json_t *msb_wire_failed_reply(const struct msb_wire_error *e);
  * MSB_WIRE_ERROR, an errno out of range 0, a missing message "the sandbox
  * reported an error". obj may be NULL or not an object. */
 void msb_wire_error_decode(const json_t *obj, struct msb_wire_error *e);
+
+/*
+ * Byte strings. argv elements, env entries, paths and names are bytes on
+ * Linux, JSON strings are UTF-8 text. A byte string travels as a JSON
+ * string when its bytes are UTF-8 without NUL (so text looks as it always
+ * did), else as {"b64": "<the bytes in base64>"} (RFC 4648, padded).
+ */
+/* 1 if s[0..n) is UTF-8 (no overlong forms, no surrogates, nothing above
+ * U+10FFFF) without NUL. */
+int msb_wire_is_text(const char *s, size_t n);
+/* The JSON value for the bytes p[0..n) (a new reference, or NULL without
+ * memory). */
+json_t *msb_wire_bytes_encode(const void *p, size_t n);
+/* The same for a C string. */
+json_t *msb_wire_str_encode(const char *s);
+/* Decode a byte string: 0 with *out (malloc'd, NUL-terminated; free it)
+ * and *len; -1 when v is not one (neither a string nor {"b64"} of valid
+ * base64, or NULL); -2 without memory. */
+int msb_wire_bytes_decode(const json_t *v, char **out, size_t *len);
+/* The same for a C string: -1 also when the bytes hold a NUL. */
+int msb_wire_str_decode(const json_t *v, char **out);
+/* A JSON array of C strings into a NULL-terminated vector (*out, free it
+ * with msb_wire_strv_free()). Returns 0; -1 when arr is not an array or
+ * its element *bad is not a C string; -2 without memory. */
+int msb_wire_strv_decode(const json_t *arr, char ***out, size_t *bad);
+void msb_wire_strv_free(char **v);
 
 /* How a limit ended up enforced. */
 enum msb_wire_enforcement {

@@ -370,13 +370,77 @@ static int open_pty(int *master, char *slave, size_t slave_size,
 	return 0;
 }
 
+/*
+ * The request's argv, env and cwd: byte strings (common/wire.h), decoded
+ * here. launch_env() takes the env as a JSON array of "K=V": the decoded
+ * bytes go into strings jansson does not check (they are never dumped).
+ * An entry that is not KEY=VALUE is refused, not dropped. Returns 0, or
+ * -1 with the error sent.
+ */
+static int exec_args(struct client *c, uint32_t id, const json_t *req,
+		     char ***argv, json_t **env, char **cwd)
+{
+	const json_t *jcwd = json_object_get(req, "cwd");
+	const json_t *jenv = json_object_get(req, "env");
+	char **v = NULL;
+	size_t bad;
+	int rc;
+
+	if ((rc = msb_wire_strv_decode(json_object_get(req, "argv"), argv, &bad)))
+		goto fail_argv;
+	if (jcwd && !json_is_null(jcwd) && (rc = msb_wire_str_decode(jcwd, cwd)))
+		goto fail_cwd;
+	if (!jenv || json_is_null(jenv))
+		return 0;
+	if ((rc = msb_wire_strv_decode(jenv, &v, &bad)))
+		goto fail_env;
+	if (!(*env = json_array()))
+		goto fail_mem;
+	for (bad = 0; v[bad]; bad++) {
+		if (!strchr(v[bad], '=') || v[bad][0] == '=') {
+			client_error(c, id, MSB_WIRE_EINVAL, 0, "write each entry "
+				     "as KEY=VALUE", "env entry %zu (\"%.64s\") is "
+				     "not KEY=VALUE", bad, v[bad]);
+			msb_wire_strv_free(v);
+			return -1;
+		}
+		if (json_array_append_new(*env, json_string_nocheck(v[bad])))
+			goto fail_mem;
+	}
+	msb_wire_strv_free(v);
+	return 0;
+fail_argv:
+	if (rc == -1) {
+		client_error(c, id, MSB_WIRE_EINVAL, 0, "", "argv[%zu] is not a "
+			     "byte string without NUL", bad);
+		return -1;
+	}
+	goto fail_mem;
+fail_cwd:
+	if (rc == -1) {
+		client_error(c, id, MSB_WIRE_EINVAL, 0, "", "cwd is not a byte "
+			     "string without NUL");
+		return -1;
+	}
+	goto fail_mem;
+fail_env:
+	if (rc == -1) {
+		client_error(c, id, MSB_WIRE_EINVAL, 0, "", "env entry %zu is not "
+			     "a byte string without NUL", bad);
+		return -1;
+	}
+fail_mem:
+	msb_wire_strv_free(v);
+	client_error(c, id, MSB_WIRE_ENOMEM, ENOMEM, "", "exec");
+	return -1;
+}
+
 void op_exec(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 {
 	const struct agent_config *cfg = agent_config(a);
 	const json_t *jargv = json_object_get(req, "argv");
 	const json_t *jenv = json_object_get(req, "env");
 	const json_t *jpty = json_object_get(req, "pty");
-	const char *cwd = json_string_value(json_object_get(req, "cwd"));
 	int want_stdin = json_is_true(json_object_get(req, "stdin"));
 	int events = json_is_true(json_object_get(req, "events"));
 	json_int_t timeout = json_integer_value(json_object_get(req, "timeout_ms"));
@@ -390,7 +454,8 @@ void op_exec(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 	struct launch_spec spec = { 0 };
 	struct launch_failure fail;
 	struct job *job = NULL;
-	char **argv = NULL, **env = NULL;
+	char **argv = NULL, **env = NULL, *cwd = NULL;
+	json_t *xenv = NULL;
 	pid_t pid;
 
 	if (!json_is_array(jargv) || argc == 0 || argc > MAX_ARGS ||
@@ -405,19 +470,13 @@ void op_exec(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 			     "too many commands running (%d)", MAX_JOBS);
 		return;
 	}
-	argv = calloc(argc + 1, sizeof(char *));
-	env = launch_env(cfg, jenv);
+	if (exec_args(c, id, req, &argv, &xenv, &cwd) < 0)
+		goto out;
+	env = launch_env(cfg, xenv);
 	job = calloc(1, sizeof(*job));
-	if (!argv || !env || !job) {
+	if (!env || !job) {
 		client_error(c, id, MSB_WIRE_ENOMEM, ENOMEM, "", "exec");
 		goto out;
-	}
-	for (size_t i = 0; i < argc; i++) {
-		argv[i] = (char *)json_string_value(json_array_get(jargv, i));
-		if (!argv[i]) {
-			client_error(c, id, MSB_WIRE_EINVAL, 0, "", "argv[%zu] is not a string", i);
-			goto out;
-		}
 	}
 	if (jpty) {
 		if (open_pty(&master, slave, sizeof(slave), rows ? (unsigned)rows : 24,
@@ -530,8 +589,10 @@ out:
 	if (in[1] >= 0) close(in[1]);
 	if (master >= 0) close(master);
 	free(job);
-	free(argv);
+	msb_wire_strv_free(argv);
 	free(env);
+	json_decref(xenv);
+	free(cwd);
 }
 
 /* {"op":"resize","target":ID,"rows":R,"cols":C}: the PTY job that this
@@ -574,8 +635,9 @@ void op_ps(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 
 	for (struct job *j = jobs; j; j = j->next)
 		if (j->pid > 0)
-			json_array_append_new(list, json_pack("{s:i,s:s,s:b,s:I}",
-				"pid", (int)j->pid, "command", j->command ? j->command : "",
+			json_array_append_new(list, json_pack("{s:i,s:o,s:b,s:I}",
+				"pid", (int)j->pid,
+				"command", msb_wire_str_encode(j->command ? j->command : ""),
 				"pty", j->pty, "started_ms", (json_int_t)j->started_ms));
 	client_reply(c, id, json_pack("{s:b,s:o}", "ok", 1, "processes", list));
 }

@@ -49,6 +49,7 @@
 #include <sys/stat.h>
 
 #include "wire.h"
+#include "base.h"
 #include "client.h"
 #include "files.h"
 #include "files_req.h"
@@ -398,7 +399,7 @@ static void do_rename(struct agent *a, struct client *c, uint32_t id,
 		      const json_t *req)
 {
 	char n1[NAME_MAX + 1], n2[NAME_MAX + 1];
-	const char *from, *to;
+	_cleanup_free_ char *from = NULL, *to = NULL;
 	int d1, d2, e;
 
 	if (!(from = file_req_path(c, id, req, "from")) ||
@@ -430,7 +431,7 @@ static void do_rename(struct agent *a, struct client *c, uint32_t id,
 void op_file(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 {
 	const char *action = json_string_value(json_object_get(req, "action"));
-	const char *path;
+	_cleanup_free_ char *path = NULL;
 
 	if (!action) {
 		client_error(c, id, MSB_WIRE_EINVAL, 0, "", "file request without action");

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -106,21 +107,28 @@ void file_fail_errno(struct agent *a, struct client *c, uint32_t id, int e,
 	file_map_errno(a, e, &f);
 	client_error(c, id, f.code, e, f.hint, "%s \"%.256s\"", what, path);
 }
-/* The request's path: a non-empty string without NULs. */
-const char *file_req_path(struct client *c, uint32_t id, const json_t *req,
-			  const char *key)
+/* The request's path: a byte string (common/wire.h), not empty, without
+ * NULs. */
+char *file_req_path(struct client *c, uint32_t id, const json_t *req,
+		    const char *key)
 {
-	const json_t *j = json_object_get(req, key);
-	const char *s = json_string_value(j);
+	char *s = NULL;
+	int rc = msb_wire_str_decode(json_object_get(req, key), &s);
 
-	if (!s || !s[0] || strlen(s) != json_string_length(j)) {
+	if (rc == -2) {
+		client_error(c, id, MSB_WIRE_ENOMEM, ENOMEM, "", "file");
+		return NULL;
+	}
+	if (rc || !s[0]) {
 		client_error(c, id, MSB_WIRE_EINVAL, 0, "pass a non-empty path "
 			     "without NUL bytes", "bad or missing \"%s\"", key);
+		free(s);
 		return NULL;
 	}
 	if (strlen(s) >= PATH_MAX) {
 		client_error(c, id, MSB_WIRE_EINVAL, 0, "shorten the path",
 			     "the path is longer than %d bytes", PATH_MAX - 1);
+		free(s);
 		return NULL;
 	}
 	return s;

@@ -27,10 +27,11 @@ void file_map_errno(const struct agent *a, int e, struct file_err *f);
 void file_fail_errno(struct agent *a, struct client *c, uint32_t id, int e,
 		     const char *what, const char *path);
 
-/* The request's path under `key`: a non-empty string without NULs, shorter
- * than PATH_MAX; NULL (and an error sent) when it is not one. */
-const char *file_req_path(struct client *c, uint32_t id, const json_t *req,
-			  const char *key);
+/* The request's path under `key`: a byte string (common/wire.h), not
+ * empty, without NULs, shorter than PATH_MAX; malloc'd (free it), or NULL
+ * (and an error sent) when it is not one. */
+char *file_req_path(struct client *c, uint32_t id, const json_t *req,
+		    const char *key);
 
 /* An optional non-negative integer field; -1 (and an error sent) when it
  * is not one. */

@@ -1,5 +1,6 @@
 /*
- * command.c - running commands in a sandbox.
+ * command.c - running commands in a sandbox: the exec CALL (argv, env and
+ * cwd as byte strings, common/wire.h), its output and its result.
  */
 #include <errno.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include "conn.h"
 #include "error.h"
 #include "sandbox.h"
+#include "wire.h"
 
 int msb_command_options_init(msb_command_options *opts, unsigned int version)
 {
@@ -71,46 +73,44 @@ int msb_command_check(const msb_command_options *o)
 	return 0;
 }
 
-static json_t *exec_call(const msb_command_options *o, int64_t cap)
+/* A JSON array of the byte strings in v (NULL-terminated; v may be NULL),
+ * after the strings in first; NULL without memory. */
+json_t *msb_bytes_array(const char *const *first, const char *const *v)
 {
-	json_t *argv = json_array(), *env = json_array(), *call;
+	json_t *a = json_array();
 
-	for (const char *const *a = o->argv; *a; a++)
-		json_array_append_new(argv, json_string(*a));
-	for (const char *const *e = o->env; e && *e; e++)
-		json_array_append_new(env, json_string(*e));
-	call = json_pack("{s:s,s:o,s:o,s:b,s:I,s:I}", "op", "exec",
-			 "argv", argv, "env", env,
-			 "stdin", o->stdin_data != NULL,
-			 "timeout_ms", (json_int_t)o->timeout_ms,
-			 "output_cap", (json_int_t)cap);
-	if (call && o->cwd)
-		json_object_set_new(call, "cwd", json_string(o->cwd));
-	return call;
+	for (const char *const *p = first; a && p && *p; p++)
+		if (json_array_append_new(a, msb_wire_str_encode(*p)))
+			goto fail;
+	for (const char *const *p = v; a && p && *p; p++)
+		if (json_array_append_new(a, msb_wire_str_encode(*p)))
+			goto fail;
+	return a;
+fail:
+	json_decref(a);
+	return NULL;
 }
 
-/* An argv string that jansson refused (not UTF-8) is caught here. */
-static int check_call(const json_t *call, const msb_command_options *o)
-{
-	size_t n = 0;
-
-	while (o->argv[n])
-		n++;
-	if (!call || json_array_size(json_object_get(call, "argv")) != n)
-		return msb_fail(MSB_EINVAL, 0, "pass argv, env and cwd as UTF-8 "
-				"strings", "argv, env or cwd is not valid UTF-8");
-	return 0;
-}
-
+/*
+ * argv, env and cwd are byte strings, and travel as such (see
+ * common/wire.h): none is refused for its bytes, none is dropped.
+ */
 int msb_exec_call(json_t **out, const msb_command_options *o, int64_t cap)
 {
-	json_t *call = exec_call(o, cap);
-	int rc = check_call(call, o);
+	json_t *call = json_pack("{s:s,s:o,s:o,s:b,s:I,s:I}", "op", "exec",
+				 "argv", msb_bytes_array(NULL, o->argv),
+				 "env", msb_bytes_array(NULL, o->env),
+				 "stdin", o->stdin_data != NULL,
+				 "timeout_ms", (json_int_t)o->timeout_ms,
+				 "output_cap", (json_int_t)cap);
 
-	if (rc) {
+	if (call && o->cwd &&
+	    json_object_set_new(call, "cwd", msb_wire_str_encode(o->cwd))) {
 		json_decref(call);
-		return rc;
+		call = NULL;
 	}
+	if (!call)
+		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
 	*out = call;
 	return 0;
 }

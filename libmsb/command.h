@@ -16,7 +16,12 @@ struct request;
 
 #define MSB_DEFAULT_OUTPUT_CAP (16ll << 20)
 int msb_command_check(const msb_command_options *o);
-/* The exec CALL for o (output capped at cap bytes per stream). */
+/* The JSON array of the byte strings in first, then in v (each
+ * NULL-terminated, or NULL), as common/wire.h encodes them; NULL without
+ * memory. */
+json_t *msb_bytes_array(const char *const *first, const char *const *v);
+/* The exec CALL for o (output capped at cap bytes per stream); argv, env
+ * and cwd travel as byte strings. */
 int msb_exec_call(json_t **out, const msb_command_options *o, int64_t cap);
 /* Append to b, keeping at most cap bytes (sets *truncated past it). 0 or -1. */
 int msb_buf_append(msb_buf *b, const uint8_t *d, size_t n, int64_t cap,

@@ -6,10 +6,10 @@
  * does the path confinement). Data goes up as STDIN frames of at most
  * MSB_DATA_CHUNK bytes ended by an empty one, and comes down as STDOUT
  * frames; the REPLY carries the byte count, which is checked. The agent is
- * not trusted: sizes are capped here as well, listings are validated.
- * A copy out is capped too (by default at the sandbox's disk size: a huge
- * sparse file costs the sandbox nothing but must not fill the host), and
- * skips blocks of zeros, so a sparse file comes out sparse.
+ * not trusted: sizes are capped here as well, listings are validated. A
+ * copy out is capped (by default at the disk size: a sparse file must not
+ * fill the host) and skips zeros, so a sparse file comes out sparse.
+ * Paths are bytes (common/wire.h): any name is carried exactly.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +23,7 @@
 #include "conn.h"
 #include "error.h"
 #include "sandbox.h"
+#include "wire.h"
 #include "wire_abi.h"
 
 #define DEFAULT_READ_CAP (64ll << 20)
@@ -58,16 +59,15 @@ static int check_host_path(const char *path, const char *what)
 }
 
 
-/* {"op":"file","action":action,"path":path}; NULL (error raised) when the
- * path is not UTF-8. */
+/* {"op":"file","action":action,"path":path}, the path a byte string
+ * (common/wire.h); NULL (error raised) without memory. */
 static json_t *file_call(const char *action, const char *path)
 {
-	json_t *call = json_pack("{s:s,s:s,s:s}", "op", "file", "action",
-				 action, "path", path);
+	json_t *call = json_pack("{s:s,s:s,s:o}", "op", "file", "action",
+				 action, "path", msb_wire_str_encode(path));
 
 	if (!call)
-		msb_fail(MSB_EINVAL, 0, "pass paths as UTF-8 strings",
-			 "path \"%.200s\" is not valid UTF-8", path);
+		msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
 	return call;
 }
 
@@ -635,11 +635,11 @@ int msb_file_rename(msb_sandbox *sb, const char *from, const char *to)
 	if ((rc = msb_check_sb(sb)) || (rc = check_path(from, "from")) ||
 	    (rc = check_path(to, "to")))
 		return rc;
-	call = json_pack("{s:s,s:s,s:s,s:s}", "op", "file", "action", "rename",
-			 "from", from, "to", to);
+	call = json_pack("{s:s,s:s,s:o,s:o}", "op", "file", "action", "rename",
+			 "from", msb_wire_str_encode(from),
+			 "to", msb_wire_str_encode(to));
 	if (!call)
-		return msb_fail(MSB_EINVAL, 0, "pass paths as UTF-8 strings",
-				"from or to is not valid UTF-8");
+		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
 	return simple_call(sb, call);
 }
 

@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "error.h"
 #include "sandbox.h"
+#include "wire.h"
 
 #define START_TIMEOUT_MS 30000
 #define FREE_TIMEOUT_MS 5000
@@ -105,9 +106,9 @@ int msb_pty_open(msb_process **out, msb_sandbox *sb, const msb_pty_options *o)
 		"/bin/sh", "-c", "command -v bash >/dev/null 2>&1 && exec bash -i || exec sh -i",
 		NULL
 	};
+	static const char *const term[] = { "TERM=xterm-256color", NULL };
 	const char *const *argv;
-	json_t *jargv, *env, *call;
-	size_t n;
+	json_t *call;
 	int rc;
 
 	if (!out)
@@ -126,28 +127,19 @@ int msb_pty_open(msb_process **out, msb_sandbox *sb, const msb_pty_options *o)
 	if ((rc = msb_check_env(o->env, NULL, "pty env")))
 		return rc;
 	argv = o->argv ? o->argv : shell;
-	jargv = json_array();
-	env = json_array();
-	json_array_append_new(env, json_string("TERM=xterm-256color"));
-	for (n = 0; argv[n]; n++)
-		json_array_append_new(jargv, json_string(argv[n]));
-	for (const char *const *e = o->env; e && *e; e++)
-		json_array_append_new(env, json_string(*e));
-	if (json_array_size(jargv) != n) {
-		json_decref(jargv);
-		json_decref(env);
-		return msb_fail(MSB_EINVAL, 0, "pass argv as UTF-8 strings",
-				"argv is not valid UTF-8");
-	}
 	call = json_pack("{s:s,s:o,s:o,s:{s:i,s:i},s:I}", "op", "exec",
-			 "argv", jargv, "env", env,
+			 "argv", msb_bytes_array(NULL, argv),
+			 "env", msb_bytes_array(term, o->env),
 			 "pty", "rows", o->rows ? o->rows : 24,
 			 "cols", o->cols ? o->cols : 80,
 			 "output_cap", (json_int_t)INT64_MAX);
+	if (call && o->cwd &&
+	    json_object_set_new(call, "cwd", msb_wire_str_encode(o->cwd))) {
+		json_decref(call);
+		call = NULL;
+	}
 	if (!call)
 		return msb_fail(MSB_ENOMEM, ENOMEM, NULL, "out of memory");
-	if (o->cwd)
-		json_object_set_new(call, "cwd", json_string(o->cwd));
 	return start(out, sb, call, NULL, 0, 1);
 }
 
@@ -388,12 +380,14 @@ int msb_process_list_all(msb_process_list **out, msb_sandbox *sb)
 	}
 	for (i = 0; i < n; i++) {
 		const json_t *it = json_array_get(items, i);
-		const char *cmd = json_string_value(json_object_get(it, "command"));
+		char *cmd = NULL;
+		/* argv joined: a byte string; "" when the agent sent none */
+		int r = msb_wire_str_decode(json_object_get(it, "command"), &cmd);
 
 		l->items[i].pid = json_integer_value(json_object_get(it, "pid"));
 		l->items[i].pty = json_is_true(json_object_get(it, "pty"));
 		l->items[i].started_ms = json_integer_value(json_object_get(it, "started_ms"));
-		l->items[i].command = strdup(cmd ? cmd : "");
+		l->items[i].command = r == -1 ? strdup("") : cmd;
 		l->len = i + 1;
 		if (!l->items[i].command) {
 			msb_process_list_free(l);

@@ -382,6 +382,12 @@ int msb_sandbox_create(msb_sandbox **out, const msb_sandbox_options *user)
 		return msb_fail(MSB_EINVAL, 0, "use 1 to 128 characters, or "
 				"NULL for a generated name",
 				"sandbox name is empty or too long");
+	/* A name is text (it is shown, and is the default hostname); the
+	 * paths and env below are bytes, and travel as such. */
+	if (o->name && !msb_wire_is_text(o->name, strlen(o->name)))
+		return msb_fail(MSB_EINVAL, 0, "give the name as UTF-8 text, "
+				"or NULL for a generated one", "the sandbox name must be "
+				"UTF-8 (\"%.128s\" is not)", o->name);
 	if (o->workdir && (rc = check_sandbox_path(o->workdir, "workdir")))
 		return rc;
 	if (o->version >= 4 && o->hostname && (rc = check_hostname(o->hostname)))

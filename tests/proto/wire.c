@@ -89,6 +89,112 @@ static void config_round_trip(void)
 	json_decref(hello);
 }
 
+/* Byte strings: text stays a JSON string, anything else travels as
+ * {"b64"}, and both come back byte for byte; a hostile peer's malformed
+ * ones are refused. */
+static void byte_strings(void)
+{
+	static const struct { const char *s; size_t n; int text; } cases[] = {
+		{ "plain", 5, 1 },
+		{ "", 0, 1 },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, 1 },
+		{ "\xff\xfe ok", 5, 0 },          /* never in UTF-8 */
+		{ "a\xc3", 2, 0 },                /* cut short */
+		{ "\xc0\xaf", 2, 0 },             /* overlong '/' */
+		{ "\xed\xa0\x80", 3, 0 },         /* a surrogate */
+		{ "\xf4\x90\x80\x80", 4, 0 },     /* above U+10FFFF */
+		{ "a\0b", 3, 0 },                 /* NUL */
+		{ "\x01\x02", 2, 1 },             /* control bytes are UTF-8 */
+		{ "\x80", 1, 0 }, { "\x80\x81", 2, 0 }, { "\x80\x81\x82", 3, 0 },
+	};
+	char *out;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *j = msb_wire_bytes_encode(cases[i].s, cases[i].n);
+
+		ok(j && (cases[i].text ? json_is_string(j) :
+			 json_is_string(json_object_get(j, "b64"))),
+		   "case %zu travels as %s", i, cases[i].text ? "a string" : "b64");
+		ok(msb_wire_bytes_decode(j, &out, &len) == 0 && len == cases[i].n &&
+		   !memcmp(out, cases[i].s, len) && out[len] == '\0',
+		   "case %zu comes back byte for byte", i);
+		free(out);
+		json_decref(j);
+	}
+
+	json_t *j = msb_wire_str_encode("\xff");
+	char *dump = json_dumps(j, JSON_COMPACT);
+	is_str(dump, "{\"b64\":\"/w==\"}", "the form on the wire");
+	free(dump);
+	json_decref(j);
+
+	static const char *const bad[] = {
+		"{\"b64\":\"/w=\"}", "{\"b64\":\"/w\"}", "{\"b64\":\"/x==\"}",
+		"{\"b64\":\"/w==/w==\"}", "{\"b64\":\"a*==\"}", "{\"b64\":7}",
+		"{\"b64\":\"/w==\",\"x\":1}", "{}", "[\"a\"]", "12", "null",
+		"{\"b64\":\"=AAA\"}", "{\"b64\":\"AA=A\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		j = json_loads(bad[i], JSON_DECODE_ANY, NULL);
+		is_int(msb_wire_bytes_decode(j, &out, &len), -1, "%s is refused", bad[i]);
+		ok(out == NULL, "and leaves nothing to free");
+		json_decref(j);
+	}
+	is_int(msb_wire_bytes_decode(NULL, &out, &len), -1, "a missing one is refused");
+
+	j = msb_wire_bytes_encode("a\0b", 3);
+	is_int(msb_wire_str_decode(j, &out), -1, "a C string with a NUL inside is refused");
+	json_decref(j);
+	j = json_stringn("a\0b", 3);
+	is_int(msb_wire_str_decode(j, &out), -1, "also as \\u0000 in a JSON string");
+	json_decref(j);
+
+	/* The configuration's byte strings. */
+	char *env[] = { "K\xe9Y=\xff\xfe", NULL };
+	struct msb_wire_volume vols[] = { { "/srv/\xff", "/mnt/\xfe", 1 } };
+	struct msb_wire_config in = {
+		.name = "box", .memory_bytes = 1 << 20, .cpus = 1, .pids = 8,
+		.disk_bytes = 1 << 20, .env = env, .workdir = "/w\xff",
+		.rootfs = "/r\xfe", .volumes = vols, .volumes_len = 1,
+		.socket_path = "/home/\xe9/s",
+	}, cfg;
+	const char *why = "";
+	json_t *hello = msb_wire_hello_encode(&in);
+
+	ok(hello != NULL, "a configuration with bytes that are not UTF-8 encodes");
+	is_int(msb_wire_hello_decode(hello, &cfg, &why), 0, "and decodes (%s)", why);
+	if (cfg.env && cfg.volumes_len == 1) {
+		is_str(cfg.env[0], env[0], "env, exactly");
+		is_str(cfg.workdir, in.workdir, "workdir, exactly");
+		is_str(cfg.rootfs, in.rootfs, "rootfs, exactly");
+		is_str(cfg.volumes[0].host_path, vols[0].host_path, "volume host path");
+		is_str(cfg.volumes[0].sandbox_path, vols[0].sandbox_path, "volume path");
+		is_str(cfg.socket_path, in.socket_path, "socket path");
+	} else {
+		skip(6, "no configuration");
+	}
+	msb_wire_config_release(&cfg);
+	json_object_set_new(json_object_get(hello, "config"), "workdir",
+			    json_pack("{s:s}", "b64", "!!"));
+	is_int(msb_wire_hello_decode(hello, &cfg, &why), -1, "a malformed one is refused");
+	ok(strstr(why, "byte string") != NULL, "and says so (%s)", why);
+	msb_wire_config_release(&cfg);
+	json_decref(hello);
+
+	/* Messages are text: bytes that are not UTF-8 are shown, not lost. */
+	struct msb_wire_error e, got;
+	json_t *reply;
+
+	msb_wire_fail(&e, MSB_WIRE_ENOTFOUND, 0, "h\xff", "cannot read \"/tmp/\xff\xc3\"");
+	reply = msb_wire_failed_reply(&e);
+	ok(reply != NULL, "an error naming a path that is not UTF-8 encodes");
+	msb_wire_error_decode(json_object_get(reply, "error"), &got);
+	is_str(got.message, "cannot read \"/tmp/\\xff\\xc3\"", "its message shows the bytes");
+	is_str(got.hint, "h\\xff", "and so does its hint");
+	json_decref(reply);
+}
+
 static void ready_round_trip(void)
 {
 	struct msb_wire_ready in = {
@@ -199,6 +305,7 @@ static void frame_read(void)
 int main(void)
 {
 	config_round_trip();
+	byte_strings();
 	ready_round_trip();
 	error_taming();
 	names();
