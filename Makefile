@@ -318,6 +318,7 @@ bench: all $(BENCH) $(B)/bench/msb-vmm-bench
 # The fuzz targets (libFuzzer, clang, ASan and UBSan), each a program of
 # its own: $(B)/fuzz/fuzz_frame (the frame decoder, common/proto.c),
 # fuzz_wire (the wire schema's decoders of JSON bodies, common/wire.c),
+# fuzz_units (the CLI's parsers of sizes and durations, cli/units.c),
 # fuzz_virtq (the split virtqueue), fuzz_console (the multiport
 # virtio-console through its MMIO registers).  `make fuzz` builds them and
 # runs each for FUZZ_SECONDS; new corpus entries go to $(B)/fuzz/corpus*,
@@ -326,7 +327,8 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_SAN     := -fsanitize=fuzzer,address,undefined
 FUZZ_CFLAGS  := -std=gnu11 -g -O1 $(WARN) $(DEPFLAGS) $(FUZZ_SAN)
-FUZZERS      := $(B)/fuzz/fuzz_frame $(B)/fuzz/fuzz_wire $(B)/fuzz/fuzz_virtq $(B)/fuzz/fuzz_console
+FUZZERS      := $(B)/fuzz/fuzz_frame $(B)/fuzz/fuzz_wire $(B)/fuzz/fuzz_units \
+		$(B)/fuzz/fuzz_virtq $(B)/fuzz/fuzz_console
 
 $(B)/obj/fuzz/%.o: %.c
 	@mkdir -p $(@D)
@@ -340,6 +342,10 @@ $(B)/fuzz/fuzz_wire: $(addprefix $(B)/obj/fuzz/,tests/fuzz/fuzz_wire.o common/wi
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ -ljansson
 
+$(B)/fuzz/fuzz_units: $(addprefix $(B)/obj/fuzz/,tests/fuzz/fuzz_units.o cli/units.o)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^
+
 $(B)/fuzz/fuzz_virtq: $(addprefix $(B)/obj/fuzz/,tests/fuzz/fuzz_virtq.o vmm/virtio.o)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^
@@ -350,11 +356,14 @@ $(B)/fuzz/fuzz_console: $(addprefix $(B)/obj/fuzz/,tests/fuzz/fuzz_console.o vmm
 	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ -lpthread
 
 fuzz: $(FUZZERS)
-	@mkdir -p $(B)/fuzz/corpus $(B)/fuzz/corpus-wire $(B)/fuzz/corpus-virtq $(B)/fuzz/corpus-console
+	@mkdir -p $(B)/fuzz/corpus $(B)/fuzz/corpus-wire $(B)/fuzz/corpus-units $(B)/fuzz/corpus-virtq \
+		$(B)/fuzz/corpus-console
 	$(B)/fuzz/fuzz_frame -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(B)/fuzz/ \
 		$(B)/fuzz/corpus tests/fuzz/corpus
 	$(B)/fuzz/fuzz_wire -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(B)/fuzz/wire- \
 		$(B)/fuzz/corpus-wire tests/fuzz/corpus-wire
+	$(B)/fuzz/fuzz_units -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(B)/fuzz/units- \
+		$(B)/fuzz/corpus-units tests/fuzz/corpus-units
 	$(B)/fuzz/fuzz_virtq -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(B)/fuzz/virtq- \
 		$(B)/fuzz/corpus-virtq
 	$(B)/fuzz/fuzz_console -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(B)/fuzz/console- \
