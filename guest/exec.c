@@ -13,6 +13,12 @@
  * master) are watched with agent_watch_client(), so that a client that
  * reads slowly leaves them full, and the command blocks in its writes, as
  * it would on any pipe. Its timeout still runs.
+ *
+ * Each job runs under a supervisor (launch_supervised): a timeout, SIGKILL
+ * from the client and the client going away end the command's whole tree,
+ * setsid'd and double-forked children too; other signals go to its
+ * process group. What a command leaves running when it exits by itself
+ * lives on until the sandbox stops.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +51,8 @@ struct job {
 	struct client *c;      /* referenced; may be gone (sends are no-ops) */
 	uint32_t id;
 	int tracked;
-	pid_t pid;             /* 0 once reaped */
+	pid_t pid;             /* the command; 0 once its supervisor is reaped */
+	struct launch_tree tree;
 	int pty;
 	int out_fd, err_fd;    /* -1 once at EOF; a PTY's master is out_fd */
 	int in_fd;             /* pipes only; a PTY writes to out_fd */
@@ -91,6 +98,8 @@ static void job_free(struct job *job)
 	close_fd(a, &job->in_fd);
 	agent_timer_cancel(a, job->timeout_timer);
 	agent_timer_cancel(a, job->grace_timer);
+	if (job->tree.ctl > 0)
+		close(job->tree.ctl);
 	if (job->tracked)
 		client_untrack(job->c, job->id);
 	client_unref(job->c);
@@ -254,9 +263,9 @@ static void job_signal(struct job *job, int sig)
 {
 	if (job->pid <= 0)
 		return;
-	/* Its own process group (a PTY's: its session). */
-	if (kill(-job->pid, sig) < 0)
-		kill(job->pid, sig);
+	/* Through its supervisor: SIGKILL ends the whole tree, others go to
+	 * its process group (a PTY's: its session). */
+	launch_tree_signal(&job->tree, sig);
 }
 
 static void job_cancel(struct agent *a, struct client *c, uint32_t id, int sig, void *rd)
@@ -445,7 +454,7 @@ void op_exec(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 	spec.env = env;
 	spec.argv[0] = argv;
 	job->start_ns = agent_now_ns();
-	pid = launch(&spec, &fail);
+	pid = launch_supervised(&spec, &job->tree, &fail) < 0 ? -1 : job->tree.pid;
 	if (out[1] >= 0) close(out[1]);
 	if (err[1] >= 0) close(err[1]);
 	if (in[0] >= 0) close(in[0]);
@@ -465,6 +474,9 @@ void op_exec(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 			client_error(c, id, fail.err == EACCES ? MSB_WIRE_EPERM : MSB_WIRE_ERROR,
 				     fail.err, "check that the file is an executable program",
 				     "cannot execute %s", argv[0]);
+		else if (fail.stage == LAUNCH_SUBREAPER)
+			client_error(c, id, MSB_WIRE_ERROR, fail.err, "", "cannot start the "
+				     "command's supervisor");
 		else if (fail.stage == LAUNCH_SETSID || fail.stage == LAUNCH_TTY)
 			client_error(c, id, MSB_WIRE_ERROR, fail.err, "", "cannot set up the terminal");
 		else if (fail.stage == LAUNCH_DUP2)
@@ -513,7 +525,7 @@ void op_exec(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 	}
 	if (job->in_fd >= 0)
 		agent_watch(a, job->in_fd, 0, on_in, job);
-	agent_child(a, pid, on_exit_status, job);
+	agent_child(a, job->tree.sup, on_exit_status, job);
 	if (timeout)
 		job->timeout_timer = agent_timer(a, job->start_ns + (uint64_t)timeout * 1000000ull,
 						 on_timeout, job);
