@@ -20,6 +20,7 @@
  * process group. What a command leaves running when it exits by itself
  * lives on until the sandbox stops.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -579,15 +580,113 @@ void op_resize(struct agent *a, struct client *c, uint32_t id, const json_t *req
 		     "no such process");
 }
 
-/* {"op":"ps"}: the commands running, from every client. */
+/* ---- ps ------------------------------------------------------------------ */
+
+#define PS_MAX 4096            /* processes listed */
+#define PF_KTHREAD 0x00200000  /* a kernel thread, in /proc/PID/stat's flags */
+#define PS_COMMAND_MAX 4096    /* bytes of a command line */
+
+static int is_job_process(pid_t pid)
+{
+	for (struct job *j = jobs; j; j = j->next)
+		if (j->pid == pid || j->tree.sup == pid)
+			return 1;
+	return 0;
+}
+
+/* A process that no job started: its command line (NUL-separated words
+ * joined with spaces; "[comm]" when it has none) and start time from
+ * /proc. NULL when it is gone, or is a zombie. */
+static json_t *ps_other(pid_t pid, int64_t boot_ms)
+{
+	char path[64], buf[1024], cmd[PS_COMMAND_MAX], *p;
+	unsigned long long start = 0;
+	unsigned long flags = 0;
+	json_t *it;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	/* "pid (comm) S ppid ...": the flags are field 9, the start time
+	 * field 22. A microVM's kernel threads are not the sandbox's. */
+	if (!(p = strrchr(buf, ')')) || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X' ||
+	    sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %lu %*s %*s %*s %*s %*s %*s %*s "
+		   "%*s %*s %*s %*s %*s %llu", &flags, &start) != 2 ||
+	    (flags & PF_KTHREAD))
+		return NULL;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	n = -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, cmd, sizeof(cmd) - 1);
+		close(fd);
+	}
+	if (n > 0) {
+		while (n > 0 && cmd[n - 1] == '\0')
+			n--;
+		for (ssize_t i = 0; i < n; i++)
+			if (cmd[i] == '\0')
+				cmd[i] = ' ';
+		cmd[n] = '\0';
+	} else {
+		char *open_paren = strchr(buf, '(');
+
+		*p = '\0';
+		snprintf(cmd, sizeof(cmd), "[%s]", open_paren ? open_paren + 1 : "?");
+	}
+	for (int tries = 0; tries < 2; tries++) {
+		it = json_pack("{s:i,s:s,s:b,s:I}", "pid", (int)pid, "command", cmd,
+			       "pty", 0, "started_ms",
+			       (json_int_t)(boot_ms + (int64_t)(start * 1000 /
+					(unsigned long long)sysconf(_SC_CLK_TCK))));
+		if (it)
+			return it;
+		/* Not UTF-8: listed with '?' for the bytes past ASCII. */
+		for (p = cmd; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+	}
+	return NULL;
+}
+
+/* {"op":"ps"}: every process in the sandbox but the agent and the
+ * commands' supervisors: first the commands running, from every client,
+ * then the rest (what they started, REPL interpreters) from /proc. */
 void op_ps(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 {
 	json_t *list = json_array();
+	struct timespec rt, bt;
+	int64_t boot_ms;
+	struct dirent *e;
+	DIR *d;
 
 	for (struct job *j = jobs; j; j = j->next)
 		if (j->pid > 0)
 			json_array_append_new(list, json_pack("{s:i,s:s,s:b,s:I}",
 				"pid", (int)j->pid, "command", j->command ? j->command : "",
 				"pty", j->pty, "started_ms", (json_int_t)j->started_ms));
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_BOOTTIME, &bt);
+	boot_ms = ((int64_t)rt.tv_sec - bt.tv_sec) * 1000 +
+		  ((int64_t)rt.tv_nsec - bt.tv_nsec) / 1000000;
+	if ((d = opendir("/proc"))) {
+		while ((e = readdir(d)) && json_array_size(list) < PS_MAX) {
+			char *end;
+			long pid = strtol(e->d_name, &end, 10);
+			json_t *it;
+
+			if (pid <= 1 || *end || pid == getpid() || is_job_process((pid_t)pid))
+				continue;
+			if ((it = ps_other((pid_t)pid, boot_ms)))
+				json_array_append_new(list, it);
+		}
+		closedir(d);
+	}
 	client_reply(c, id, json_pack("{s:b,s:o}", "ok", 1, "processes", list));
 }

@@ -7,7 +7,8 @@
  * its pid to a file; a second command in the same sandbox then checks
  * with `kill -0` that it is gone. Also here: what a command that exits by
  * itself leaves running lives on (until the sandbox stops), and the
- * command's own exit code and signal are reported as they were.
+ * command's own exit code and signal are reported as they were, and the
+ * process list shows every process, the escaped ones too.
  */
 #include <signal.h>
 
@@ -149,6 +150,71 @@ static void test_normal_exit(void)
 	is_int(alive("bg.1"), 0, "... until it is killed");
 }
 
+/* Read a background process's stdout until "ready" (10 s at most). */
+static int wait_ready(msb_process *p)
+{
+	char got[64] = "";
+	size_t len = 0;
+
+	while (len < 5) {
+		msb_buf b;
+		int stream;
+
+		if (msb_process_read(&b, &stream, p, 10000))
+			break;
+		if (stream == MSB_STREAM_STDOUT && b.len < sizeof got - len) {
+			memcpy(got + len, b.ptr, b.len);
+			len += b.len;
+		}
+		msb_buf_free(&b);
+	}
+	return len >= 5 && !memcmp(got, "ready", 5);
+}
+
+/* The list holds every process: the command, what escaped from it, and
+ * neither the agent nor the command's supervisor. */
+static void test_ps(void)
+{
+	msb_command_options co = MSB_COMMAND_OPTIONS_INIT;
+	msb_process_list *l = NULL;
+	msb_process *p = NULL;
+	char script[1024];
+	time_t now = time(NULL);
+
+	co.argv = ARGV("sh", "-c", escape_script(script, sizeof script, "ps"));
+	if (msb_process_start(&p, sb, &co) || !wait_ready(p)) {
+		skip(5, "the escaping command did not start");
+		msb_process_free(p);
+		return;
+	}
+	char *s1 = msbt_chomp(msbt_output(sb, ARGV("cat", "/tmp/ps.1"), NULL));
+	int64_t esc = strtoll(s1, NULL, 10);
+	free(s1);
+	int rc = msb_process_list_all(&l, sb);
+	if (!is_int(rc, 0, "msb_process_list_all succeeds")) {
+		skip(4, "no list");
+		msb_process_free(p);
+		return;
+	}
+	const msb_process_info *cmd = NULL, *e = NULL;
+	int agent = 0;
+	for (size_t i = 0; i < l->len; i++) {
+		if (l->items[i].pid == msb_process_pid(p))
+			cmd = &l->items[i];
+		if (l->items[i].pid == esc)
+			e = &l->items[i];
+		agent |= l->items[i].pid == 1 || strstr(l->items[i].command, "msb-agent") != NULL;
+	}
+	ok(cmd && !strncmp(cmd->command, "sh -c ", 6), "the command is listed");
+	ok(e && !strcmp(e->command, "sleep 1000") && !e->pty,
+	   "its setsid'd child is listed too, as \"sleep 1000\" (%s)", e ? e->command : "missing");
+	ok(e && e->started_ms / 1000 >= now - 5 && e->started_ms / 1000 <= now + 5,
+	   "... started_ms close to now (%lld)", e ? (long long)e->started_ms : 0LL);
+	ok(!agent, "neither the agent nor a supervisor is listed");
+	msb_process_list_free(l);
+	msb_process_free(p);
+}
+
 /* The command's own end, through its supervisor, as it always was. */
 static void test_status(void)
 {
@@ -207,6 +273,7 @@ int main(void)
 	test_kill();
 	test_churn();
 	test_normal_exit();
+	test_ps();
 	test_status();
 	test_cost();
 
