@@ -326,6 +326,16 @@ static void on_exit_status(struct agent *a, pid_t pid, int status, void *data)
 {
 	struct job *job = data;
 
+	siginfo_t si;
+
+	/* A supervisor reaps its command before it ends; one killed under
+	 * it leaves the command to the agent: it dies now (it is the
+	 * agent's child, so its pid is not anyone else's). */
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)job->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0) {
+		kill(-job->pid, SIGKILL);
+		kill(job->pid, SIGKILL);
+	}
 	job->pid = 0;
 	job->status = status;
 	job->exit_ns = agent_now_ns();

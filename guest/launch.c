@@ -10,7 +10,9 @@
  *
  * A supervised launch puts a subreaper between the agent and the program
  * (launch.h says why). The supervisor is a forked agent, not a program:
- * it closes every fd but the ones it passes on, blocks in poll() on its
+ * it closes every fd but the ones it passes on, ignores what signals it
+ * can, keeps the program (under a seccomp filter of its own) from
+ * signalling it, blocks in poll() on its
  * children and on a control pipe from the agent, and on SIGKILL walks
  * /proc for its descendants and kills them, round after round, until none
  * is left. The agent never waits for it synchronously; it is reaped like
@@ -33,6 +35,8 @@
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+
+#include <seccomp.h>
 
 #include "launch.h"
 
@@ -73,8 +77,46 @@ static void child_fail(int fd, int stage, int err)
 	_exit(127);
 }
 
-/* In the child: everything up to the exec. Never returns. */
-static void child(const struct launch_spec *s, int ep)
+/* In a supervised program: its supervisor is out of its reach, and of
+ * everything it starts (the filter is inherited and stays): no signal to
+ * it by pid or to its group, no pidfd of it; pidfd_send_signal, which
+ * also takes a /proc/PID directory, says ENOSYS, so callers fall back to
+ * kill(). pid_t arguments are ints: only their low 32 bits count. */
+static int guard_supervisor(pid_t sup)
+{
+	static const struct {
+		const char *name;
+		unsigned arg;
+		int neg;
+	} rules[] = {
+		{ "kill", 0, 0 }, { "kill", 0, 1 },
+		{ "tkill", 0, 0 },
+		{ "tgkill", 0, 0 }, { "tgkill", 1, 0 },
+		{ "rt_sigqueueinfo", 0, 0 },
+		{ "rt_tgsigqueueinfo", 0, 0 }, { "rt_tgsigqueueinfo", 1, 0 },
+		{ "pidfd_open", 0, 0 },
+	};
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	int rc = ctx ? 0 : -ENOMEM, nr;
+
+	for (size_t i = 0; !rc && i < sizeof(rules) / sizeof(rules[0]); i++) {
+		uint32_t v = (uint32_t)(rules[i].neg ? -sup : sup);
+		struct scmp_arg_cmp cmp = { rules[i].arg, SCMP_CMP_MASKED_EQ, 0xffffffffu, v };
+
+		if ((nr = seccomp_syscall_resolve_name(rules[i].name)) != __NR_SCMP_ERROR)
+			rc = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1, &cmp);
+	}
+	if (!rc && (nr = seccomp_syscall_resolve_name("pidfd_send_signal")) != __NR_SCMP_ERROR)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
+	if (!rc)
+		rc = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return rc;
+}
+
+/* In the child: everything up to the exec; `sup`, when not 0, is the
+ * supervisor to guard. Never returns. */
+static void child(const struct launch_spec *s, int ep, pid_t sup)
 {
 	int epw = fcntl(ep, F_DUPFD_CLOEXEC, 10), fd, e = 0;
 	sigset_t none;
@@ -128,6 +170,9 @@ static void child(const struct launch_spec *s, int ep)
 		child_fail(epw, LAUNCH_WORKDIR, errno);
 	if (s->cwd && chdir(s->cwd) < 0)
 		child_fail(epw, LAUNCH_CWD, errno);
+	if (sup && (e = guard_supervisor(sup)) < 0)
+		child_fail(epw, LAUNCH_SUBREAPER, -e);
+	e = 0;
 	environ = s->env;
 	for (char *const *const *argv = s->argv; *argv; argv++) {
 		execvp((*argv)[0], *argv);
@@ -160,7 +205,7 @@ pid_t launch(const struct launch_spec *s, struct launch_failure *fail)
 		return -1;
 	}
 	if (pid == 0)
-		child(s, ep[1]);
+		child(s, ep[1], 0);
 	close(ep[1]);
 	do
 		n = read(ep[0], &r, sizeof(r));
@@ -354,7 +399,7 @@ static void supervise(const struct launch_spec *s, int ep, int ctl)
 {
 	int keep[LAUNCH_MAX_FDS + 2], nkeep = 0, have = 0, st = 0, sfd;
 	sigset_t chld;
-	pid_t prog;
+	pid_t prog, self;
 
 	keep[nkeep++] = ep;
 	keep[nkeep++] = ctl;
@@ -362,6 +407,12 @@ static void supervise(const struct launch_spec *s, int ep, int ctl)
 		if (s->fds[i] >= 0)
 			keep[nkeep++] = s->fds[i];
 	close_all_but(keep, nkeep);
+	/* Out of the way of the agent's group, and deaf to every signal
+	 * that can be ignored (SIGCHLD is read through a signalfd). */
+	setpgid(0, 0);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGCHLD && sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_IGN);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
@@ -373,13 +424,14 @@ static void supervise(const struct launch_spec *s, int ep, int ctl)
 		record_write(ep, LAUNCH_SUBREAPER, errno, 0);
 		_exit(127);
 	}
+	self = getpid();
 	prog = fork();
 	if (prog < 0) {
 		record_write(ep, LAUNCH_FORK, errno, 0);
 		_exit(127);
 	}
 	if (prog == 0)
-		child(s, ep);
+		child(s, ep, self);
 	record_write(ep, 0, 0, prog);
 	close(ep);
 	for (int i = 0; !s->tty && i < s->nfds; i++)

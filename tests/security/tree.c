@@ -7,8 +7,9 @@
  * its pid to a file; a second command in the same sandbox then checks
  * with `kill -0` that it is gone. Also here: what a command that exits by
  * itself leaves running lives on (until the sandbox stops), and the
- * command's own exit code and signal are reported as they were, and the
- * process list shows every process, the escaped ones too.
+ * command's own exit code and signal are reported as they were, the
+ * process list shows every process, the escaped ones too, and the
+ * command cannot free its tree by signalling its supervisor.
  */
 #include <signal.h>
 
@@ -131,6 +132,44 @@ static void test_churn(void)
 		"n=$((n+1)); done; echo $n"), &code);
 	is_str(msbt_chomp(n), "0", "none of its sleeps is left");
 	free(n);
+}
+
+/* The command's supervisor is out of its reach: no signal to it (so it
+ * cannot be stopped or killed to free the tree), and a command that
+ * kills every process it can (kill -9 -1, its supervisor among them)
+ * still ends, killed. */
+static void test_supervisor(void)
+{
+	msb_command_options co = MSB_COMMAND_OPTIONS_INIT;
+	msb_command_result *res = NULL;
+	char script[1536], esc[1024], *out;
+	int code;
+
+	out = msbt_output(sb, ARGV("sh", "-c", "kill -9 $PPID 2>/dev/null; echo $?; "
+				   "kill -STOP $PPID 2>/dev/null; echo $?; "
+				   "kill -9 -$PPID 2>/dev/null; echo $?"), &code);
+	is_str(out, "1\n1\n1\n", "a command cannot kill, stop or group-kill its supervisor");
+	free(out);
+
+	snprintf(script, sizeof script, "kill -9 $PPID; kill -STOP $PPID; %s",
+		 escape_script(esc, sizeof esc, "sup"));
+	co.argv = ARGV("sh", "-c", script);
+	co.timeout_ms = 1000;
+	int rc = msb_command_run(&res, sb, &co);
+	ok(rc == 0 && res && res->timed_out && res->signal == SIGKILL,
+	   "after trying, it still times out, killed");
+	msb_command_result_free(res);
+	is_int(alive("sup.1"), 0, "... and its setsid'd child is gone");
+
+	co.argv = ARGV("sh", "-c", "kill -9 -1; sleep 1000");
+	co.timeout_ms = 5000;
+	rc = msb_command_run(&res, sb, &co);
+	ok(rc == 0 && res && !res->timed_out && res->signal == SIGKILL &&
+	   res->elapsed_us < 3000000,
+	   "a command that kills its supervisor with kill -9 -1 is killed at once "
+	   "(signal %d, %llu us)", res ? res->signal : -1,
+	   res ? (unsigned long long)res->elapsed_us : 0ULL);
+	msb_command_result_free(res);
 }
 
 /* The documented choice: a command that exits by itself leaves what it
@@ -274,6 +313,7 @@ int main(void)
 	test_churn();
 	test_normal_exit();
 	test_ps();
+	test_supervisor();
 	test_status();
 	test_cost();
 
