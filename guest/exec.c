@@ -13,7 +13,14 @@
  * master) are watched with agent_watch_client(), so that a client that
  * reads slowly leaves them full, and the command blocks in its writes, as
  * it would on any pipe. Its timeout still runs.
+ *
+ * Each job runs under a supervisor (launch_supervised): a timeout, SIGKILL
+ * from the client and the client going away end the command's whole tree,
+ * setsid'd and double-forked children too; other signals go to its
+ * process group. What a command leaves running when it exits by itself
+ * lives on until the sandbox stops.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -45,7 +52,8 @@ struct job {
 	struct client *c;      /* referenced; may be gone (sends are no-ops) */
 	uint32_t id;
 	int tracked;
-	pid_t pid;             /* 0 once reaped */
+	pid_t pid;             /* the command; 0 once its supervisor is reaped */
+	struct launch_tree tree;
 	int pty;
 	int out_fd, err_fd;    /* -1 once at EOF; a PTY's master is out_fd */
 	int in_fd;             /* pipes only; a PTY writes to out_fd */
@@ -91,6 +99,8 @@ static void job_free(struct job *job)
 	close_fd(a, &job->in_fd);
 	agent_timer_cancel(a, job->timeout_timer);
 	agent_timer_cancel(a, job->grace_timer);
+	if (job->tree.ctl > 0)
+		close(job->tree.ctl);
 	if (job->tracked)
 		client_untrack(job->c, job->id);
 	client_unref(job->c);
@@ -254,9 +264,9 @@ static void job_signal(struct job *job, int sig)
 {
 	if (job->pid <= 0)
 		return;
-	/* Its own process group (a PTY's: its session). */
-	if (kill(-job->pid, sig) < 0)
-		kill(job->pid, sig);
+	/* Through its supervisor: SIGKILL ends the whole tree, others go to
+	 * its process group (a PTY's: its session). */
+	launch_tree_signal(&job->tree, sig);
 }
 
 static void job_cancel(struct agent *a, struct client *c, uint32_t id, int sig, void *rd)
@@ -316,6 +326,16 @@ static void on_exit_status(struct agent *a, pid_t pid, int status, void *data)
 {
 	struct job *job = data;
 
+	siginfo_t si;
+
+	/* A supervisor reaps its command before it ends; one killed under
+	 * it leaves the command to the agent: it dies now (it is the
+	 * agent's child, so its pid is not anyone else's). */
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)job->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0) {
+		kill(-job->pid, SIGKILL);
+		kill(job->pid, SIGKILL);
+	}
 	job->pid = 0;
 	job->status = status;
 	job->exit_ns = agent_now_ns();
@@ -504,7 +524,7 @@ void op_exec(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 	spec.env = env;
 	spec.argv[0] = argv;
 	job->start_ns = agent_now_ns();
-	pid = launch(&spec, &fail);
+	pid = launch_supervised(&spec, &job->tree, &fail) < 0 ? -1 : job->tree.pid;
 	if (out[1] >= 0) close(out[1]);
 	if (err[1] >= 0) close(err[1]);
 	if (in[0] >= 0) close(in[0]);
@@ -524,6 +544,9 @@ void op_exec(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 			client_error(c, id, fail.err == EACCES ? MSB_WIRE_EPERM : MSB_WIRE_ERROR,
 				     fail.err, "check that the file is an executable program",
 				     "cannot execute %s", argv[0]);
+		else if (fail.stage == LAUNCH_SUBREAPER)
+			client_error(c, id, MSB_WIRE_ERROR, fail.err, "", "cannot start the "
+				     "command's supervisor");
 		else if (fail.stage == LAUNCH_SETSID || fail.stage == LAUNCH_TTY)
 			client_error(c, id, MSB_WIRE_ERROR, fail.err, "", "cannot set up the terminal");
 		else if (fail.stage == LAUNCH_DUP2)
@@ -572,7 +595,7 @@ void op_exec(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 	}
 	if (job->in_fd >= 0)
 		agent_watch(a, job->in_fd, 0, on_in, job);
-	agent_child(a, pid, on_exit_status, job);
+	agent_child(a, job->tree.sup, on_exit_status, job);
 	if (timeout)
 		job->timeout_timer = agent_timer(a, job->start_ns + (uint64_t)timeout * 1000000ull,
 						 on_timeout, job);
@@ -628,10 +651,84 @@ void op_resize(struct agent *a, struct client *c, uint32_t id, const json_t *req
 		     "no such process");
 }
 
-/* {"op":"ps"}: the commands running, from every client. */
+/* ---- ps ------------------------------------------------------------------ */
+
+#define PS_MAX 4096            /* processes listed */
+#define PF_KTHREAD 0x00200000  /* a kernel thread, in /proc/PID/stat's flags */
+#define PS_COMMAND_MAX 4096    /* bytes of a command line */
+
+static int is_job_process(pid_t pid)
+{
+	for (struct job *j = jobs; j; j = j->next)
+		if (j->pid == pid || j->tree.sup == pid)
+			return 1;
+	return 0;
+}
+
+/* A process that no job started: its command line (NUL-separated words
+ * joined with spaces; "[comm]" when it has none) and start time from
+ * /proc. NULL when it is gone, or is a zombie. */
+static json_t *ps_other(pid_t pid, int64_t boot_ms)
+{
+	char path[64], buf[1024], cmd[PS_COMMAND_MAX], *p;
+	unsigned long long start = 0;
+	unsigned long flags = 0;
+	json_t *it;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	/* "pid (comm) S ppid ...": the flags are field 9, the start time
+	 * field 22. A microVM's kernel threads are not the sandbox's. */
+	if (!(p = strrchr(buf, ')')) || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X' ||
+	    sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %lu %*s %*s %*s %*s %*s %*s %*s "
+		   "%*s %*s %*s %*s %*s %llu", &flags, &start) != 2 ||
+	    (flags & PF_KTHREAD))
+		return NULL;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	n = -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, cmd, sizeof(cmd) - 1);
+		close(fd);
+	}
+	if (n > 0) {
+		while (n > 0 && cmd[n - 1] == '\0')
+			n--;
+		for (ssize_t i = 0; i < n; i++)
+			if (cmd[i] == '\0')
+				cmd[i] = ' ';
+		cmd[n] = '\0';
+	} else {
+		char *open_paren = strchr(buf, '(');
+
+		*p = '\0';
+		snprintf(cmd, sizeof(cmd), "[%s]", open_paren ? open_paren + 1 : "?");
+	}
+	/* the command line is bytes, as the execs' are (common/wire.h) */
+	it = json_pack("{s:i,s:o,s:b,s:I}", "pid", (int)pid, "command", msb_wire_str_encode(cmd),
+		       "pty", 0, "started_ms",
+		       (json_int_t)(boot_ms + (int64_t)(start * 1000 /
+				(unsigned long long)sysconf(_SC_CLK_TCK))));
+	return it;
+}
+
+/* {"op":"ps"}: every process in the sandbox but the agent and the
+ * commands' supervisors: first the commands running, from every client,
+ * then the rest (what they started, REPL interpreters) from /proc. */
 void op_ps(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 {
 	json_t *list = json_array();
+	struct timespec rt, bt;
+	int64_t boot_ms;
+	struct dirent *e;
+	DIR *d;
 
 	for (struct job *j = jobs; j; j = j->next)
 		if (j->pid > 0)
@@ -639,5 +736,22 @@ void op_ps(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 				"pid", (int)j->pid,
 				"command", msb_wire_str_encode(j->command ? j->command : ""),
 				"pty", j->pty, "started_ms", (json_int_t)j->started_ms));
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_BOOTTIME, &bt);
+	boot_ms = ((int64_t)rt.tv_sec - bt.tv_sec) * 1000 +
+		  ((int64_t)rt.tv_nsec - bt.tv_nsec) / 1000000;
+	if ((d = opendir("/proc"))) {
+		while ((e = readdir(d)) && json_array_size(list) < PS_MAX) {
+			char *end;
+			long pid = strtol(e->d_name, &end, 10);
+			json_t *it;
+
+			if (pid <= 1 || *end || pid == getpid() || is_job_process((pid_t)pid))
+				continue;
+			if ((it = ps_other((pid_t)pid, boot_ms)))
+				json_array_append_new(list, it);
+		}
+		closedir(d);
+	}
 	client_reply(c, id, json_pack("{s:b,s:o}", "ok", 1, "processes", list));
 }

@@ -36,6 +36,7 @@ enum launch_stage {
 	LAUNCH_WORKDIR,  /* chdir to the sandbox's workdir */
 	LAUNCH_CWD,      /* chdir to the requested directory */
 	LAUNCH_EXEC,     /* no program could be executed */
+	LAUNCH_SUBREAPER, /* the supervisor: subreaper, signalfd */
 };
 
 struct launch_failure {
@@ -63,6 +64,35 @@ struct launch_spec {
 /* Start the program: its pid once it runs (exec succeeded), or -1 with
  * *fail filled (the child, if any, reaped). */
 pid_t launch(const struct launch_spec *s, struct launch_failure *fail);
+
+/*
+ * A command's tree: the program runs under a supervisor of its own, a
+ * child of the agent that is a subreaper (PR_SET_CHILD_SUBREAPER), so
+ * that what the program starts and orphans (double forks, setsid) stays
+ * below the supervisor instead of going to the agent, until the program
+ * itself exits. The supervisor ends with the program's own status
+ * (exit code or signal), so waiting for it is waiting for the program.
+ * Once the program exited, the supervisor exits at once: what the
+ * program left running goes to the agent and lives until the sandbox
+ * stops (the timeout is the command's, not its daemons').
+ */
+struct launch_tree {
+	pid_t sup;   /* the supervisor: the agent's child, to wait for */
+	pid_t pid;   /* the program: its process group, the pid callers see */
+	int ctl;     /* the agent's end of the control pipe (CLOEXEC) */
+};
+
+/* Start the program under a supervisor: 0 once it runs, with *t filled
+ * (the caller closes t->ctl after t->sup was reaped), or -1 with *fail
+ * filled (everything reaped). */
+int launch_supervised(const struct launch_spec *s, struct launch_tree *t,
+		      struct launch_failure *fail);
+
+/* Ask the supervisor to signal the program: SIGKILL ends the whole tree
+ * (every descendant of the supervisor, again until none is left; bounded);
+ * any other signal goes to the program's process group, as with launch().
+ * Call only while t->sup is not reaped. */
+void launch_tree_signal(const struct launch_tree *t, int sig);
 
 /* The stage's name, for messages: "fork", "setsid", "dup2", "exec" ... */
 const char *launch_stage_name(int stage);

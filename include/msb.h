@@ -458,7 +458,8 @@ MSB_EXTERN int msb_process_write(msb_process *p, const void *data, size_t len);
  * character (^D) is typed, as a user would. */
 MSB_EXTERN int msb_process_close_stdin(msb_process *p);
 
-/* Send a signal to the process (its process group). */
+/* Send a signal to the process (its process group); SIGKILL ends its
+ * whole tree, children that left its process group too. */
 MSB_EXTERN int msb_process_signal(msb_process *p, int signal);
 
 /* Resize a PTY session's terminal. */
@@ -488,8 +489,9 @@ typedef struct msb_process_list {
 	msb_process_info *items;
 } msb_process_list;
 
-/* The commands running in the sandbox that libmsb started (from any
- * handle or process connected to it). */
+/* Every process running in the sandbox: first the commands libmsb started
+ * (from any handle or process connected to it), then what they started
+ * and the REPL interpreters (pty 0, command from its command line). */
 MSB_EXTERN int msb_process_list_all(msb_process_list **out, msb_sandbox *sb);
 MSB_EXTERN void msb_process_list_free(msb_process_list *list);
 
