@@ -91,9 +91,10 @@ help:
 	@echo "                       microVMs, the hostile guest (TAP under prove; minutes)"
 	@echo "  make check-header    include/msb.h compiles alone as C99 and as C++"
 	@echo "  make check-bindings  fail if the Rust FFI no longer matches include/msb.h"
-	@echo "  make soak            10,000 sandboxes (and 10,000 from 50 threads, 1,000 msb runs)"
-	@echo "                       leave no fd, memory, mount, cgroup, process or file behind"
-	@echo "  make soak-short      the same with 300 (part of make test)"
+	@echo "  make soak            10,000 sandboxes (and 10,000 from 50 threads, 1,000 msb runs,"
+	@echo "                       200 owners killed with SIGKILL) leave no fd, memory, mount,"
+	@echo "                       cgroup, process or file behind"
+	@echo "  make soak-short      the same, shorter (part of make test)"
 	@echo "  make check-layout    no files calling each other in a loop in libmsb/, guest/, vmm/;"
 	@echo "                       no source over 900 lines without a reason; no msb.h in the agent"
 	@echo "  make bench           the benchmarks: libmsb and msb-vmm on this host, then msb-vmm"
@@ -187,8 +188,9 @@ $(B)/tests/probe: tests/probe/probe.c
 # The soak (tests/soak/soak.c): many sandboxes leave nothing behind (fds,
 # RSS, mounts, cgroups, processes, state entries, /tmp files).  Not in
 # $(B)/tests (run-c-tests.sh runs everything there): `make soak` is the long
-# form (10,000 cycles, then 10,000 from 50 threads, then 1,000 `msb run`s),
-# `make soak-short` the form `make test` runs.
+# form (10,000 cycles, then 10,000 from 50 threads, 1,000 `msb run`s, and
+# 200 owners killed with SIGKILL at random points), `make soak-short` the
+# form `make test` runs (300, 8 threads, 30, 30).
 $(B)/soak/soak: tests/soak/soak.c $(SHLIB)
 	@mkdir -p $(@D) $(B)/obj/soak
 	$(CC) $(CPPFLAGS) -Itests/lib $(CFLAGS) -MF $(B)/obj/soak/soak.d $(LDFLAGS) -o $@ $< \
@@ -198,7 +200,7 @@ soak: all $(B)/soak/soak
 	$(B)/soak/soak --cycles 10000 --threads 50 --cli 1000 --kill 200
 
 soak-short: $(SHLIB) $(AGENT) $(CLI) $(B)/soak/soak
-	$(B)/soak/soak --cycles 300 --threads 8 --cli 30
+	$(B)/soak/soak --cycles 300 --threads 8 --cli 30 --kill 30
 
 # Every C test program and the probe, built, not run.
 tests: $(TESTS) $(B)/tests/probe

@@ -45,7 +45,7 @@ step "header compiles as C99 and C++" $MAKE check-header
 step "layout: no calls in a loop, no overlong files, no msb.h in the agent" $MAKE check-layout
 step "C tests" $MAKE test-c
 step "C tests under ASan+UBSan" $MAKE test-asan
-step "soak, short form: 300 sandboxes (and 300 from 8 threads, 30 msb runs) leave nothing behind" \
+step "soak, short form: 300 sandboxes (300 from 8 threads, 30 msb runs, 30 killed owners) leave nothing behind" \
 	$MAKE soak-short
 step "fuzzing (${FUZZ_SECONDS:=20} s each)" $MAKE fuzz FUZZ_SECONDS=$FUZZ_SECONDS
 # A few minutes of QEMU once the kernels and the root image are cached; each
