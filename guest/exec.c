@@ -392,13 +392,11 @@ static int open_pty(int *master, char *slave, size_t slave_size,
 
 /*
  * The request's argv, env and cwd: byte strings (common/wire.h), decoded
- * here. launch_env() takes the env as a JSON array of "K=V": the decoded
- * bytes go into strings jansson does not check (they are never dumped).
- * An entry that is not KEY=VALUE is refused, not dropped. Returns 0, or
- * -1 with the error sent.
+ * here. An env entry that is not KEY=VALUE is refused, not dropped.
+ * Returns 0, or -1 with the error sent.
  */
 static int exec_args(struct client *c, uint32_t id, const json_t *req,
-		     char ***argv, json_t **env, char **cwd)
+		     char ***argv, char ***env, char **cwd)
 {
 	const json_t *jcwd = json_object_get(req, "cwd");
 	const json_t *jenv = json_object_get(req, "env");
@@ -414,9 +412,7 @@ static int exec_args(struct client *c, uint32_t id, const json_t *req,
 		return 0;
 	if ((rc = msb_wire_strv_decode(jenv, &v, &bad)))
 		goto fail_env;
-	if (!(*env = json_array()))
-		goto fail_mem;
-	for (bad = 0; v[bad]; bad++) {
+	for (bad = 0; v[bad]; bad++)
 		if (!strchr(v[bad], '=') || v[bad][0] == '=') {
 			client_error(c, id, MSB_WIRE_EINVAL, 0, "write each entry "
 				     "as KEY=VALUE", "env entry %zu (\"%.64s\") is "
@@ -424,10 +420,7 @@ static int exec_args(struct client *c, uint32_t id, const json_t *req,
 			msb_wire_strv_free(v);
 			return -1;
 		}
-		if (json_array_append_new(*env, json_string_nocheck(v[bad])))
-			goto fail_mem;
-	}
-	msb_wire_strv_free(v);
+	*env = v;
 	return 0;
 fail_argv:
 	if (rc == -1) {
@@ -475,7 +468,7 @@ void op_exec(struct agent *a, struct client *c, uint32_t id, const json_t *req)
 	struct launch_failure fail;
 	struct job *job = NULL;
 	char **argv = NULL, **env = NULL, *cwd = NULL;
-	json_t *xenv = NULL;
+	char **xenv = NULL;
 	pid_t pid;
 
 	if (!json_is_array(jargv) || argc == 0 || argc > MAX_ARGS ||
@@ -614,7 +607,7 @@ out:
 	free(job);
 	msb_wire_strv_free(argv);
 	free(env);
-	json_decref(xenv);
+	msb_wire_strv_free(xenv);
 	free(cwd);
 }
 

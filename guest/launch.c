@@ -567,15 +567,17 @@ static void env_put(char **env, size_t *n, const char *kv)
 	env[(*n)++] = (char *)kv;
 }
 
-char **launch_env(const struct agent_config *cfg, const json_t *extra)
+char **launch_env(const struct agent_config *cfg, char *const *extra)
 {
 	static const char *const defaults[] = {
 		"PATH=" AGENT_DEFAULT_PATH, "HOME=/root", "LANG=C.UTF-8",
 	};
-	size_t max = 3 + json_array_size(extra) + 1, n = 0;
+	size_t max = 3 + 1, n = 0;
 	char **env;
 
 	for (char **e = cfg->w.env; *e; e++)
+		max++;
+	for (char *const *e = extra; e && *e; e++)
 		max++;
 	env = calloc(max, sizeof(char *));
 	if (!env)
@@ -584,12 +586,9 @@ char **launch_env(const struct agent_config *cfg, const json_t *extra)
 		env_put(env, &n, defaults[i]);
 	for (char **e = cfg->w.env; *e; e++)
 		env_put(env, &n, *e);
-	for (size_t i = 0; i < json_array_size(extra); i++) {
-		const char *str = json_string_value(json_array_get(extra, i));
-
-		if (str && strchr(str, '=') && str[0] != '=')
-			env_put(env, &n, str);
-	}
+	for (char *const *e = extra; e && *e; e++)
+		if (strchr(*e, '=') && **e != '=')
+			env_put(env, &n, *e);
 	env[n] = NULL;
 	return env;
 }

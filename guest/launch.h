@@ -98,9 +98,9 @@ void launch_tree_signal(const struct launch_tree *t, int sig);
 const char *launch_stage_name(int stage);
 
 /* The environment of commands: the documented defaults, then the
- * sandbox's env, then `extra` (a JSON array of "K=V", may be NULL).
- * NULL-terminated; free the array only (the strings are borrowed from
- * cfg and extra). */
-char **launch_env(const struct agent_config *cfg, const json_t *extra);
+ * sandbox's env, then `extra` (NULL-terminated "K=V" entries, may be
+ * NULL). NULL-terminated; free the array only (the strings are borrowed
+ * from cfg and extra). */
+char **launch_env(const struct agent_config *cfg, char *const *extra);
 
 #endif
