@@ -5,6 +5,7 @@
  * processList. A process handle borrows its sandbox (see handle.c); PTY
  * processes are opened by pty.c and used through the same calls.
  */
+#include <stddef.h>
 #include <stdlib.h>
 
 #include <msb.h>
@@ -65,6 +66,23 @@ napi_value js_process_start(napi_env env, napi_callback_info info)
 /* ------------------------------------------------------------------------
  * process(p, action, a, b)
  */
+
+/* The calls whose one argument is an integer (-1 when undefined): read
+ * and wait (a timeout), signal (the signal). */
+static napi_value queue_i64(napi_env env, napi_value p, napi_value a, size_t size,
+			    const call_kind *kind, size_t field)
+{
+	call *c = call_for_proc(env, p, size, kind);
+	int64_t *v;
+
+	if (!c)
+		return NULL;
+	v = (int64_t *)((char *)c + field);
+	*v = -1;
+	if (get_i64(env, a, v) < 0)
+		return call_abort(c);
+	return call_queue(env, c);
+}
 
 enum { P_READ, P_WRITE, P_CLOSE_STDIN, P_SIGNAL, P_RESIZE, P_WAIT };
 
@@ -194,36 +212,15 @@ napi_value js_process(napi_env env, napi_callback_info info)
 	if (get_i64(env, argv[1], &action) < 0)
 		return NULL;
 	switch (action) {
-	case P_READ: {
-		process_read_call *o = call_for_proc(env, argv[0], sizeof(*o), &read_kind);
-
-		if (!o)
-			return NULL;
-		o->timeout_ms = -1;
-		if (get_i64(env, argv[2], &o->timeout_ms) < 0)
-			return call_abort(&o->base);
-		return call_queue(env, &o->base);
-	}
-	case P_WAIT: {
-		process_wait_call *o = call_for_proc(env, argv[0], sizeof(*o), &wait_kind);
-
-		if (!o)
-			return NULL;
-		o->timeout_ms = -1;
-		if (get_i64(env, argv[2], &o->timeout_ms) < 0)
-			return call_abort(&o->base);
-		return call_queue(env, &o->base);
-	}
-	case P_SIGNAL: {
-		process_signal_call *o = call_for_proc(env, argv[0], sizeof(*o), &signal_kind);
-
-		if (!o)
-			return NULL;
-		o->signo = -1;
-		if (get_i64(env, argv[2], &o->signo) < 0)
-			return call_abort(&o->base);
-		return call_queue(env, &o->base);
-	}
+	case P_READ:
+		return queue_i64(env, argv[0], argv[2], sizeof(process_read_call), &read_kind,
+				 offsetof(process_read_call, timeout_ms));
+	case P_WAIT:
+		return queue_i64(env, argv[0], argv[2], sizeof(process_wait_call), &wait_kind,
+				 offsetof(process_wait_call, timeout_ms));
+	case P_SIGNAL:
+		return queue_i64(env, argv[0], argv[2], sizeof(process_signal_call), &signal_kind,
+				 offsetof(process_signal_call, signo));
 	case P_WRITE: {
 		process_write_call *o = call_for_proc(env, argv[0], sizeof(*o), &write_kind);
 
